@@ -1,0 +1,70 @@
+//! Settings read from `ERLMCP_PERF_*` environment variables, each checked with an error
+//! that names the variable.
+
+use std::path::PathBuf;
+
+/// Scales every phase and warm-up (`0.1` for quick runs).
+pub const DURATION_SCALE: &str = "ERLMCP_PERF_DURATION_SCALE";
+/// Directory results are written under (default `target/perf`).
+pub const OUT: &str = "ERLMCP_PERF_OUT";
+/// Fault spec applied to the embedded reference server for a whole run.
+pub const REFSERVER_FAULTS: &str = "ERLMCP_PERF_REFSERVER_FAULTS";
+
+/// A bad environment setting.
+#[derive(Debug, thiserror::Error)]
+#[error("invalid {name}={value:?}: {reason}")]
+pub struct EnvError {
+    pub name: &'static str,
+    pub value: String,
+    pub reason: String,
+}
+
+fn var(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
+}
+
+/// `ERLMCP_PERF_DURATION_SCALE`, default 1.
+pub fn duration_scale() -> Result<f64, EnvError> {
+    match var(DURATION_SCALE) {
+        None => Ok(1.0),
+        Some(value) => parse_scale(&value).map_err(|reason| EnvError {
+            name: DURATION_SCALE,
+            value,
+            reason,
+        }),
+    }
+}
+
+/// Parses a duration scale: a number above 0 and at most 100.
+pub fn parse_scale(value: &str) -> Result<f64, String> {
+    match value.trim().parse::<f64>() {
+        Ok(x) if x > 0.0 && x <= 100.0 => Ok(x),
+        Ok(x) => Err(format!("must be above 0 and at most 100, got {x}")),
+        Err(e) => Err(format!("not a number: {e}")),
+    }
+}
+
+/// `ERLMCP_PERF_OUT`, default `target/perf`.
+pub fn out_dir() -> PathBuf {
+    var(OUT).map_or_else(|| PathBuf::from("target/perf"), PathBuf::from)
+}
+
+/// `ERLMCP_PERF_REFSERVER_FAULTS`, if set.
+pub fn refserver_faults() -> Option<String> {
+    var(REFSERVER_FAULTS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scale_bounds() {
+        assert_eq!(parse_scale("0.1"), Ok(0.1));
+        assert_eq!(parse_scale(" 2 "), Ok(2.0));
+        assert!(parse_scale("0").unwrap_err().contains("above 0"));
+        assert!(parse_scale("-1").is_err());
+        assert!(parse_scale("1000").is_err());
+        assert!(parse_scale("fast").unwrap_err().contains("not a number"));
+    }
+}

@@ -1,0 +1,252 @@
+//! The open-model load engine: opens the sessions, sends every slot of the schedule at its
+//! intended time whatever the server does, and measures from that time.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant, SystemTime};
+
+use futures_util::FutureExt;
+use futures_util::future::join_all;
+use futures_util::stream::{FuturesUnordered, StreamExt};
+
+use super::mix::{Mix, session_of};
+use super::progress::Progress;
+use super::schedule::Schedule;
+use super::stats::{Completion, Stats};
+use crate::mcp::{HttpSession, Operation, RequestTemplate, SessionError, SessionOptions};
+use crate::scenario::Scenario;
+
+/// Everything the engine needs to drive one run, prepared before any load is sent.
+#[derive(Debug)]
+pub struct LoadPlan {
+    pub schedule: Schedule,
+    pub mix: Mix,
+    pub operations: Vec<Operation>,
+    templates: Vec<RequestTemplate>,
+    pub clients: usize,
+    pub session: SessionOptions,
+}
+
+impl LoadPlan {
+    /// Plans a scenario: schedule, mix and pre-serialised requests.
+    pub fn new(scenario: &Scenario) -> Self {
+        let operations: Vec<Operation> = scenario.mix.iter().map(|m| m.operation.clone()).collect();
+        let templates = operations
+            .iter()
+            .map(|op| RequestTemplate::new(op.method(), op.params().as_ref()))
+            .collect();
+        let weights: Vec<f64> = scenario.mix.iter().map(|m| m.weight).collect();
+        Self {
+            schedule: Schedule::new(scenario),
+            mix: Mix::new(&weights),
+            operations,
+            templates,
+            clients: scenario.clients as usize,
+            session: SessionOptions {
+                protocol_version: scenario.protocol_version.clone(),
+                timeout: scenario.timeout,
+                ..SessionOptions::default()
+            },
+        }
+    }
+}
+
+/// Why a run could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    /// The HTTP client could not be built.
+    #[error("failed to build the HTTP client: {0}")]
+    Client(#[source] reqwest::Error),
+    /// A session could not be opened.
+    #[error("failed to open MCP session {index} of {total}: {source}")]
+    Session {
+        index: usize,
+        total: usize,
+        #[source]
+        source: SessionError,
+    },
+}
+
+/// What one run of the engine produced.
+#[derive(Debug)]
+pub struct LoadOutcome {
+    /// Everything measured, merged over workers.
+    pub stats: Stats,
+    /// Wall-clock time of the schedule's origin.
+    pub started_at: SystemTime,
+    /// Monotonic time of the schedule's origin.
+    pub start: Instant,
+    /// When the last request finished.
+    pub finished: Instant,
+    /// Protocol version the server negotiated.
+    pub protocol_version: String,
+    /// Whether the server handed out session ids.
+    pub stateful: bool,
+    /// Sessions whose `DELETE` failed.
+    pub close_failures: usize,
+}
+
+/// Runs `plan` against the Streamable HTTP endpoint `url`.
+pub async fn run(
+    plan: Arc<LoadPlan>,
+    url: reqwest::Url,
+    progress: Arc<Progress>,
+) -> Result<LoadOutcome, LoadError> {
+    let sessions = Arc::new(open_sessions(&plan, &url).await?);
+    let workers = tokio::runtime::Handle::current()
+        .metrics()
+        .num_workers()
+        .max(1);
+    // A short lead so every worker is parked before the first slot is due.
+    let start = Instant::now() + Duration::from_millis(20);
+    let started_at = SystemTime::now() + Duration::from_millis(20);
+    progress.begin(start);
+    let handles: Vec<_> = (0..workers)
+        .map(|w| {
+            let (plan, sessions, progress) = (plan.clone(), sessions.clone(), progress.clone());
+            tokio::spawn(worker(
+                w as u64,
+                workers as u64,
+                start,
+                plan,
+                sessions,
+                progress,
+            ))
+        })
+        .collect();
+    let mut stats = Stats::new(plan.operations.len(), plan.schedule.segments().len());
+    for handle in handles {
+        match handle.await {
+            Ok(worker_stats) => stats += &worker_stats,
+            Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+            Err(e) => panic!("load worker cancelled: {e}"),
+        }
+    }
+    let finished = Instant::now();
+    progress.finish();
+    let closes = join_all(sessions.iter().map(|s| s.close())).await;
+    let first = &sessions[0];
+    Ok(LoadOutcome {
+        stats,
+        started_at,
+        start,
+        finished,
+        protocol_version: first.protocol_version().to_string(),
+        stateful: first.session_id().is_some(),
+        close_failures: closes.iter().filter(|r| r.is_err()).count(),
+    })
+}
+
+async fn open_sessions(plan: &LoadPlan, url: &reqwest::Url) -> Result<Vec<HttpSession>, LoadError> {
+    let total = plan.clients;
+    let opened = join_all((0..total).map(|index| async move {
+        let client = reqwest::Client::builder()
+            .http1_only()
+            .tcp_nodelay(true)
+            .no_proxy()
+            .build()
+            .map_err(LoadError::Client)?;
+        HttpSession::open(client, url.clone(), plan.session.clone())
+            .await
+            .map_err(|source| LoadError::Session {
+                index: index + 1,
+                total,
+                source,
+            })
+    }))
+    .await;
+    let mut sessions = Vec::with_capacity(total);
+    let mut first_error = None;
+    for result in opened {
+        match result {
+            Ok(session) => sessions.push(session),
+            Err(e) => {
+                first_error.get_or_insert(e);
+            }
+        }
+    }
+    match first_error {
+        Some(error) => {
+            join_all(sessions.iter().map(|s| s.close())).await;
+            Err(error)
+        }
+        None => Ok(sessions),
+    }
+}
+
+/// Sends slots `w`, `w + n`, `w + 2n`, ... at their intended times and records their
+/// answers. Sending never waits for answers: the model is open.
+async fn worker(
+    w: u64,
+    n: u64,
+    start: Instant,
+    plan: Arc<LoadPlan>,
+    sessions: Arc<Vec<HttpSession>>,
+    progress: Arc<Progress>,
+) -> Stats {
+    let schedule = &plan.schedule;
+    let segments = schedule.segments();
+    let measured_start = schedule.measured_start();
+    let mut stats = Stats::new(plan.operations.len(), segments.len());
+    let mut in_flight = FuturesUnordered::new();
+    let mut slot = w;
+    let total = schedule.len();
+    let launch = |slot: u64| {
+        let at = schedule.slot(slot);
+        let intended = start + at.at;
+        let op = plan.mix.op(slot);
+        let session = &sessions[session_of(slot, sessions.len())];
+        let template = &plan.templates[op];
+        let window = segments[at.segment]
+            .phase
+            .map(|_| (at.at.saturating_sub(measured_start)).as_secs() as usize);
+        async move {
+            let sent = Instant::now();
+            let outcome = session.request(template).await;
+            let finished = Instant::now();
+            Completion {
+                op,
+                segment: at.segment,
+                window,
+                lag: sent.saturating_duration_since(intended),
+                latency: finished.saturating_duration_since(intended),
+                service: finished.saturating_duration_since(sent),
+                outcome,
+            }
+        }
+    };
+    let record = |c: Completion, stats: &mut Stats| {
+        progress.completed(&c.outcome);
+        stats.record(&c);
+    };
+    loop {
+        // Launch everything that is due.
+        let now = Instant::now();
+        while slot < total && start + schedule.slot(slot).at <= now {
+            in_flight.push(launch(slot));
+            progress.sent.fetch_add(1, Ordering::Relaxed);
+            slot += n;
+        }
+        // Take what has finished, without waiting.
+        while let Some(Some(done)) = in_flight.next().now_or_never() {
+            record(done, &mut stats);
+        }
+        if slot >= total && in_flight.is_empty() {
+            break;
+        }
+        let next_due = (slot < total).then(|| start + schedule.slot(slot).at);
+        tokio::select! {
+            biased;
+            _ = sleep_until_opt(next_due) => {}
+            Some(done) = in_flight.next(), if !in_flight.is_empty() => record(done, &mut stats),
+        }
+    }
+    stats
+}
+
+async fn sleep_until_opt(at: Option<Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at.into()).await,
+        None => std::future::pending().await,
+    }
+}

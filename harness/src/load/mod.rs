@@ -1,0 +1,15 @@
+//! The load engine: schedule, request mix, workers and what they measure.
+
+mod engine;
+mod mix;
+mod progress;
+mod schedule;
+mod stats;
+
+pub use engine::{LoadError, LoadOutcome, LoadPlan, run};
+pub use mix::{Mix, session_of};
+pub use progress::{Progress, ProgressMode, report};
+pub use schedule::{Schedule, Segment, Slot};
+pub use stats::{
+    Completion, LATE_THRESHOLD, LATENCY_SIGFIG, OpStats, Stats, WindowStats, histogram, micros,
+};

@@ -1,0 +1,228 @@
+//! What the load engine measures: per-operation and per-segment histograms, errors by
+//! class, per-second windows and the generator's own lag. Workers keep their own
+//! [`Stats`] and merge with `+=` at the end; nothing is shared in the request loop.
+
+use std::collections::BTreeMap;
+use std::ops::AddAssign;
+use std::time::Duration;
+
+use hdrhistogram::Histogram;
+
+use crate::mcp::ErrorClass;
+
+/// Significant digits of the latency histograms.
+pub const LATENCY_SIGFIG: u8 = 3;
+/// Significant digits of the per-window histograms (kept for charts and noise estimates).
+pub const WINDOW_SIGFIG: u8 = 2;
+/// A send this far behind its intended time counts as late.
+pub const LATE_THRESHOLD: Duration = Duration::from_millis(10);
+
+/// A microsecond histogram that grows to fit what it records.
+pub fn histogram(sigfig: u8) -> Histogram<u64> {
+    let mut h = Histogram::new(sigfig).expect("sigfig within 0..=5");
+    h.auto(true);
+    h
+}
+
+/// Whole microseconds of `d`, at least 1 (HdrHistogram's lowest value).
+pub fn micros(d: Duration) -> u64 {
+    (d.as_micros() as u64).max(1)
+}
+
+/// Results of one operation (or one segment, over all operations).
+#[derive(Debug, Clone)]
+pub struct OpStats {
+    /// Latency from the intended send time, successful requests, microseconds.
+    pub latency: Histogram<u64>,
+    /// Service time from the actual send, successful requests, microseconds.
+    pub service: Histogram<u64>,
+    /// Requests answered with a result.
+    pub ok: u64,
+    /// Failed requests by class.
+    pub errors: BTreeMap<ErrorClass, u64>,
+}
+
+impl Default for OpStats {
+    fn default() -> Self {
+        Self {
+            latency: histogram(LATENCY_SIGFIG),
+            service: histogram(LATENCY_SIGFIG),
+            ok: 0,
+            errors: BTreeMap::new(),
+        }
+    }
+}
+
+impl OpStats {
+    /// Records a success.
+    pub fn record_ok(&mut self, latency: Duration, service: Duration) {
+        self.ok += 1;
+        self.latency.saturating_record(micros(latency));
+        self.service.saturating_record(micros(service));
+    }
+
+    /// Records a failure.
+    pub fn record_error(&mut self, class: ErrorClass) {
+        *self.errors.entry(class).or_default() += 1;
+    }
+
+    /// Failed requests.
+    pub fn failed(&self) -> u64 {
+        self.errors.values().sum()
+    }
+
+    /// Requests completed, successful or not.
+    pub fn attempts(&self) -> u64 {
+        self.ok + self.failed()
+    }
+}
+
+impl AddAssign<&OpStats> for OpStats {
+    fn add_assign(&mut self, other: &OpStats) {
+        self.latency
+            .add(&other.latency)
+            .expect("auto-resizing histograms merge");
+        self.service
+            .add(&other.service)
+            .expect("auto-resizing histograms merge");
+        self.ok += other.ok;
+        for (class, n) in &other.errors {
+            *self.errors.entry(*class).or_default() += n;
+        }
+    }
+}
+
+/// One second of measured time, by intended send time.
+#[derive(Debug, Clone)]
+pub struct WindowStats {
+    pub ok: u64,
+    pub failed: u64,
+    /// Latency of successes, microseconds.
+    pub latency: Histogram<u64>,
+}
+
+impl Default for WindowStats {
+    fn default() -> Self {
+        Self {
+            ok: 0,
+            failed: 0,
+            latency: histogram(WINDOW_SIGFIG),
+        }
+    }
+}
+
+impl AddAssign<&WindowStats> for WindowStats {
+    fn add_assign(&mut self, other: &WindowStats) {
+        self.ok += other.ok;
+        self.failed += other.failed;
+        self.latency
+            .add(&other.latency)
+            .expect("auto-resizing histograms merge");
+    }
+}
+
+/// Everything one worker (or, merged, the whole run) measured.
+#[derive(Debug, Clone)]
+pub struct Stats {
+    /// Measured phases only, indexed like the mix.
+    pub ops: Vec<OpStats>,
+    /// Per schedule segment (warm-up included), all operations together.
+    pub segments: Vec<OpStats>,
+    /// Per second of measured time.
+    pub windows: Vec<WindowStats>,
+    /// How late measured requests were sent relative to their intended time, microseconds.
+    pub lag: Histogram<u64>,
+    /// Measured requests sent more than [`LATE_THRESHOLD`] late.
+    pub late: u64,
+}
+
+/// One finished request, as the engine hands it to [`Stats::record`].
+#[derive(Debug, Clone, Copy)]
+pub struct Completion {
+    pub op: usize,
+    pub segment: usize,
+    /// Second of measured time it was intended for; `None` during the warm-up.
+    pub window: Option<usize>,
+    /// Sent minus intended.
+    pub lag: Duration,
+    /// Finished minus intended.
+    pub latency: Duration,
+    /// Finished minus sent.
+    pub service: Duration,
+    pub outcome: crate::mcp::Outcome,
+}
+
+impl Stats {
+    /// Empty stats for `ops` operations and `segments` schedule segments.
+    pub fn new(ops: usize, segments: usize) -> Self {
+        Self {
+            ops: vec![OpStats::default(); ops],
+            segments: vec![OpStats::default(); segments],
+            windows: Vec::new(),
+            lag: histogram(LATENCY_SIGFIG),
+            late: 0,
+        }
+    }
+
+    /// Adds one finished request.
+    pub fn record(&mut self, c: &Completion) {
+        use crate::mcp::Outcome;
+        let segment = &mut self.segments[c.segment];
+        match c.outcome {
+            Outcome::Ok => segment.record_ok(c.latency, c.service),
+            Outcome::Failed(class) => segment.record_error(class),
+        }
+        let Some(w) = c.window else { return };
+        if self.windows.len() <= w {
+            self.windows.resize_with(w + 1, WindowStats::default);
+        }
+        let window = &mut self.windows[w];
+        let op = &mut self.ops[c.op];
+        match c.outcome {
+            Outcome::Ok => {
+                op.record_ok(c.latency, c.service);
+                window.ok += 1;
+                window.latency.saturating_record(micros(c.latency));
+            }
+            Outcome::Failed(class) => {
+                op.record_error(class);
+                window.failed += 1;
+            }
+        }
+        self.lag.saturating_record(micros(c.lag));
+        if c.lag > LATE_THRESHOLD {
+            self.late += 1;
+        }
+    }
+
+    /// All measured operations together.
+    pub fn overall(&self) -> OpStats {
+        let mut all = OpStats::default();
+        for op in &self.ops {
+            all += op;
+        }
+        all
+    }
+}
+
+impl AddAssign<&Stats> for Stats {
+    fn add_assign(&mut self, other: &Stats) {
+        for (a, b) in self.ops.iter_mut().zip(&other.ops) {
+            *a += b;
+        }
+        for (a, b) in self.segments.iter_mut().zip(&other.segments) {
+            *a += b;
+        }
+        if self.windows.len() < other.windows.len() {
+            self.windows
+                .resize_with(other.windows.len(), WindowStats::default);
+        }
+        for (a, b) in self.windows.iter_mut().zip(&other.windows) {
+            *a += b;
+        }
+        self.lag
+            .add(&other.lag)
+            .expect("auto-resizing histograms merge");
+        self.late += other.late;
+    }
+}

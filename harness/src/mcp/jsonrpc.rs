@@ -1,0 +1,159 @@
+//! JSON-RPC framing: pre-serialised requests with only the id patched, and classification
+//! of the messages that come back.
+
+use serde::Deserialize;
+use serde_json::Value;
+
+use super::outcome::{ErrorClass, Outcome, ProtocolViolation};
+
+/// A request serialised once; each send writes only its id.
+#[derive(Debug, Clone)]
+pub struct RequestTemplate {
+    head: Vec<u8>,
+    tail: Vec<u8>,
+}
+
+impl RequestTemplate {
+    /// Serialises `method` and `params` around an id placeholder.
+    pub fn new(method: &str, params: Option<&Value>) -> Self {
+        let head = br#"{"jsonrpc":"2.0","id":"#.to_vec();
+        let mut tail = Vec::with_capacity(64);
+        tail.extend_from_slice(br#","method":"#);
+        // Serialising a &str or a Value into a Vec cannot fail.
+        serde_json::to_writer(&mut tail, method).expect("method serialises");
+        if let Some(params) = params {
+            tail.extend_from_slice(br#","params":"#);
+            serde_json::to_writer(&mut tail, params).expect("params serialise");
+        }
+        tail.push(b'}');
+        Self { head, tail }
+    }
+
+    /// The request body with `id` written in.
+    pub fn body(&self, id: u64) -> Vec<u8> {
+        let mut ids = itoa::Buffer::new();
+        let id = ids.format(id).as_bytes();
+        let mut body = Vec::with_capacity(self.head.len() + id.len() + self.tail.len());
+        body.extend_from_slice(&self.head);
+        body.extend_from_slice(id);
+        body.extend_from_slice(&self.tail);
+        body
+    }
+}
+
+#[derive(Deserialize)]
+struct Message {
+    #[serde(default)]
+    id: Option<Value>,
+    #[serde(default)]
+    method: Option<Value>,
+    #[serde(default)]
+    result: Option<ResultProbe>,
+    #[serde(default)]
+    error: Option<ErrorObject>,
+}
+
+#[derive(Deserialize)]
+struct ResultProbe {
+    #[serde(rename = "isError", default)]
+    is_error: Option<bool>,
+}
+
+#[derive(Deserialize)]
+struct ErrorObject {
+    code: i64,
+}
+
+/// Classifies one JSON-RPC message received for request `expected_id`.
+///
+/// Returns `None` for messages that are not the answer: notifications and requests from
+/// the server, which may share a stream with the response. A response (a message with
+/// `result` or `error`) for another id is a protocol violation.
+pub fn classify_message(bytes: &[u8], expected_id: u64) -> Option<Outcome> {
+    let msg: Message = match serde_json::from_slice(bytes) {
+        Ok(msg) => msg,
+        Err(_) => {
+            return Some(Outcome::Failed(ErrorClass::Protocol(
+                ProtocolViolation::BadJson,
+            )));
+        }
+    };
+    if msg.method.is_some() {
+        return None;
+    }
+    let id_matches = msg.id.as_ref().and_then(Value::as_u64) == Some(expected_id);
+    let violation = |v| Some(Outcome::Failed(ErrorClass::Protocol(v)));
+    match (msg.result, msg.error) {
+        (_, Some(_)) | (Some(_), None) if !id_matches => violation(ProtocolViolation::WrongId),
+        (_, Some(err)) => Some(Outcome::Failed(ErrorClass::JsonRpc(err.code))),
+        (
+            Some(ResultProbe {
+                is_error: Some(true),
+            }),
+            None,
+        ) => Some(Outcome::Failed(ErrorClass::ToolError)),
+        (Some(_), None) => Some(Outcome::Ok),
+        (None, None) if id_matches => violation(ProtocolViolation::MissingResult),
+        (None, None) => violation(ProtocolViolation::BadJson),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rstest::rstest;
+    use serde_json::json;
+
+    #[test]
+    fn template_patches_only_the_id() {
+        let t = RequestTemplate::new("tools/call", Some(&json!({"name": "calculator"})));
+        let body: Value = serde_json::from_slice(&t.body(42)).unwrap();
+        assert_eq!(
+            body,
+            json!({"jsonrpc": "2.0", "id": 42, "method": "tools/call", "params": {"name": "calculator"}})
+        );
+        let body: Value =
+            serde_json::from_slice(&RequestTemplate::new("ping", None).body(7)).unwrap();
+        assert_eq!(body, json!({"jsonrpc": "2.0", "id": 7, "method": "ping"}));
+    }
+
+    #[rstest]
+    #[case::ok(r#"{"jsonrpc":"2.0","id":5,"result":{}}"#, Some(Outcome::Ok))]
+    #[case::tool_ok(
+        r#"{"jsonrpc":"2.0","id":5,"result":{"content":[],"isError":false}}"#,
+        Some(Outcome::Ok)
+    )]
+    #[case::tool_error(
+        r#"{"jsonrpc":"2.0","id":5,"result":{"content":[],"isError":true}}"#,
+        Some(Outcome::Failed(ErrorClass::ToolError))
+    )]
+    #[case::rpc_error(r#"{"jsonrpc":"2.0","id":5,"error":{"code":-32603,"message":"x"}}"#, Some(Outcome::Failed(ErrorClass::JsonRpc(-32603))))]
+    #[case::wrong_id(
+        r#"{"jsonrpc":"2.0","id":6,"result":{}}"#,
+        Some(Outcome::Failed(ErrorClass::Protocol(ProtocolViolation::WrongId)))
+    )]
+    #[case::wrong_id_error(
+        r#"{"jsonrpc":"2.0","id":"5","error":{"code":1,"message":"x"}}"#,
+        Some(Outcome::Failed(ErrorClass::Protocol(ProtocolViolation::WrongId)))
+    )]
+    #[case::missing_result(
+        r#"{"jsonrpc":"2.0","id":5}"#,
+        Some(Outcome::Failed(ErrorClass::Protocol(ProtocolViolation::MissingResult)))
+    )]
+    #[case::garbage(
+        "<html>oops</html>",
+        Some(Outcome::Failed(ErrorClass::Protocol(ProtocolViolation::BadJson)))
+    )]
+    #[case::not_an_object(
+        "[1,2]",
+        Some(Outcome::Failed(ErrorClass::Protocol(ProtocolViolation::BadJson)))
+    )]
+    #[case::notification(
+        r#"{"jsonrpc":"2.0","method":"notifications/progress","params":{}}"#,
+        None
+    )]
+    #[case::server_request(r#"{"jsonrpc":"2.0","id":5,"method":"ping"}"#, None)]
+    fn classifies(#[case] msg: &str, #[case] expected: Option<Outcome>) {
+        assert_eq!(classify_message(msg.as_bytes(), 5), expected);
+    }
+}

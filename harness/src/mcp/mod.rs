@@ -1,0 +1,20 @@
+//! MCP client side of the load: the operations a mix sends, JSON-RPC framing, response
+//! classification and the Streamable HTTP session.
+
+mod http;
+mod jsonrpc;
+mod operation;
+mod outcome;
+mod sse;
+
+pub use http::{HttpSession, SessionError, SessionOptions};
+pub use jsonrpc::{RequestTemplate, classify_message};
+pub use operation::Operation;
+pub use outcome::{ErrorClass, Outcome, ProtocolViolation};
+pub use sse::SseParser;
+
+/// Protocol version the harness asks for unless a scenario names another.
+pub const DEFAULT_PROTOCOL_VERSION: &str = "2025-06-18";
+
+/// Protocol versions the harness knows how to speak over Streamable HTTP.
+pub const SUPPORTED_PROTOCOL_VERSIONS: &[&str] = &["2025-06-18", "2025-03-26"];

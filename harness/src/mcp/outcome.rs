@@ -1,0 +1,102 @@
+use std::fmt;
+
+/// What became of one request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// A JSON-RPC result arrived for the request's id.
+    Ok,
+    /// The request failed; the class says how.
+    Failed(ErrorClass),
+}
+
+/// How a request failed. Error rates are reported per class.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum ErrorClass {
+    /// No complete answer within the request timeout.
+    Timeout,
+    /// The connection could not be made, or broke (refused, reset, closed early).
+    Connect,
+    /// The server answered with a non-success HTTP status.
+    HttpStatus(u16),
+    /// The server answered with a JSON-RPC error object.
+    JsonRpc(i64),
+    /// A `tools/call` result with `isError: true` (the tool itself failed).
+    ToolError,
+    /// The answer broke the protocol.
+    Protocol(ProtocolViolation),
+}
+
+/// Ways an answer can break the MCP / JSON-RPC protocol.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum ProtocolViolation {
+    /// The body was not valid JSON-RPC.
+    BadJson,
+    /// A response carried an id other than the request's.
+    WrongId,
+    /// A response had neither `result` nor `error`.
+    MissingResult,
+    /// The content type was neither JSON nor an event stream.
+    BadContentType,
+    /// The body exceeded the harness's read limit.
+    BodyTooLarge,
+    /// The event stream ended without the response.
+    NoResponse,
+}
+
+impl ErrorClass {
+    /// The error's group as reported in tables: `timeout`, `connect`, `http_status`,
+    /// `jsonrpc`, `tool_error` or `protocol`.
+    pub fn group(&self) -> &'static str {
+        match self {
+            ErrorClass::Timeout => "timeout",
+            ErrorClass::Connect => "connect",
+            ErrorClass::HttpStatus(_) => "http_status",
+            ErrorClass::JsonRpc(_) => "jsonrpc",
+            ErrorClass::ToolError => "tool_error",
+            ErrorClass::Protocol(_) => "protocol",
+        }
+    }
+}
+
+impl ProtocolViolation {
+    fn as_str(&self) -> &'static str {
+        match self {
+            ProtocolViolation::BadJson => "bad_json",
+            ProtocolViolation::WrongId => "wrong_id",
+            ProtocolViolation::MissingResult => "missing_result",
+            ProtocolViolation::BadContentType => "bad_content_type",
+            ProtocolViolation::BodyTooLarge => "body_too_large",
+            ProtocolViolation::NoResponse => "no_response",
+        }
+    }
+}
+
+/// The stable key used in records: `timeout`, `http_status:503`, `jsonrpc:-32603`,
+/// `protocol:wrong_id`, ...
+impl fmt::Display for ErrorClass {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ErrorClass::HttpStatus(code) => write!(f, "http_status:{code}"),
+            ErrorClass::JsonRpc(code) => write!(f, "jsonrpc:{code}"),
+            ErrorClass::Protocol(v) => write!(f, "protocol:{}", v.as_str()),
+            other => f.write_str(other.group()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_are_stable() {
+        assert_eq!(ErrorClass::Timeout.to_string(), "timeout");
+        assert_eq!(ErrorClass::HttpStatus(503).to_string(), "http_status:503");
+        assert_eq!(ErrorClass::JsonRpc(-32603).to_string(), "jsonrpc:-32603");
+        assert_eq!(
+            ErrorClass::Protocol(ProtocolViolation::WrongId).to_string(),
+            "protocol:wrong_id"
+        );
+        assert_eq!(ErrorClass::ToolError.group(), "tool_error");
+    }
+}

@@ -1,0 +1,190 @@
+//! CPU and memory of a local process, sampled from `/proc/<pid>/stat` and `/proc/<pid>/status`.
+
+use std::time::{Duration, Instant};
+
+use serde::{Deserialize, Serialize};
+use tokio::sync::oneshot;
+
+/// One reading of a process.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ProcSample {
+    pub at: Instant,
+    /// User plus system CPU time so far, seconds.
+    pub cpu_seconds: f64,
+    /// Resident set size, bytes.
+    pub rss_bytes: u64,
+}
+
+/// Resource usage over the measured phases.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ResourceUsage {
+    /// Where the figures come from (`procfs`).
+    pub source: String,
+    /// CPU time used in the window, seconds.
+    pub cpu_seconds: f64,
+    /// Length of the window, seconds.
+    pub wall_seconds: f64,
+    /// Mean cores in use (`cpu_seconds / wall_seconds`).
+    pub cpu_cores_mean: f64,
+    /// Highest cores in use between two samples.
+    pub cpu_cores_peak: f64,
+    /// Resident memory at the last sample, bytes.
+    pub memory_bytes_last: u64,
+    /// Highest resident memory sampled, bytes.
+    pub memory_bytes_peak: u64,
+    /// Samples taken in the window.
+    pub samples: usize,
+}
+
+/// Reads `/proc/<pid>/stat` and `/proc/<pid>/status`.
+pub fn read_sample(pid: u32) -> std::io::Result<ProcSample> {
+    let at = Instant::now();
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
+    // Fields after the command name (which may hold spaces) start at field 3 (state).
+    let after = stat.rsplit_once(')').map(|(_, rest)| rest).unwrap_or("");
+    let fields: Vec<&str> = after.split_whitespace().collect();
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|f| f.parse::<u64>().ok())
+            .unwrap_or(0)
+    };
+    // utime and stime are fields 14 and 15: indexes 11 and 12 after the name.
+    let total_ticks = ticks(11) + ticks(12);
+    // SAFETY: sysconf has no preconditions.
+    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as f64;
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
+    let rss_kib = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next())
+        .and_then(|v| v.parse::<u64>().ok())
+        .unwrap_or(0);
+    Ok(ProcSample {
+        at,
+        cpu_seconds: total_ticks as f64 / hz,
+        rss_bytes: rss_kib * 1024,
+    })
+}
+
+/// Samples a process at a fixed interval until finished.
+#[derive(Debug)]
+pub struct ResourceSampler {
+    stop: oneshot::Sender<()>,
+    task: tokio::task::JoinHandle<Vec<ProcSample>>,
+}
+
+impl ResourceSampler {
+    /// Starts sampling `pid` every `interval`.
+    pub fn start(pid: u32, interval: Duration) -> Self {
+        let (stop, mut stopped) = oneshot::channel();
+        let task = tokio::spawn(async move {
+            let mut samples = Vec::new();
+            let mut tick = tokio::time::interval(interval);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tokio::select! {
+                    _ = &mut stopped => break,
+                    _ = tick.tick() => match read_sample(pid) {
+                        Ok(s) => samples.push(s),
+                        Err(_) => break, // the process is gone
+                    },
+                }
+            }
+            if let Ok(s) = read_sample(pid) {
+                samples.push(s);
+            }
+            samples
+        });
+        Self { stop, task }
+    }
+
+    /// Stops sampling and returns every sample taken.
+    pub async fn finish(self) -> Vec<ProcSample> {
+        let _ = self.stop.send(());
+        self.task.await.unwrap_or_default()
+    }
+}
+
+/// Usage between `from` and `to`, from the samples that bracket that window.
+pub fn summarize(samples: &[ProcSample], from: Instant, to: Instant) -> Option<ResourceUsage> {
+    // The last sample at or before `from` (or the first after it) opens the window.
+    let first = samples.iter().rposition(|s| s.at <= from).unwrap_or(0);
+    let last = samples
+        .iter()
+        .position(|s| s.at >= to)
+        .unwrap_or(samples.len().checked_sub(1)?);
+    let window = samples.get(first..=last)?;
+    let (a, b) = (window.first()?, window.last()?);
+    let wall = b.at.duration_since(a.at).as_secs_f64();
+    if wall <= 0.0 {
+        return None;
+    }
+    let cpu = (b.cpu_seconds - a.cpu_seconds).max(0.0);
+    let peak = window
+        .windows(2)
+        .filter_map(|p| {
+            let dt = p[1].at.duration_since(p[0].at).as_secs_f64();
+            (dt > 0.0).then(|| (p[1].cpu_seconds - p[0].cpu_seconds).max(0.0) / dt)
+        })
+        .fold(0.0, f64::max);
+    Some(ResourceUsage {
+        source: "procfs".into(),
+        cpu_seconds: cpu,
+        wall_seconds: wall,
+        cpu_cores_mean: cpu / wall,
+        cpu_cores_peak: peak,
+        memory_bytes_last: b.rss_bytes,
+        memory_bytes_peak: window.iter().map(|s| s.rss_bytes).max().unwrap_or(0),
+        samples: window.len(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_own_process() {
+        let s = read_sample(std::process::id()).unwrap();
+        assert!(s.rss_bytes > 0);
+        assert!(s.cpu_seconds >= 0.0);
+    }
+
+    #[test]
+    fn summarizes_the_window() {
+        let t0 = Instant::now();
+        let at = |ms| t0 + Duration::from_millis(ms);
+        let samples = vec![
+            ProcSample {
+                at: at(0),
+                cpu_seconds: 1.0,
+                rss_bytes: 10,
+            },
+            ProcSample {
+                at: at(1000),
+                cpu_seconds: 1.5,
+                rss_bytes: 30,
+            },
+            ProcSample {
+                at: at(2000),
+                cpu_seconds: 2.5,
+                rss_bytes: 20,
+            },
+            ProcSample {
+                at: at(3000),
+                cpu_seconds: 9.0,
+                rss_bytes: 99,
+            },
+        ];
+        let u = summarize(&samples, at(0), at(2000)).unwrap();
+        assert_eq!(u.cpu_seconds, 1.5);
+        assert_eq!(u.wall_seconds, 2.0);
+        assert_eq!(u.cpu_cores_mean, 0.75);
+        assert_eq!(u.cpu_cores_peak, 1.0);
+        assert_eq!(u.memory_bytes_peak, 30);
+        assert_eq!(u.memory_bytes_last, 20);
+        assert_eq!(u.samples, 3);
+        assert!(summarize(&[], at(0), at(1)).is_none());
+    }
+}

@@ -1,0 +1,459 @@
+//! [`RunRecord`]: everything one run measured, in a versioned JSON schema (`record.json`).
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use base64::Engine as _;
+use hdrhistogram::Histogram;
+use hdrhistogram::serialization::{Serializer as _, V2DeflateSerializer};
+use serde::{Deserialize, Serialize};
+
+use crate::load::{LATE_THRESHOLD, LoadOutcome, LoadPlan, OpStats, Stats};
+use crate::observe::ResourceUsage;
+use crate::scenario::Scenario;
+use crate::sut::SutInfo;
+
+/// Version of the `record.json` schema; bumped on any incompatible change.
+pub const RECORD_SCHEMA_VERSION: u32 = 1;
+
+/// Share of late sends above which the generator is said not to have kept the schedule.
+pub const MAX_LATE_PERCENT: f64 = 1.0;
+
+/// Everything one run measured.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunRecord {
+    pub schema_version: u32,
+    pub harness: HarnessInfo,
+    pub scenario: ScenarioInfo,
+    pub sut: SutInfo,
+    /// RFC 3339 wall-clock time of the schedule's start.
+    pub started_at: String,
+    /// Length of the measured phases, seconds.
+    pub measured_seconds: f64,
+    pub throughput: Throughput,
+    /// Latency from the intended send time, successful requests, all operations.
+    pub latency: LatencySummary,
+    /// Service time from the actual send, successful requests, all operations.
+    pub service_time: LatencySummary,
+    pub errors: ErrorSummary,
+    pub operations: Vec<OperationRecord>,
+    pub phases: Vec<PhaseRecord>,
+    /// Per second of measured time, by intended send time.
+    pub windows: Vec<WindowRecord>,
+    pub generator: GeneratorRecord,
+    /// SUT resource usage over the measured phases, where it could be sampled.
+    pub resources: Option<ResourceUsage>,
+    /// Successful requests per SUT CPU-second.
+    pub efficiency: Option<f64>,
+    /// Service-level checks from the scenario's `slo`.
+    pub slo: Vec<SloCheck>,
+}
+
+/// The harness that produced the record.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HarnessInfo {
+    pub version: String,
+    /// Rust optimisation level the generator was built with.
+    pub opt_level: String,
+}
+
+/// The scenario as run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ScenarioInfo {
+    pub name: String,
+    pub path: String,
+    pub sha256: String,
+    pub clients: u32,
+    /// Factor applied to every phase (`ERLMCP_PERF_DURATION_SCALE`).
+    pub duration_scale: f64,
+    pub warmup_seconds: f64,
+    pub timeout_ms: f64,
+    /// Protocol version negotiated with the server.
+    pub protocol_version: String,
+    /// Whether the server handed out session ids.
+    pub stateful_sessions: bool,
+    pub mix: Vec<MixRecord>,
+}
+
+/// One entry of the mix.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MixRecord {
+    pub operation: String,
+    pub weight_percent: f64,
+}
+
+/// Offered and achieved rates over the measured phases.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Throughput {
+    /// Requests scheduled per second.
+    pub target_rps: f64,
+    /// Successful requests per second.
+    pub achieved_rps: f64,
+    /// `achieved_rps / target_rps`, percent.
+    pub percent_of_target: f64,
+    pub planned: u64,
+    pub attempts: u64,
+    pub ok: u64,
+    pub failed: u64,
+}
+
+/// Percentiles of a latency histogram, microseconds.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LatencySummary {
+    pub count: u64,
+    pub min_us: u64,
+    pub mean_us: f64,
+    pub p50_us: u64,
+    pub p90_us: u64,
+    pub p95_us: u64,
+    pub p99_us: u64,
+    pub p999_us: u64,
+    pub max_us: u64,
+}
+
+impl LatencySummary {
+    /// Summarises a microsecond histogram.
+    pub fn of(h: &Histogram<u64>) -> Self {
+        let q = |p: f64| {
+            if h.is_empty() {
+                0
+            } else {
+                h.value_at_quantile(p)
+            }
+        };
+        Self {
+            count: h.len(),
+            min_us: if h.is_empty() { 0 } else { h.min() },
+            mean_us: if h.is_empty() {
+                0.0
+            } else {
+                (h.mean() * 10.0).round() / 10.0
+            },
+            p50_us: q(0.50),
+            p90_us: q(0.90),
+            p95_us: q(0.95),
+            p99_us: q(0.99),
+            p999_us: q(0.999),
+            max_us: if h.is_empty() { 0 } else { h.max() },
+        }
+    }
+}
+
+/// Errors over the measured phases.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ErrorSummary {
+    pub total: u64,
+    /// `total / attempts`, percent.
+    pub rate_percent: f64,
+    /// By class key (`timeout`, `http_status:503`, `jsonrpc:-32603`, ...).
+    pub by_class: BTreeMap<String, u64>,
+}
+
+impl ErrorSummary {
+    fn of(s: &OpStats) -> Self {
+        Self {
+            total: s.failed(),
+            rate_percent: percent(s.failed(), s.attempts()),
+            by_class: s.errors.iter().map(|(c, n)| (c.to_string(), *n)).collect(),
+        }
+    }
+}
+
+/// One operation of the mix.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OperationRecord {
+    /// `tools/call:calculator`, `resources/list`, ...
+    pub operation: String,
+    pub weight_percent: f64,
+    pub attempts: u64,
+    pub ok: u64,
+    pub errors: ErrorSummary,
+    pub latency: LatencySummary,
+    pub service_time: LatencySummary,
+    /// The latency histogram, HdrHistogram V2 + DEFLATE, base64.
+    pub latency_histogram: String,
+}
+
+/// One segment of the schedule (the warm-up is listed, unmeasured).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PhaseRecord {
+    pub name: String,
+    pub measured: bool,
+    pub duration_seconds: f64,
+    pub rps: f64,
+    pub rps_end: f64,
+    pub planned: u64,
+    pub attempts: u64,
+    pub ok: u64,
+    pub failed: u64,
+    /// Successful requests per second of the phase.
+    pub achieved_rps: f64,
+    pub latency: LatencySummary,
+}
+
+/// One second of measured time.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WindowRecord {
+    pub second: usize,
+    pub ok: u64,
+    pub failed: u64,
+    pub p50_us: u64,
+    pub p99_us: u64,
+    pub max_us: u64,
+}
+
+/// How well the generator kept its schedule.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GeneratorRecord {
+    /// Send time minus intended time, microseconds.
+    pub lag_p50_us: u64,
+    pub lag_p99_us: u64,
+    pub lag_max_us: u64,
+    /// Sends later than `late_threshold_ms`.
+    pub late: u64,
+    pub late_percent: f64,
+    pub late_threshold_ms: f64,
+    /// Whether fewer than 1% of sends were late.
+    pub kept_schedule: bool,
+}
+
+/// One service-level check.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SloCheck {
+    /// `p99`, `error_rate`, `min_throughput`, ...
+    pub metric: String,
+    /// The limit, as written (`250ms`, `1%`).
+    pub limit: String,
+    /// The measured value, in the limit's unit.
+    pub actual: String,
+    pub passed: bool,
+}
+
+/// What [`RunRecord::new`] is built from.
+pub struct RecordInputs<'a> {
+    pub scenario: &'a Scenario,
+    pub plan: &'a LoadPlan,
+    pub outcome: &'a LoadOutcome,
+    pub sut: SutInfo,
+    pub resources: Option<ResourceUsage>,
+    pub duration_scale: f64,
+}
+
+impl RunRecord {
+    /// Builds the record of a finished run. `scenario` is the scaled scenario as run.
+    pub fn new(inputs: RecordInputs<'_>) -> Self {
+        let RecordInputs {
+            scenario,
+            plan,
+            outcome,
+            sut,
+            resources,
+            duration_scale,
+        } = inputs;
+        let stats: &Stats = &outcome.stats;
+        let overall = stats.overall();
+        let measured_seconds = scenario.measured_duration().as_secs_f64();
+        let planned = scenario.planned_requests();
+        let target_rps = planned as f64 / measured_seconds;
+        let achieved_rps = overall.ok as f64 / measured_seconds;
+        let operations = plan
+            .operations
+            .iter()
+            .zip(&scenario.mix)
+            .zip(&stats.ops)
+            .map(|((op, entry), s)| OperationRecord {
+                operation: op.label(),
+                weight_percent: entry.weight,
+                attempts: s.attempts(),
+                ok: s.ok,
+                errors: ErrorSummary::of(s),
+                latency: LatencySummary::of(&s.latency),
+                service_time: LatencySummary::of(&s.service),
+                latency_histogram: encode_histogram(&s.latency),
+            })
+            .collect();
+        let phases = plan
+            .schedule
+            .segments()
+            .iter()
+            .zip(&stats.segments)
+            .map(|(seg, s)| PhaseRecord {
+                name: seg.name.clone(),
+                measured: seg.phase.is_some(),
+                duration_seconds: seg.duration.as_secs_f64(),
+                rps: seg.rps,
+                rps_end: seg.rps_end,
+                planned: seg.count,
+                attempts: s.attempts(),
+                ok: s.ok,
+                failed: s.failed(),
+                achieved_rps: s.ok as f64 / seg.duration.as_secs_f64(),
+                latency: LatencySummary::of(&s.latency),
+            })
+            .collect();
+        let windows = stats
+            .windows
+            .iter()
+            .enumerate()
+            .map(|(second, w)| {
+                let l = LatencySummary::of(&w.latency);
+                WindowRecord {
+                    second,
+                    ok: w.ok,
+                    failed: w.failed,
+                    p50_us: l.p50_us,
+                    p99_us: l.p99_us,
+                    max_us: l.max_us,
+                }
+            })
+            .collect();
+        let lag = LatencySummary::of(&stats.lag);
+        let late_percent = percent(stats.late, stats.lag.len());
+        let efficiency = resources
+            .as_ref()
+            .filter(|r| r.cpu_seconds > 0.0)
+            .map(|r| round1(overall.ok as f64 / r.cpu_seconds));
+        let mut record = Self {
+            schema_version: RECORD_SCHEMA_VERSION,
+            harness: HarnessInfo {
+                version: env!("CARGO_PKG_VERSION").into(),
+                opt_level: crate::BUILD_OPT_LEVEL.into(),
+            },
+            scenario: ScenarioInfo {
+                name: scenario.name.clone(),
+                path: scenario.source.path.display().to_string(),
+                sha256: scenario.source.sha256.clone(),
+                clients: scenario.clients,
+                duration_scale,
+                warmup_seconds: scenario.warmup.as_secs_f64(),
+                timeout_ms: scenario.timeout.as_secs_f64() * 1e3,
+                protocol_version: outcome.protocol_version.clone(),
+                stateful_sessions: outcome.stateful,
+                mix: plan
+                    .operations
+                    .iter()
+                    .zip(&scenario.mix)
+                    .map(|(op, m)| MixRecord {
+                        operation: op.label(),
+                        weight_percent: m.weight,
+                    })
+                    .collect(),
+            },
+            sut,
+            started_at: humantime::format_rfc3339_millis(outcome.started_at).to_string(),
+            measured_seconds,
+            throughput: Throughput {
+                target_rps: round1(target_rps),
+                achieved_rps: round1(achieved_rps),
+                percent_of_target: round2(100.0 * achieved_rps / target_rps),
+                planned,
+                attempts: overall.attempts(),
+                ok: overall.ok,
+                failed: overall.failed(),
+            },
+            latency: LatencySummary::of(&overall.latency),
+            service_time: LatencySummary::of(&overall.service),
+            errors: ErrorSummary::of(&overall),
+            operations,
+            phases,
+            windows,
+            generator: GeneratorRecord {
+                lag_p50_us: lag.p50_us,
+                lag_p99_us: lag.p99_us,
+                lag_max_us: lag.max_us,
+                late: stats.late,
+                late_percent,
+                late_threshold_ms: LATE_THRESHOLD.as_secs_f64() * 1e3,
+                kept_schedule: late_percent < MAX_LATE_PERCENT,
+            },
+            resources,
+            efficiency,
+            slo: Vec::new(),
+        };
+        record.slo = crate::slo::check(&scenario.slo, &record);
+        record
+    }
+
+    /// Whether every SLO check passed.
+    pub fn slo_passed(&self) -> bool {
+        self.slo.iter().all(|c| c.passed)
+    }
+}
+
+/// Serialises a histogram losslessly (V2 + DEFLATE, base64) so records can be merged and
+/// re-analysed later.
+pub fn encode_histogram(h: &Histogram<u64>) -> String {
+    let mut bytes = Vec::new();
+    V2DeflateSerializer::new()
+        .serialize(h, &mut bytes)
+        .expect("serialising into a Vec cannot fail");
+    base64::engine::general_purpose::STANDARD.encode(bytes)
+}
+
+/// Reads a histogram written by [`encode_histogram`].
+pub fn decode_histogram(text: &str) -> Result<Histogram<u64>, String> {
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(text)
+        .map_err(|e| format!("bad base64: {e}"))?;
+    hdrhistogram::serialization::Deserializer::new()
+        .deserialize(&mut bytes.as_slice())
+        .map_err(|e| format!("bad histogram: {e:?}"))
+}
+
+/// `part / whole` in percent, 0 when `whole` is 0.
+pub fn percent(part: u64, whole: u64) -> f64 {
+    if whole == 0 {
+        0.0
+    } else {
+        round4(100.0 * part as f64 / whole as f64)
+    }
+}
+
+fn round1(x: f64) -> f64 {
+    (x * 10.0).round() / 10.0
+}
+fn round2(x: f64) -> f64 {
+    (x * 100.0).round() / 100.0
+}
+fn round4(x: f64) -> f64 {
+    (x * 10_000.0).round() / 10_000.0
+}
+
+/// Formats microseconds for people: `850 µs`, `2.30 ms`, `1.25 s`.
+pub fn format_us(us: u64) -> String {
+    let d = Duration::from_micros(us);
+    if us < 1_000 {
+        format!("{us} µs")
+    } else if us < 1_000_000 {
+        format!("{:.2} ms", d.as_secs_f64() * 1e3)
+    } else {
+        format!("{:.2} s", d.as_secs_f64())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::load::histogram;
+
+    #[test]
+    fn histograms_round_trip() {
+        let mut h = histogram(3);
+        for v in [1, 10, 100, 1_000, 123_456] {
+            h.record(v).unwrap();
+        }
+        let back = decode_histogram(&encode_histogram(&h)).unwrap();
+        assert_eq!(back.len(), 5);
+        assert_eq!(back.value_at_quantile(0.99), h.value_at_quantile(0.99));
+        assert!(decode_histogram("not base64!").is_err());
+    }
+
+    #[test]
+    fn formats_microseconds() {
+        assert_eq!(format_us(850), "850 µs");
+        assert_eq!(format_us(2_300), "2.30 ms");
+        assert_eq!(format_us(1_250_000), "1.25 s");
+        assert_eq!(percent(2, 10_000), 0.02);
+        assert_eq!(percent(1, 0), 0.0);
+    }
+}

@@ -1,0 +1,305 @@
+//! `report.md`: erlmcp's "Performance Baseline Report", filled from a [`RunRecord`].
+
+use std::fmt::Write as _;
+
+use super::text::thousands;
+use crate::record::{LatencySummary, RunRecord, format_us};
+
+const MIB: f64 = 1024.0 * 1024.0;
+
+/// Renders the Markdown report of one run. `record_sha256` is the SHA-256 of the
+/// `record.json` written beside it.
+pub fn run_report(r: &RunRecord, record_sha256: &str) -> String {
+    let mut s = String::new();
+    let t = &r.throughput;
+    let _ = writeln!(s, "# Performance Baseline Report\n");
+    let _ = writeln!(
+        s,
+        "**Scenario:** {} (`{}`)  ",
+        r.scenario.name, r.scenario.path
+    );
+    let _ = writeln!(
+        s,
+        "**SUT:** {} `{}`{}  ",
+        r.sut.kind,
+        r.sut.description,
+        r.sut
+            .version
+            .as_deref()
+            .map(|v| format!(" version {v}"))
+            .unwrap_or_default()
+    );
+    let _ = writeln!(s, "**Endpoint:** {}  ", r.sut.endpoint);
+    if let Some(f) = &r.sut.faults {
+        let _ = writeln!(s, "**Injected faults:** `{f}`  ");
+    }
+    let _ = writeln!(s, "**Date:** {}  ", r.started_at);
+    let _ = writeln!(
+        s,
+        "**Harness:** erlmcp-perf {} (opt-level {})\n",
+        r.harness.version, r.harness.opt_level
+    );
+
+    let verdict = if !r.generator.kept_schedule {
+        "⚠️ **The load generator fell behind its schedule**: figures are a lower bound."
+    } else if r.slo_passed() {
+        "✅ **All service-level checks passed.**"
+    } else {
+        "❌ **Service-level check breached.**"
+    };
+    let _ = writeln!(s, "{verdict}\n");
+
+    let _ = writeln!(s, "## Test Configuration\n");
+    let _ = writeln!(
+        s,
+        "- **Duration:** {:.1} s measured, after {:.1} s warm-up (duration scale {})",
+        r.measured_seconds, r.scenario.warmup_seconds, r.scenario.duration_scale
+    );
+    let _ = writeln!(
+        s,
+        "- **Target RPS:** {} (mean offered over the measured phases)",
+        fmt_rate(t.target_rps)
+    );
+    let _ = writeln!(
+        s,
+        "- **Clients:** {} MCP sessions (protocol {}, {})",
+        r.scenario.clients,
+        r.scenario.protocol_version,
+        if r.scenario.stateful_sessions {
+            "stateful sessions"
+        } else {
+            "stateless"
+        }
+    );
+    let _ = writeln!(
+        s,
+        "- **Scenario:** `{}` (SHA-256 `{}`)",
+        r.scenario.path, r.scenario.sha256
+    );
+    let _ = writeln!(s, "- **Request timeout:** {} ms", r.scenario.timeout_ms);
+    let mix: Vec<String> = r
+        .scenario
+        .mix
+        .iter()
+        .map(|m| format!("`{}` {}%", m.operation, m.weight_percent))
+        .collect();
+    let _ = writeln!(s, "- **Mix:** {}\n", mix.join(", "));
+
+    let _ = writeln!(
+        s,
+        "| Phase | Duration | Offered | Achieved | OK | Errors | P50 | P99 |"
+    );
+    let _ = writeln!(
+        s,
+        "|-------|----------|---------|----------|----|--------|-----|-----|"
+    );
+    for p in &r.phases {
+        let offered = if (p.rps - p.rps_end).abs() < 1e-9 {
+            format!("{}/s", fmt_rate(p.rps))
+        } else {
+            format!("{} → {}/s", fmt_rate(p.rps), fmt_rate(p.rps_end))
+        };
+        let name = if p.measured {
+            p.name.clone()
+        } else {
+            format!("{} (not measured)", p.name)
+        };
+        let _ = writeln!(
+            s,
+            "| {name} | {:.1} s | {offered} | {}/s | {} | {} | {} | {} |",
+            p.duration_seconds,
+            fmt_rate(p.achieved_rps),
+            thousands(p.ok),
+            thousands(p.failed),
+            format_us(p.latency.p50_us),
+            format_us(p.latency.p99_us)
+        );
+    }
+
+    let _ = writeln!(s, "\n## Results\n");
+    let _ = writeln!(s, "### Throughput\n```");
+    let _ = writeln!(
+        s,
+        "Value: {} msg/s ({:.2}% of target)\nRequests: {} sent, {} ok, {} failed (of {} planned)",
+        fmt_rate(t.achieved_rps),
+        t.percent_of_target,
+        thousands(t.attempts),
+        thousands(t.ok),
+        thousands(t.failed),
+        thousands(t.planned)
+    );
+    let _ = writeln!(s, "```\n");
+
+    let _ = writeln!(s, "### Latency\n");
+    let _ = writeln!(
+        s,
+        "Latency is measured from each request's **intended** send time (coordinated-omission safe); service time from the actual send. Successful requests only.\n"
+    );
+    let _ = writeln!(s, "```");
+    let _ = writeln!(s, "P50: {}", format_us(r.latency.p50_us));
+    let _ = writeln!(s, "P95: {}", format_us(r.latency.p95_us));
+    let _ = writeln!(s, "P99: {}", format_us(r.latency.p99_us));
+    let _ = writeln!(s, "P999: {}", format_us(r.latency.p999_us));
+    let _ = writeln!(s, "```\n");
+    let _ = writeln!(
+        s,
+        "| Operation | Weight | Requests | Errors | P50 | P95 | P99 | P999 | Max |"
+    );
+    let _ = writeln!(
+        s,
+        "|-----------|--------|----------|--------|-----|-----|-----|------|-----|"
+    );
+    for op in &r.operations {
+        latency_row(
+            &mut s,
+            &format!("`{}`", op.operation),
+            &format!("{}%", op.weight_percent),
+            op.attempts,
+            op.errors.total,
+            &op.latency,
+        );
+    }
+    latency_row(
+        &mut s,
+        "**all (latency)**",
+        "100%",
+        t.attempts,
+        t.failed,
+        &r.latency,
+    );
+    latency_row(
+        &mut s,
+        "all (service time)",
+        "",
+        t.attempts,
+        t.failed,
+        &r.service_time,
+    );
+
+    let _ = writeln!(s, "\n### Error Rate\n```");
+    let per_10k = if t.attempts == 0 {
+        0.0
+    } else {
+        r.errors.total as f64 * 10_000.0 / t.attempts as f64
+    };
+    let _ = writeln!(
+        s,
+        "Rate: {}% ({} errors per 10,000 requests)",
+        r.errors.rate_percent,
+        trim_float(per_10k)
+    );
+    if r.errors.by_class.is_empty() {
+        let _ = writeln!(s, "Error types: none");
+    } else {
+        let _ = writeln!(s, "Error types:");
+        for (class, n) in &r.errors.by_class {
+            let _ = writeln!(
+                s,
+                "  - {class}: {n} ({}%)",
+                crate::record::percent(*n, t.attempts)
+            );
+        }
+    }
+    let _ = writeln!(s, "```\n");
+
+    let _ = writeln!(s, "### Resource Usage\n```");
+    match &r.resources {
+        Some(res) => {
+            let _ = writeln!(
+                s,
+                "CPU: {:.2} cores mean, {:.2} peak ({:.1} CPU-seconds over {:.1} s, {})",
+                res.cpu_cores_mean,
+                res.cpu_cores_peak,
+                res.cpu_seconds,
+                res.wall_seconds,
+                res.source
+            );
+            let _ = writeln!(
+                s,
+                "Memory: {:.1} MiB at end, {:.1} MiB peak",
+                res.memory_bytes_last as f64 / MIB,
+                res.memory_bytes_peak as f64 / MIB
+            );
+            let _ = writeln!(
+                s,
+                "Efficiency: {} msg per CPU-second",
+                r.efficiency.map_or("n/a".into(), |e| thousands(e as u64))
+            );
+        }
+        None => {
+            let _ = writeln!(s, "Not sampled: the harness did not start this SUT.");
+        }
+    }
+    let _ = writeln!(s, "```\n");
+
+    let g = &r.generator;
+    let _ = writeln!(s, "### Load Generator\n```");
+    let _ = writeln!(
+        s,
+        "Send lag: p50 {}, p99 {}, max {}\nLate (> {} ms): {} ({}%): {}",
+        format_us(g.lag_p50_us),
+        format_us(g.lag_p99_us),
+        format_us(g.lag_max_us),
+        g.late_threshold_ms,
+        thousands(g.late),
+        g.late_percent,
+        if g.kept_schedule {
+            "schedule kept"
+        } else {
+            "FELL BEHIND SCHEDULE"
+        }
+    );
+    let _ = writeln!(s, "```\n");
+
+    if !r.slo.is_empty() {
+        let _ = writeln!(s, "### Service-Level Checks\n");
+        let _ = writeln!(s, "| Metric | Limit | Actual | Status |");
+        let _ = writeln!(s, "|--------|-------|--------|--------|");
+        for c in &r.slo {
+            let status = if c.passed { "✅ OK" } else { "❌ BREACHED" };
+            let _ = writeln!(
+                s,
+                "| {} | {} | {} | {status} |",
+                c.metric, c.limit, c.actual
+            );
+        }
+        let _ = writeln!(s);
+    }
+
+    let _ = writeln!(s, "## Proof Receipt\n```");
+    let _ = writeln!(s, "record.json SHA-256: {record_sha256}");
+    let _ = writeln!(s, "Scenario SHA-256: {}", r.scenario.sha256);
+    if let Some(bin) = &r.sut.binary_sha256 {
+        let _ = writeln!(s, "SUT binary SHA-256: {bin}");
+    }
+    let _ = writeln!(s, "Started: {}", r.started_at);
+    let _ = writeln!(s, "```");
+    s
+}
+
+fn latency_row(s: &mut String, name: &str, weight: &str, n: u64, errors: u64, l: &LatencySummary) {
+    let _ = writeln!(
+        s,
+        "| {name} | {weight} | {} | {} | {} | {} | {} | {} | {} |",
+        thousands(n),
+        thousands(errors),
+        format_us(l.p50_us),
+        format_us(l.p95_us),
+        format_us(l.p99_us),
+        format_us(l.p999_us),
+        format_us(l.max_us)
+    );
+}
+
+fn fmt_rate(x: f64) -> String {
+    if x >= 100.0 {
+        thousands(x.round() as u64)
+    } else {
+        trim_float((x * 10.0).round() / 10.0)
+    }
+}
+
+fn trim_float(x: f64) -> String {
+    let s = format!("{x:.2}");
+    s.trim_end_matches('0').trim_end_matches('.').to_string()
+}

@@ -1,0 +1,57 @@
+//! Reports of a run: `record.json`, `report.md`, and the terminal summary.
+
+mod markdown;
+mod text;
+
+use std::path::{Path, PathBuf};
+
+use sha2::{Digest, Sha256};
+
+use crate::fsio::write_atomic;
+use crate::record::RunRecord;
+
+pub use markdown::run_report;
+pub use text::{summary, thousands};
+
+/// Where a run's results were written.
+#[derive(Debug, Clone)]
+pub struct RunFiles {
+    pub dir: PathBuf,
+    pub record: PathBuf,
+    pub report: PathBuf,
+    /// SHA-256 of `record.json` as written.
+    pub record_sha256: String,
+}
+
+/// Failure to write results.
+#[derive(Debug, thiserror::Error)]
+#[error("failed to write {path}: {source}")]
+pub struct WriteError {
+    pub path: PathBuf,
+    #[source]
+    pub source: std::io::Error,
+}
+
+/// Writes `record.json` and `report.md` into `dir`, each atomically.
+pub fn write_run(dir: &Path, record: &RunRecord) -> Result<RunFiles, WriteError> {
+    let record_path = dir.join("record.json");
+    let mut json = serde_json::to_vec_pretty(record).expect("records serialise");
+    json.push(b'\n');
+    write_atomic(&record_path, &json).map_err(|source| WriteError {
+        path: record_path.clone(),
+        source,
+    })?;
+    let record_sha256 = hex::encode(Sha256::digest(&json));
+    let report_path = dir.join("report.md");
+    let report = run_report(record, &record_sha256);
+    write_atomic(&report_path, report.as_bytes()).map_err(|source| WriteError {
+        path: report_path.clone(),
+        source,
+    })?;
+    Ok(RunFiles {
+        dir: dir.to_owned(),
+        record: record_path,
+        report: report_path,
+        record_sha256,
+    })
+}

@@ -1,0 +1,96 @@
+//! One command's worth of work: start the SUT, drive the scenario, sample resources, write
+//! `record.json` and `report.md`, stop the SUT.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::load::{self, LoadError, LoadPlan, Progress, ProgressMode};
+use crate::observe::{ResourceSampler, summarize};
+use crate::record::{RecordInputs, RunRecord};
+use crate::report::{RunFiles, WriteError, write_run};
+use crate::scenario::Scenario;
+use crate::sut::{SutError, SutSpec};
+
+/// How to run a scenario.
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    /// Factor applied to every phase and the warm-up.
+    pub duration_scale: f64,
+    /// Results go to `<out_dir>/<scenario file stem>/`.
+    pub out_dir: PathBuf,
+    pub progress: ProgressMode,
+}
+
+/// A finished run.
+#[derive(Debug)]
+pub struct RunResult {
+    pub record: RunRecord,
+    pub files: RunFiles,
+}
+
+/// Why a run did not produce a record.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error(transparent)]
+    Sut(#[from] SutError),
+    #[error(transparent)]
+    Load(#[from] LoadError),
+    #[error(transparent)]
+    Write(#[from] WriteError),
+}
+
+/// The directory a scenario's results go to: `<out_dir>/<file stem>`.
+pub fn results_dir(out_dir: &Path, scenario: &Scenario) -> PathBuf {
+    let stem = scenario
+        .source
+        .path
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| scenario.name.clone());
+    out_dir.join(stem)
+}
+
+/// Runs `scenario` against `sut` and writes its record and report.
+pub async fn run_scenario(
+    scenario: Scenario,
+    sut: &SutSpec,
+    options: &RunOptions,
+) -> Result<RunResult, RunError> {
+    let scenario = scenario.scaled(options.duration_scale);
+    let dir = results_dir(&options.out_dir, &scenario);
+    let plan = Arc::new(LoadPlan::new(&scenario));
+    let running = sut.start(Some(dir.join("sut.log"))).await?;
+    let sampler = running
+        .pid()
+        .map(|pid| ResourceSampler::start(pid, Duration::from_millis(250)));
+    let progress = Arc::new(Progress::default());
+    let reporter = tokio::spawn(load::report(
+        progress.clone(),
+        plan.schedule.clone(),
+        scenario.name.clone(),
+        options.progress,
+    ));
+    let outcome = load::run(plan.clone(), running.url.clone(), progress).await;
+    let samples = match sampler {
+        Some(s) => s.finish().await,
+        None => Vec::new(),
+    };
+    let _ = reporter.await;
+    let info = running.info.clone();
+    running.stop().await;
+    let outcome = outcome?;
+    let measured_from = outcome.start + plan.schedule.measured_start();
+    let measured_to = outcome.start + plan.schedule.duration();
+    let resources = summarize(&samples, measured_from, measured_to);
+    let record = RunRecord::new(RecordInputs {
+        scenario: &scenario,
+        plan: &plan,
+        outcome: &outcome,
+        sut: info,
+        resources,
+        duration_scale: options.duration_scale,
+    });
+    let files = write_run(&dir, &record)?;
+    Ok(RunResult { record, files })
+}

@@ -1,0 +1,513 @@
+//! Scenario files: `scenarios/*.yml` parsed and validated into a [`Scenario`] before any
+//! load is sent. Every problem names the file, the line and the field.
+
+mod locate;
+mod raw;
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Serialize;
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+
+use crate::mcp::{DEFAULT_PROTOCOL_VERSION, Operation, SUPPORTED_PROTOCOL_VERSIONS};
+use locate::Step;
+use raw::{DurationValue, RawFile, RawPhase, RawRequest, RawSlo, RequestType};
+
+/// Sessions opened when a scenario does not say.
+pub const DEFAULT_CLIENTS: u32 = 10;
+/// Request timeout when a scenario does not say.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
+/// Upper bound on `clients`.
+pub const MAX_CLIENTS: u32 = 10_000;
+/// Upper bound on any phase's rate, requests per second.
+pub const MAX_RATE: f64 = 1_000_000.0;
+
+/// A validated load scenario.
+#[derive(Debug, Clone, Serialize)]
+pub struct Scenario {
+    /// The scenario's `name`.
+    pub name: String,
+    /// Free text from the file.
+    pub description: Option<String>,
+    /// Where it came from and the SHA-256 of its bytes.
+    pub source: ScenarioSource,
+    /// MCP sessions the load is spread over.
+    pub clients: u32,
+    /// Unmeasured lead-in at the first phase's starting rate.
+    #[serde(with = "crate::serde_duration")]
+    pub warmup: Duration,
+    /// Bound on each request.
+    #[serde(with = "crate::serde_duration")]
+    pub timeout: Duration,
+    /// Protocol version asked for in `initialize`.
+    pub protocol_version: String,
+    /// Measured phases, in order.
+    pub phases: Vec<Phase>,
+    /// The request mix; weights sum to 100.
+    pub mix: Vec<MixEntry>,
+    /// Limits the run must meet.
+    pub slo: Slo,
+}
+
+/// Identity of a scenario file.
+#[derive(Debug, Clone, Serialize)]
+pub struct ScenarioSource {
+    /// The file's path as given.
+    pub path: PathBuf,
+    /// Hex SHA-256 of the file's bytes.
+    pub sha256: String,
+}
+
+/// One phase: a duration at a constant rate or a linear ramp.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Phase {
+    pub name: String,
+    #[serde(with = "crate::serde_duration")]
+    pub duration: Duration,
+    /// Requests per second at the start.
+    pub rps: f64,
+    /// Requests per second at the end (equal to `rps` unless the phase ramps).
+    pub rps_end: f64,
+}
+
+impl Phase {
+    /// Requests the phase schedules: the area under its rate.
+    pub fn planned_requests(&self) -> u64 {
+        ((self.rps + self.rps_end) / 2.0 * self.duration.as_secs_f64() + 1e-9).floor() as u64
+    }
+}
+
+/// One entry of the request mix.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct MixEntry {
+    pub operation: Operation,
+    /// Share of requests, percent.
+    pub weight: f64,
+}
+
+/// Service-level limits a run must meet; any breach fails it.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Slo {
+    #[serde(with = "crate::serde_duration::option")]
+    pub p50: Option<Duration>,
+    #[serde(with = "crate::serde_duration::option")]
+    pub p95: Option<Duration>,
+    #[serde(with = "crate::serde_duration::option")]
+    pub p99: Option<Duration>,
+    #[serde(with = "crate::serde_duration::option")]
+    pub p999: Option<Duration>,
+    /// Highest error rate allowed, percent.
+    pub error_rate: Option<f64>,
+    /// Lowest throughput allowed, percent of the offered rate.
+    pub min_throughput: Option<f64>,
+}
+
+/// Every problem found in one scenario file.
+#[derive(Debug, thiserror::Error)]
+pub struct ScenarioError {
+    /// The file.
+    pub path: PathBuf,
+    /// What is wrong, each with its line where known.
+    pub problems: Vec<Problem>,
+}
+
+/// One problem in a scenario file.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Problem {
+    /// 1-based line, where known.
+    pub line: Option<usize>,
+    /// Dotted path of the field (`scenario.phases[1].duration`), empty for the whole file.
+    pub field: String,
+    /// Why it is refused.
+    pub reason: String,
+}
+
+impl fmt::Display for ScenarioError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let file = self.path.display();
+        match self.problems.as_slice() {
+            [one] => write!(f, "invalid scenario {}", one.at(&file)),
+            many => {
+                write!(f, "invalid scenario {file}: {} problems", many.len())?;
+                for p in many {
+                    write!(f, "\n  {}", p.at(&file))?;
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
+impl Problem {
+    fn at(&self, file: &impl fmt::Display) -> String {
+        let place = match self.line {
+            Some(line) => format!("{file}:{line}"),
+            None => file.to_string(),
+        };
+        if self.field.is_empty() {
+            format!("{place}: {}", self.reason)
+        } else {
+            format!("{place}: {}: {}", self.field, self.reason)
+        }
+    }
+}
+
+/// Reads and validates a scenario file.
+pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
+    let bytes = std::fs::read(path).map_err(|e| ScenarioError {
+        path: path.to_owned(),
+        problems: vec![Problem {
+            line: None,
+            field: String::new(),
+            reason: format!("failed to read: {e}"),
+        }],
+    })?;
+    let text = String::from_utf8(bytes).map_err(|e| ScenarioError {
+        path: path.to_owned(),
+        problems: vec![Problem {
+            line: None,
+            field: String::new(),
+            reason: format!("not UTF-8: {e}"),
+        }],
+    })?;
+    parse(&text, path)
+}
+
+/// Parses and validates scenario text; `path` names it in errors and in the record.
+pub fn parse(text: &str, path: &Path) -> Result<Scenario, ScenarioError> {
+    let fail = |problems| ScenarioError {
+        path: path.to_owned(),
+        problems,
+    };
+    let deserializer = yaml_serde::Deserializer::from_str(text);
+    let raw: RawFile = serde_path_to_error::deserialize(deserializer).map_err(|e| {
+        let field = e.path().to_string();
+        let inner = e.inner();
+        let line = inner
+            .location()
+            .map(|l| l.line())
+            .or_else(|| locate::line_of(text, &steps_of(&field)));
+        fail(vec![Problem {
+            line,
+            field: if field == "." { String::new() } else { field },
+            reason: strip_location(&inner.to_string()),
+        }])
+    })?;
+    let mut v = Validator {
+        text,
+        problems: Vec::new(),
+    };
+    let scenario = v.scenario(raw.scenario, path, text);
+    if v.problems.is_empty() {
+        Ok(scenario)
+    } else {
+        Err(fail(v.problems))
+    }
+}
+
+/// The YAML error's text without its trailing " at line N column M" (the line is reported
+/// separately).
+fn strip_location(message: &str) -> String {
+    match message.find(" at line ") {
+        Some(i) => message[..i].to_string(),
+        None => message.to_string(),
+    }
+}
+
+fn steps_of(field: &str) -> Vec<Step> {
+    let mut steps = Vec::new();
+    for part in field.split('.').filter(|p| !p.is_empty()) {
+        let (key, rest) = part.split_once('[').unwrap_or((part, ""));
+        if !key.is_empty() {
+            steps.push(Step::Key(key.to_string()));
+        }
+        for index in rest.split('[') {
+            if let Ok(n) = index.trim_end_matches(']').parse() {
+                steps.push(Step::Index(n));
+            }
+        }
+    }
+    steps
+}
+
+struct Validator<'a> {
+    text: &'a str,
+    problems: Vec<Problem>,
+}
+
+impl Validator<'_> {
+    fn problem(&mut self, field: String, reason: impl Into<String>) {
+        let line = locate::line_of(self.text, &steps_of(&field));
+        self.problems.push(Problem {
+            line,
+            field,
+            reason: reason.into(),
+        });
+    }
+
+    fn scenario(&mut self, raw: raw::RawScenario, path: &Path, text: &str) -> Scenario {
+        if raw.name.trim().is_empty() {
+            self.problem("scenario.name".into(), "must not be empty");
+        }
+        let clients = raw.clients.unwrap_or(DEFAULT_CLIENTS);
+        if clients == 0 || clients > MAX_CLIENTS {
+            self.problem(
+                "scenario.clients".into(),
+                format!("must be between 1 and {MAX_CLIENTS}, got {clients}"),
+            );
+        }
+        let timeout = raw.timeout.map_or(DEFAULT_TIMEOUT, |d| d.0);
+        if timeout.is_zero() {
+            self.problem("scenario.timeout".into(), "must be greater than zero");
+        }
+        let protocol_version = raw
+            .protocol_version
+            .unwrap_or_else(|| DEFAULT_PROTOCOL_VERSION.to_string());
+        if !SUPPORTED_PROTOCOL_VERSIONS.contains(&protocol_version.as_str()) {
+            self.problem(
+                "scenario.protocol_version".into(),
+                format!(
+                    "unsupported version `{protocol_version}`; supported: {}",
+                    SUPPORTED_PROTOCOL_VERSIONS.join(", ")
+                ),
+            );
+        }
+        if raw.phases.is_empty() {
+            self.problem("scenario.phases".into(), "at least one phase is required");
+        }
+        let phases = raw
+            .phases
+            .into_iter()
+            .enumerate()
+            .map(|(i, p)| self.phase(i, p))
+            .collect();
+        let mix = self.mix(raw.requests);
+        let slo = self.slo(raw.slo.unwrap_or_default());
+        Scenario {
+            name: raw.name,
+            description: raw.description,
+            source: ScenarioSource {
+                path: path.to_owned(),
+                sha256: hex::encode(Sha256::digest(text.as_bytes())),
+            },
+            clients,
+            warmup: raw.warmup.map_or(Duration::ZERO, |d| d.0),
+            timeout,
+            protocol_version,
+            phases,
+            mix,
+            slo,
+        }
+    }
+
+    fn phase(&mut self, i: usize, raw: RawPhase) -> Phase {
+        let at = |f: &str| format!("scenario.phases[{i}].{f}");
+        if raw.duration.0.is_zero() {
+            self.problem(at("duration"), "must be greater than zero");
+        }
+        let mut rate = |field: &str, r: f64, allow_zero: bool| {
+            let ok = r.is_finite() && r <= MAX_RATE && (r > 0.0 || (allow_zero && r == 0.0));
+            if !ok {
+                let bound = if allow_zero { "0" } else { "greater than 0" };
+                self.problem(
+                    at(field),
+                    format!("must be {bound} and at most {MAX_RATE}, got {r}"),
+                );
+            }
+        };
+        rate("rps", raw.rps, false);
+        if let Some(end) = raw.ramp_to {
+            rate("ramp_to", end, true);
+        }
+        Phase {
+            name: raw.name,
+            duration: raw.duration.0,
+            rps: raw.rps,
+            rps_end: raw.ramp_to.unwrap_or(raw.rps),
+        }
+    }
+
+    fn mix(&mut self, requests: Vec<RawRequest>) -> Vec<MixEntry> {
+        if requests.is_empty() {
+            self.problem(
+                "scenario.requests".into(),
+                "at least one request type is required",
+            );
+            return Vec::new();
+        }
+        let mut total = 0.0;
+        let mut mix = Vec::new();
+        for (i, r) in requests.into_iter().enumerate() {
+            let at = |f: &str| format!("scenario.requests[{i}].{f}");
+            if !(r.weight.0 > 0.0 && r.weight.0 <= 100.0) {
+                self.problem(
+                    at("weight"),
+                    format!("must be above 0% and at most 100%, got {}%", r.weight.0),
+                );
+            }
+            total += r.weight.0;
+            if let Some(operation) = self.operation(i, &r) {
+                mix.push(MixEntry {
+                    operation,
+                    weight: r.weight.0,
+                });
+            }
+        }
+        if (total - 100.0).abs() > 0.01 {
+            self.problem(
+                "scenario.requests".into(),
+                format!("weights must sum to 100%, they sum to {}%", round2(total)),
+            );
+        }
+        mix
+    }
+
+    fn operation(&mut self, i: usize, r: &RawRequest) -> Option<Operation> {
+        let at = |f: &str| format!("scenario.requests[{i}].{f}");
+        let (needs, name): (&[&str], Option<&String>) = match r.kind {
+            RequestType::ToolCall => (&["tool", "arguments"], r.tool.as_ref()),
+            RequestType::ResourceRead => (&["uri"], r.uri.as_ref()),
+            RequestType::PromptGet => (&["prompt", "arguments"], r.prompt.as_ref()),
+            _ => (&[], None),
+        };
+        let given = [
+            ("tool", r.tool.is_some()),
+            ("uri", r.uri.is_some()),
+            ("prompt", r.prompt.is_some()),
+            ("arguments", r.arguments.is_some()),
+        ];
+        let type_name = type_name(r.kind);
+        for (field, present) in given {
+            if present && !needs.contains(&field) {
+                self.problem(at(field), format!("not used by request type `{type_name}`"));
+            }
+        }
+        if let Some(required) = needs
+            .first()
+            .filter(|_| name.is_none_or(|n| n.trim().is_empty()))
+        {
+            self.problem(
+                at(required),
+                format!("request type `{type_name}` needs `{required}`"),
+            );
+            return None;
+        }
+        if let Some(args) = &r.arguments
+            && !args.is_object()
+        {
+            self.problem(
+                at("arguments"),
+                "must be a mapping of argument names to values",
+            );
+            return None;
+        }
+        Some(match r.kind {
+            RequestType::ToolCall => {
+                let tool = r.tool.clone()?;
+                let arguments = r
+                    .arguments
+                    .clone()
+                    .unwrap_or_else(|| default_arguments(&tool));
+                Operation::ToolCall { tool, arguments }
+            }
+            RequestType::ToolList => Operation::ToolList,
+            RequestType::ResourceList => Operation::ResourceList,
+            RequestType::ResourceRead => Operation::ResourceRead {
+                uri: r.uri.clone()?,
+            },
+            RequestType::PromptList => Operation::PromptList,
+            RequestType::PromptGet => Operation::PromptGet {
+                prompt: r.prompt.clone()?,
+                arguments: r.arguments.clone().unwrap_or_else(|| json!({})),
+            },
+            RequestType::Ping => Operation::Ping,
+        })
+    }
+
+    fn slo(&mut self, raw: RawSlo) -> Slo {
+        let mut pct = |field: &str, v: Option<raw::Percent>| {
+            let v = v.map(|p| p.0);
+            if let Some(p) = v
+                && !(0.0..=100.0).contains(&p)
+            {
+                self.problem(
+                    format!("scenario.slo.{field}"),
+                    format!("must be between 0% and 100%, got {p}%"),
+                );
+            }
+            v
+        };
+        let error_rate = pct("error_rate", raw.error_rate);
+        let min_throughput = pct("min_throughput", raw.min_throughput);
+        let d = |v: Option<DurationValue>| v.map(|d| d.0);
+        Slo {
+            p50: d(raw.p50),
+            p95: d(raw.p95),
+            p99: d(raw.p99),
+            p999: d(raw.p999),
+            error_rate,
+            min_throughput,
+        }
+    }
+}
+
+fn type_name(kind: RequestType) -> &'static str {
+    match kind {
+        RequestType::ToolCall => "tool_call",
+        RequestType::ToolList => "tool_list",
+        RequestType::ResourceList => "resource_list",
+        RequestType::ResourceRead => "resource_read",
+        RequestType::PromptList => "prompt_list",
+        RequestType::PromptGet => "prompt_get",
+        RequestType::Ping => "ping",
+    }
+}
+
+/// Arguments for a `tool_call` that gives none: the tools of erlmcp's example mix get
+/// arguments that succeed on the reference server; any other tool gets `{}`.
+pub fn default_arguments(tool: &str) -> Value {
+    match tool {
+        "calculator" => json!({ "a": 6, "b": 7, "op": "mul" }),
+        "file_read" => json!({ "path": "sample.txt" }),
+        _ => json!({}),
+    }
+}
+
+fn round2(x: f64) -> f64 {
+    (x * 100.0).round() / 100.0
+}
+
+impl Scenario {
+    /// The same scenario with every phase and the warm-up scaled by `factor` (quick runs).
+    pub fn scaled(mut self, factor: f64) -> Self {
+        let scale = |d: Duration| d.mul_f64(factor);
+        self.warmup = scale(self.warmup);
+        for phase in &mut self.phases {
+            phase.duration = scale(phase.duration).max(Duration::from_millis(100));
+        }
+        self
+    }
+
+    /// Measured time: the sum of the phases.
+    pub fn measured_duration(&self) -> Duration {
+        self.phases.iter().map(|p| p.duration).sum()
+    }
+
+    /// Requests the measured phases schedule.
+    pub fn planned_requests(&self) -> u64 {
+        self.phases.iter().map(Phase::planned_requests).sum()
+    }
+
+    /// The mean offered rate over the measured phases.
+    pub fn mean_rate(&self) -> f64 {
+        let secs = self.measured_duration().as_secs_f64();
+        if secs > 0.0 {
+            self.planned_requests() as f64 / secs
+        } else {
+            0.0
+        }
+    }
+}

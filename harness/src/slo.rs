@@ -1,0 +1,46 @@
+//! The scenario's service-level limits, checked against a run's record.
+
+use std::time::Duration;
+
+use crate::record::{RunRecord, SloCheck, format_us};
+use crate::scenario::Slo;
+
+/// Checks every limit the scenario sets.
+pub fn check(slo: &Slo, record: &RunRecord) -> Vec<SloCheck> {
+    let mut checks = Vec::new();
+    let latency = [
+        ("p50", slo.p50, record.latency.p50_us),
+        ("p95", slo.p95, record.latency.p95_us),
+        ("p99", slo.p99, record.latency.p99_us),
+        ("p999", slo.p999, record.latency.p999_us),
+    ];
+    for (metric, limit, actual_us) in latency {
+        if let Some(limit) = limit {
+            checks.push(SloCheck {
+                metric: metric.into(),
+                limit: format!("<= {}", humantime::format_duration(limit)),
+                actual: format_us(actual_us),
+                passed: Duration::from_micros(actual_us) <= limit,
+            });
+        }
+    }
+    if let Some(limit) = slo.error_rate {
+        let actual = record.errors.rate_percent;
+        checks.push(SloCheck {
+            metric: "error_rate".into(),
+            limit: format!("<= {limit}%"),
+            actual: format!("{actual}%"),
+            passed: actual <= limit,
+        });
+    }
+    if let Some(limit) = slo.min_throughput {
+        let actual = record.throughput.percent_of_target;
+        checks.push(SloCheck {
+            metric: "throughput".into(),
+            limit: format!(">= {limit}% of target"),
+            actual: format!("{actual}% of target"),
+            passed: actual >= limit,
+        });
+    }
+    checks
+}

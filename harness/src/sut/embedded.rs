@@ -1,0 +1,210 @@
+//! The reference server as a child process of the harness: started on an ephemeral
+//! loopback port, its output kept in a log, killed when the run ends (or the harness dies).
+
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::Duration;
+
+use sha2::{Digest, Sha256};
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command};
+
+use super::{RunningSut, SutError, SutInfo};
+
+/// The line prefix the reference server prints once it accepts connections.
+const READY_PREFIX: &str = "erlmcp-refserver listening on ";
+
+/// How to start the reference server.
+#[derive(Debug, Clone)]
+pub struct EmbeddedSpec {
+    /// The executable: `erlmcp-refserver`, or `erlmcp-perf` with `args = ["refserver"]`.
+    pub program: PathBuf,
+    /// Arguments before the harness's own (`--bind`, `--faults`).
+    pub args: Vec<OsString>,
+    /// Fault spec passed as `--faults`.
+    pub faults: Option<String>,
+    /// Bound on start-up.
+    pub startup_timeout: Duration,
+}
+
+impl EmbeddedSpec {
+    /// A spec running `program args...`.
+    pub fn new(
+        program: impl Into<PathBuf>,
+        args: impl IntoIterator<Item = impl Into<OsString>>,
+    ) -> Self {
+        Self {
+            program: program.into(),
+            args: args.into_iter().map(Into::into).collect(),
+            faults: None,
+            startup_timeout: Duration::from_secs(15),
+        }
+    }
+
+    /// Applies the reference server's fault injection (`latency=2ms,stall=1s/10s`).
+    pub fn with_faults(mut self, faults: Option<String>) -> Self {
+        self.faults = faults;
+        self
+    }
+
+    pub(super) async fn start(&self, log: Option<PathBuf>) -> Result<RunningSut, SutError> {
+        let spawn_error = |source| SutError::Spawn {
+            program: self.program.clone(),
+            source,
+        };
+        let stderr = match &log {
+            Some(path) => {
+                if let Some(dir) = path.parent() {
+                    std::fs::create_dir_all(dir).map_err(spawn_error)?;
+                }
+                Stdio::from(std::fs::File::create(path).map_err(spawn_error)?)
+            }
+            None => Stdio::null(),
+        };
+        let mut command = Command::new(&self.program);
+        command
+            .args(&self.args)
+            .args(["--bind", "127.0.0.1:0"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(stderr)
+            .kill_on_drop(true);
+        if let Some(faults) = &self.faults {
+            command.args(["--faults", faults]);
+        }
+        // SAFETY: prctl is async-signal-safe; it only sets the child's parent-death signal
+        // so the server dies with the harness even if the harness is killed outright.
+        unsafe {
+            command.pre_exec(|| {
+                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong);
+                Ok(())
+            });
+        }
+        let mut child = command.spawn().map_err(spawn_error)?;
+        let what = format!("reference server {}", self.program.display());
+        let stdout = child.stdout.take().expect("stdout is piped");
+        let mut lines = BufReader::new(stdout).lines();
+        let ready = tokio::time::timeout(self.startup_timeout, async {
+            loop {
+                match lines.next_line().await {
+                    Ok(Some(line)) => {
+                        if let Some(url) = line.trim().strip_prefix(READY_PREFIX) {
+                            return url
+                                .parse::<url::Url>()
+                                .map_err(|e| format!("bad address line {line:?}: {e}"));
+                        }
+                    }
+                    Ok(None) => return Err("its output ended before it was ready".to_string()),
+                    Err(e) => return Err(format!("failed to read its output: {e}")),
+                }
+            }
+        })
+        .await
+        .unwrap_or_else(|_| Err("timed out waiting for its address line".to_string()));
+        let url = match ready {
+            Ok(url) => url,
+            Err(reason) => {
+                let _ = child.start_kill();
+                let status = child.wait().await.ok();
+                let reason = match status {
+                    Some(s) if s.code().is_some() => format!("{reason} (exited with {s})"),
+                    _ => reason,
+                };
+                return Err(SutError::NotReady {
+                    what,
+                    timeout: self.startup_timeout,
+                    reason,
+                    log_tail: log.as_deref().map(log_tail).unwrap_or_default(),
+                });
+            }
+        };
+        // Keep reading stdout so the server never writes into a closed pipe.
+        let drain = tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+        let program = self.program.clone();
+        let binary_sha256 = tokio::task::spawn_blocking(move || file_sha256(&program))
+            .await
+            .ok()
+            .flatten();
+        let mut description = self.program.display().to_string();
+        for arg in &self.args {
+            description.push(' ');
+            description.push_str(&arg.to_string_lossy());
+        }
+        Ok(RunningSut {
+            info: SutInfo {
+                kind: "embedded".into(),
+                description,
+                endpoint: url.to_string(),
+                version: Some(env!("CARGO_PKG_VERSION").to_string()),
+                binary_sha256,
+                faults: self.faults.clone(),
+            },
+            url,
+            process: Some(ServerProcess { child, drain }),
+        })
+    }
+}
+
+/// A running server process.
+#[derive(Debug)]
+pub(super) struct ServerProcess {
+    child: Child,
+    drain: tokio::task::JoinHandle<()>,
+}
+
+impl ServerProcess {
+    pub(super) fn pid(&self) -> Option<u32> {
+        self.child.id()
+    }
+
+    pub(super) fn is_running(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+
+    /// SIGTERM, then SIGKILL if it has not exited within 3 s.
+    pub(super) async fn stop(mut self) {
+        if let Some(pid) = self.child.id() {
+            // SAFETY: signalling our own child by pid; it has not been reaped yet.
+            unsafe {
+                libc::kill(pid as libc::pid_t, libc::SIGTERM);
+            }
+        }
+        if tokio::time::timeout(Duration::from_secs(3), self.child.wait())
+            .await
+            .is_err()
+        {
+            let _ = self.child.kill().await;
+        }
+        self.drain.abort();
+    }
+}
+
+/// The last lines of a log file.
+pub(crate) fn log_tail(path: &Path) -> Vec<String> {
+    const LINES: usize = 20;
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    let lines: Vec<&str> = text.lines().collect();
+    lines[lines.len().saturating_sub(LINES)..]
+        .iter()
+        .map(|l| l.to_string())
+        .collect()
+}
+
+fn file_sha256(path: &Path) -> Option<String> {
+    let resolved = if path.components().count() == 1 {
+        which_in_path(path)?
+    } else {
+        path.to_owned()
+    };
+    let bytes = std::fs::read(resolved).ok()?;
+    Some(hex::encode(Sha256::digest(&bytes)))
+}
+
+fn which_in_path(name: &Path) -> Option<PathBuf> {
+    std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|dir| dir.join(name))
+            .find(|p| p.is_file())
+    })
+}

@@ -1,0 +1,451 @@
+//! The MCP server handler: tools, resources and prompts, each request wrapped
+//! in fault injection and metrics.
+//!
+//! rmcp spawns one task per incoming request (also within one session), so a
+//! delay injected here holds only that request, never its session.
+
+use std::{
+    future::Future,
+    sync::Arc,
+    time::{Duration, Instant},
+};
+
+use rmcp::{
+    ErrorData, RoleServer, ServerHandler,
+    handler::server::{router::tool::ToolRouter, tool::ToolCallContext, wrapper::Parameters},
+    model::{
+        CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock,
+        GetPromptRequestParams, GetPromptResponse, GetPromptResult, Implementation,
+        InitializeRequestParams, InitializeResult, ListPromptsResult, ListResourceTemplatesResult,
+        ListResourcesResult, ListToolsResult, PaginatedRequestParams, Prompt, PromptArgument,
+        PromptMessage, ProtocolVersion, ReadResourceRequestParams, ReadResourceResponse,
+        ReadResourceResult, Resource, ResourceContents, Role, ServerCapabilities, ServerConfig,
+    },
+    service::RequestContext,
+    tool, tool_router,
+};
+
+use crate::{
+    faults::Faults,
+    metrics::{Metrics, Outcome},
+    tools::{self, CalculatorArgs, FileReadArgs, ServedDir},
+};
+
+/// The server's name in `initialize` results and `ref://status`.
+pub const SERVER_NAME: &str = "erlmcp-refserver";
+/// URI of the status resource.
+pub const STATUS_URI: &str = "ref://status";
+/// URI of the readme resource.
+pub const README_URI: &str = "ref://readme";
+/// Name of the prompt.
+pub const GREETING_PROMPT: &str = "greeting";
+/// Message of an injected JSON-RPC error (code -32603).
+pub const INJECTED_FAULT: &str = "injected fault";
+
+const README: &str = "erlmcp-refserver: the reference MCP server of erlmcp-perf.\n\
+Tools: calculator (a, b, op = add|sub|mul|div) and file_read (path, relative to the served directory).\n\
+Resources: ref://status (JSON: name, version, uptime) and ref://readme (this text).\n\
+Prompts: greeting (name, optional).\n";
+
+/// State shared by every session's handler.
+#[derive(Debug)]
+struct Shared {
+    faults: Faults,
+    started: Instant,
+    served: ServedDir,
+    metrics: Arc<Metrics>,
+}
+
+/// The reference MCP server; cheap to clone (one clone per session).
+#[derive(Debug, Clone)]
+pub struct RefServer {
+    shared: Arc<Shared>,
+    tool_router: Arc<ToolRouter<RefServer>>,
+}
+
+impl RefServer {
+    /// A server serving files from `served`, injecting `faults` (with stall
+    /// windows counted from `started`) and counting into `metrics`.
+    pub fn new(faults: Faults, served: ServedDir, metrics: Arc<Metrics>, started: Instant) -> Self {
+        Self {
+            shared: Arc::new(Shared {
+                faults,
+                started,
+                served,
+                metrics,
+            }),
+            tool_router: Arc::new(Self::tool_router()),
+        }
+    }
+
+    /// Run `work` as the handling of one `method` request: hold it through a
+    /// stall, delay it, maybe replace it with an injected error, hold the
+    /// result through a stall, and count it.
+    async fn instrumented<T>(
+        &self,
+        method: &'static str,
+        tool: Option<&str>,
+        work: impl Future<Output = Result<T, ErrorData>>,
+        outcome: impl FnOnce(&T) -> Outcome,
+    ) -> Result<T, ErrorData> {
+        let started = Instant::now();
+        let result = self.faulted(tool, work).await;
+        let outcome = result.as_ref().map_or(Outcome::Error, outcome);
+        self.shared
+            .metrics
+            .record(method, outcome, started.elapsed());
+        result
+    }
+
+    async fn faulted<T>(
+        &self,
+        tool: Option<&str>,
+        work: impl Future<Output = Result<T, ErrorData>>,
+    ) -> Result<T, ErrorData> {
+        let faults = &self.shared.faults;
+        if faults.is_none() {
+            return work.await;
+        }
+        self.hold_for_stall().await;
+        sleep(faults.sample_delay(tool)).await;
+        if faults.sample_error() {
+            return Err(ErrorData::internal_error(INJECTED_FAULT, None));
+        }
+        let result = work.await;
+        self.hold_for_stall().await;
+        result
+    }
+
+    async fn hold_for_stall(&self) {
+        sleep(self.shared.faults.stall_wait(self.shared.started.elapsed())).await;
+    }
+
+    fn status_json(&self) -> String {
+        serde_json::json!({
+            "name": SERVER_NAME,
+            "version": env!("CARGO_PKG_VERSION"),
+            "uptime_seconds": self.shared.started.elapsed().as_secs_f64(),
+            "faults": self.shared.faults.to_string(),
+        })
+        .to_string()
+    }
+
+    fn resources() -> Vec<Resource> {
+        vec![
+            Resource::new(STATUS_URI, "status")
+                .with_description("Server name, version, uptime and injected faults")
+                .with_mime_type("application/json"),
+            Resource::new(README_URI, "readme")
+                .with_description("What this server offers")
+                .with_mime_type("text/plain")
+                .with_size(README.len() as u64),
+        ]
+    }
+
+    fn read(&self, uri: &str) -> Result<ReadResourceResult, ErrorData> {
+        let contents = match uri {
+            STATUS_URI => {
+                ResourceContents::text(self.status_json(), uri).with_mime_type("application/json")
+            }
+            README_URI => ResourceContents::text(README, uri).with_mime_type("text/plain"),
+            _ => {
+                return Err(ErrorData::resource_not_found(
+                    format!("resource not found: {uri}"),
+                    Some(serde_json::json!({ "uri": uri })),
+                ));
+            }
+        };
+        Ok(ReadResourceResult::new(vec![contents]))
+    }
+
+    fn prompts() -> Vec<Prompt> {
+        vec![Prompt::new(
+            GREETING_PROMPT,
+            Some("A greeting for someone"),
+            Some(vec![
+                PromptArgument::new("name")
+                    .with_description("Who to greet (default: world)")
+                    .with_required(false),
+            ]),
+        )]
+    }
+
+    fn prompt(request: &GetPromptRequestParams) -> Result<GetPromptResult, ErrorData> {
+        if request.name != GREETING_PROMPT {
+            return Err(ErrorData::invalid_params(
+                format!("prompt not found: {}", request.name),
+                None,
+            ));
+        }
+        let name = match request.arguments.as_ref().and_then(|args| args.get("name")) {
+            None | Some(serde_json::Value::Null) => "world",
+            Some(serde_json::Value::String(name)) => name.as_str(),
+            Some(_) => {
+                return Err(ErrorData::invalid_params(
+                    "prompt argument `name` must be a string",
+                    None,
+                ));
+            }
+        };
+        Ok(GetPromptResult::new(vec![PromptMessage::new_text(
+            Role::User,
+            format!("Hello, {name}!"),
+        )])
+        .with_description("A greeting"))
+    }
+}
+
+async fn sleep(duration: Duration) {
+    if !duration.is_zero() {
+        tokio::time::sleep(duration).await;
+    }
+}
+
+fn tool_outcome(response: &CallToolResponse) -> Outcome {
+    match response {
+        CallToolResponse::Complete(result) if result.is_error == Some(true) => Outcome::ToolError,
+        _ => Outcome::Ok,
+    }
+}
+
+#[tool_router]
+impl RefServer {
+    /// `calculator`: `a op b`, as text.
+    #[tool(description = "Apply op (add, sub, mul or div) to the numbers a and b")]
+    fn calculator(
+        &self,
+        Parameters(CalculatorArgs { a, b, op }): Parameters<CalculatorArgs>,
+    ) -> CallToolResult {
+        match tools::calculate(a, b, op) {
+            Ok(value) => {
+                CallToolResult::success(vec![ContentBlock::text(tools::format_number(value))])
+            }
+            Err(error) => CallToolResult::error(vec![ContentBlock::text(error.to_string())]),
+        }
+    }
+
+    /// `file_read`: the text of a file in the served directory.
+    #[tool(description = "Read a text file; path is relative to the served directory")]
+    async fn file_read(
+        &self,
+        Parameters(FileReadArgs { path }): Parameters<FileReadArgs>,
+    ) -> CallToolResult {
+        match self.shared.served.read(&path).await {
+            Ok(text) => CallToolResult::success(vec![ContentBlock::text(text)]),
+            Err(error) => CallToolResult::error(vec![ContentBlock::text(error.to_string())]),
+        }
+    }
+}
+
+impl ServerHandler for RefServer {
+    fn get_info(&self) -> ServerConfig {
+        ServerConfig::new(
+            ServerCapabilities::builder()
+                .enable_tools()
+                .enable_resources()
+                .enable_prompts()
+                .build(),
+        )
+        .with_server_info(Implementation::new(SERVER_NAME, env!("CARGO_PKG_VERSION")))
+        .with_protocol_version(ProtocolVersion::LATEST_WITH_INITIALIZE)
+        .with_instructions(README)
+    }
+
+    async fn initialize(
+        &self,
+        request: InitializeRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<InitializeResult, ErrorData> {
+        let started = Instant::now();
+        context.peer.set_peer_info(request.clone());
+        let result = self.negotiate_initialize(&request);
+        let outcome = if result.is_ok() {
+            Outcome::Ok
+        } else {
+            Outcome::Error
+        };
+        self.shared
+            .metrics
+            .record("initialize", outcome, started.elapsed());
+        result
+    }
+
+    async fn ping(&self, _context: RequestContext<RoleServer>) -> Result<(), ErrorData> {
+        self.instrumented("ping", None, async { Ok(()) }, |_| Outcome::Ok)
+            .await
+    }
+
+    async fn list_tools(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<ListToolsResult, ErrorData> {
+        self.instrumented(
+            "tools/list",
+            None,
+            async { Ok(ListToolsResult::with_all_items(self.tool_router.list_all())) },
+            |_| Outcome::Ok,
+        )
+        .await
+    }
+
+    fn get_tool(&self, name: &str) -> Option<rmcp::model::Tool> {
+        self.tool_router.get(name).cloned()
+    }
+
+    async fn call_tool(
+        &self,
+        request: CallToolRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<CallToolResponse, ErrorData> {
+        let tool = request.name.clone();
+        self.instrumented(
+            "tools/call",
+            Some(&tool),
+            self.tool_router
+                .call(ToolCallContext::new(self, request, context)),
+            tool_outcome,
+        )
+        .await
+    }
+
+    async fn list_resources(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<ListResourcesResult, ErrorData> {
+        self.instrumented(
+            "resources/list",
+            None,
+            async { Ok(ListResourcesResult::with_all_items(Self::resources())) },
+            |_| Outcome::Ok,
+        )
+        .await
+    }
+
+    async fn list_resource_templates(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<ListResourceTemplatesResult, ErrorData> {
+        self.instrumented(
+            "resources/templates/list",
+            None,
+            async { Ok(ListResourceTemplatesResult::default()) },
+            |_| Outcome::Ok,
+        )
+        .await
+    }
+
+    async fn read_resource(
+        &self,
+        request: ReadResourceRequestParams,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<ReadResourceResponse, ErrorData> {
+        self.instrumented(
+            "resources/read",
+            None,
+            async { self.read(&request.uri).map(Into::into) },
+            |_| Outcome::Ok,
+        )
+        .await
+    }
+
+    async fn list_prompts(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<ListPromptsResult, ErrorData> {
+        self.instrumented(
+            "prompts/list",
+            None,
+            async { Ok(ListPromptsResult::with_all_items(Self::prompts())) },
+            |_| Outcome::Ok,
+        )
+        .await
+    }
+
+    async fn get_prompt(
+        &self,
+        request: GetPromptRequestParams,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<GetPromptResponse, ErrorData> {
+        self.instrumented(
+            "prompts/get",
+            None,
+            async { Self::prompt(&request).map(Into::into) },
+            |_| Outcome::Ok,
+        )
+        .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn server() -> (tempfile::TempDir, RefServer) {
+        let dir = tempfile::tempdir().unwrap();
+        let served = ServedDir::new(dir.path()).unwrap();
+        let server = RefServer::new(
+            Faults::default(),
+            served,
+            Arc::new(Metrics::new()),
+            Instant::now(),
+        );
+        (dir, server)
+    }
+
+    fn text(result: &CallToolResult) -> &str {
+        result.content[0]
+            .as_text()
+            .map(|t| t.text.as_str())
+            .unwrap_or("")
+    }
+
+    #[test]
+    fn calculator_tool_results() {
+        let (_dir, server) = server();
+        let call = |a: f64, b: f64, op| server.calculator(Parameters(CalculatorArgs { a, b, op }));
+        let result = call(40.0, 2.0, tools::Op::Add);
+        assert_eq!((text(&result), result.is_error), ("42", Some(false)));
+        let result = call(1.0, 0.0, tools::Op::Div);
+        assert_eq!(
+            (text(&result), result.is_error),
+            ("division by zero", Some(true))
+        );
+    }
+
+    #[test]
+    fn resources_and_prompts() {
+        let (_dir, server) = server();
+        let status = server.read(STATUS_URI).unwrap();
+        let ResourceContents::TextResourceContents { text, .. } = &status.contents[0] else {
+            panic!("status is text");
+        };
+        let status: serde_json::Value = serde_json::from_str(text).unwrap();
+        assert_eq!(status["name"], SERVER_NAME);
+        assert_eq!(status["faults"], "none");
+        let error = server.read("ref://nope").unwrap_err();
+        assert_eq!(error.code, rmcp::model::ErrorCode::RESOURCE_NOT_FOUND);
+
+        let mut request = GetPromptRequestParams::new(GREETING_PROMPT);
+        let greeting = RefServer::prompt(&request).unwrap();
+        assert_eq!(
+            greeting.messages[0].content.as_text().unwrap().text,
+            "Hello, world!"
+        );
+        request = request.with_arguments(
+            serde_json::json!({ "name": "Ada" })
+                .as_object()
+                .cloned()
+                .unwrap(),
+        );
+        let greeting = RefServer::prompt(&request).unwrap();
+        assert_eq!(
+            greeting.messages[0].content.as_text().unwrap().text,
+            "Hello, Ada!"
+        );
+        assert!(RefServer::prompt(&GetPromptRequestParams::new("other")).is_err());
+    }
+}

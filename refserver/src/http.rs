@@ -1,0 +1,177 @@
+//! The HTTP server: MCP Streamable HTTP at `/mcp`, plus `/health` and `/metrics`.
+
+use std::{
+    net::SocketAddr,
+    path::Path,
+    sync::Arc,
+    time::{Duration, Instant},
+};
+
+use axum::{
+    Router, extract::State, http::header, response::IntoResponse, routing::get, serve::ListenerExt,
+};
+use rmcp::transport::streamable_http_server::{
+    StreamableHttpServerConfig, StreamableHttpService,
+    session::local::{LocalSessionManager, SessionConfig},
+};
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+use crate::{
+    Error,
+    config::ServerConfig,
+    handler::RefServer,
+    json_bridge,
+    metrics::{self, Metrics},
+    root::ServedRoot,
+};
+
+/// Path of the MCP endpoint.
+pub const MCP_PATH: &str = "/mcp";
+
+/// How long [`RunningServer::shutdown`] waits for open connections.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+
+/// A server started by [`start`]; stops on [`RunningServer::shutdown`] or drop.
+#[derive(Debug)]
+pub struct RunningServer {
+    addr: SocketAddr,
+    cancel: CancellationToken,
+    task: Option<JoinHandle<()>>,
+    metrics: Arc<Metrics>,
+    root: ServedRoot,
+}
+
+impl RunningServer {
+    /// The address the listener is bound to (the real port when 0 was asked).
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The MCP endpoint, e.g. `http://127.0.0.1:41234/mcp`.
+    pub fn mcp_url(&self) -> String {
+        format!("http://{}{MCP_PATH}", self.addr)
+    }
+
+    /// The server's metrics, as served at `/metrics`.
+    pub fn metrics(&self) -> &Metrics {
+        &self.metrics
+    }
+
+    /// The directory `file_read` serves.
+    pub fn root(&self) -> &Path {
+        self.root.dir().root()
+    }
+
+    /// Stop accepting, end open SSE streams and sessions, and wait (a few
+    /// seconds at most) for connections to close.
+    pub async fn shutdown(mut self) {
+        self.cancel.cancel();
+        if let Some(mut task) = self.task.take()
+            && tokio::time::timeout(SHUTDOWN_GRACE, &mut task)
+                .await
+                .is_err()
+        {
+            tracing::warn!("connections still open after {SHUTDOWN_GRACE:?}; aborting them");
+            task.abort();
+        }
+    }
+}
+
+impl Drop for RunningServer {
+    fn drop(&mut self) {
+        self.cancel.cancel();
+    }
+}
+
+/// Bind `config.bind`, start serving in the background, and return at once.
+///
+/// Must be called within a Tokio runtime. Stall windows count from here.
+pub async fn start(config: ServerConfig) -> Result<RunningServer, Error> {
+    let root = ServedRoot::open(config.root.as_deref())?;
+    let metrics = Arc::new(Metrics::new());
+    let handler = RefServer::new(
+        config.faults.clone(),
+        root.dir().clone(),
+        metrics.clone(),
+        Instant::now(),
+    );
+    let cancel = CancellationToken::new();
+    let app = router(&config, handler, metrics.clone(), cancel.child_token());
+
+    let listener = tokio::net::TcpListener::bind(config.bind)
+        .await
+        .map_err(|source| Error::Bind {
+            addr: config.bind,
+            source,
+        })?;
+    let addr = listener.local_addr().map_err(|source| Error::Bind {
+        addr: config.bind,
+        source,
+    })?;
+    let listener = listener.tap_io(|tcp| {
+        if let Err(error) = tcp.set_nodelay(true) {
+            tracing::debug!(%error, "cannot set TCP_NODELAY");
+        }
+    });
+    let shutdown = cancel.clone().cancelled_owned();
+    let task = tokio::spawn(async move {
+        if let Err(error) = axum::serve(listener, app)
+            .with_graceful_shutdown(shutdown)
+            .await
+        {
+            tracing::error!(%error, "HTTP server failed");
+        }
+    });
+    tracing::info!(%addr, stateless = config.stateless, json_response = config.json_response,
+        faults = %config.faults, "serving MCP over HTTP");
+    Ok(RunningServer {
+        addr,
+        cancel,
+        task: Some(task),
+        metrics,
+        root,
+    })
+}
+
+/// The routes: `/mcp` (rmcp's Streamable HTTP service), `/health`, `/metrics`.
+fn router(
+    config: &ServerConfig,
+    handler: RefServer,
+    metrics: Arc<Metrics>,
+    cancel: CancellationToken,
+) -> Router {
+    let mut mcp_config = StreamableHttpServerConfig::default()
+        .with_legacy_session_mode(!config.stateless)
+        .with_json_response(config.json_response)
+        .with_cancellation_token(cancel);
+    mcp_config.allowed_hosts = config.host_allowlist();
+
+    let mut sessions = LocalSessionManager::default();
+    sessions.session_config = session_config(config);
+
+    let mcp =
+        StreamableHttpService::new(move || Ok(handler.clone()), Arc::new(sessions), mcp_config);
+    let mut mcp_route = Router::new().route_service(MCP_PATH, mcp);
+    if config.json_response && !config.stateless {
+        mcp_route = mcp_route.layer(axum::middleware::from_fn(json_bridge::sse_to_json));
+    }
+    Router::new()
+        .route("/health", get(|| async { "ok" }))
+        .route("/metrics", get(serve_metrics).with_state(metrics))
+        .merge(mcp_route)
+}
+
+fn session_config(config: &ServerConfig) -> SessionConfig {
+    let mut session = SessionConfig::default();
+    session.keep_alive = Some(config.session_idle_timeout);
+    session.completed_cache_ttl = config.resume_cache_ttl;
+    session
+}
+
+async fn serve_metrics(State(metrics): State<Arc<Metrics>>) -> impl IntoResponse {
+    (
+        [(header::CONTENT_TYPE, metrics::CONTENT_TYPE)],
+        metrics.encode(),
+    )
+}

@@ -1,0 +1,194 @@
+//! `erlmcp-perf`: run MCP load scenarios, check scenario files, run the reference server.
+//!
+//! Exit codes: 0 success; 1 a service-level check failed or the generator fell behind;
+//! 2 bad input (arguments, scenario file); 3 the SUT or the load could not start;
+//! 4 results could not be written.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use harness::load::ProgressMode;
+use harness::run::{RunError, RunOptions, run_scenario};
+use harness::sut::{EmbeddedSpec, SutSpec};
+use harness::{env, report, scenario};
+
+mod exit {
+    pub const FAILED_CHECK: u8 = 1;
+    pub const BAD_INPUT: u8 = 2;
+    pub const SETUP: u8 = 3;
+    pub const WRITE: u8 = 4;
+}
+
+#[derive(Parser)]
+#[command(
+    name = "erlmcp-perf",
+    version,
+    about = "Performance tests for MCP servers"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run a scenario: against the embedded reference server unless --url names a server.
+    Run(RunArgs),
+    /// Validate scenario files without sending any load.
+    Check {
+        /// Scenario files.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
+    /// Run the reference MCP server (the default system under test).
+    Refserver(refserver::Args),
+}
+
+#[derive(clap::Args)]
+struct RunArgs {
+    /// The scenario file (`scenarios/*.yml`).
+    scenario: PathBuf,
+    /// Streamable HTTP endpoint of a server already running (default: start the reference server).
+    #[arg(long)]
+    url: Option<url::Url>,
+    /// Allow --url to name a host that is not loopback.
+    #[arg(long, requires = "url")]
+    allow_remote: bool,
+    /// Fault injection for the reference server, e.g. `latency=2ms,stall=1s/10s`.
+    #[arg(long, env = env::REFSERVER_FAULTS, conflicts_with = "url")]
+    faults: Option<String>,
+    /// Scale every phase's duration (0.1 for a quick run).
+    #[arg(long, env = env::DURATION_SCALE, value_parser = env::parse_scale, default_value_t = 1.0)]
+    duration_scale: f64,
+    /// Directory for results; each scenario writes to `<out>/<scenario>/`.
+    #[arg(long, env = env::OUT, default_value = "target/perf")]
+    out: PathBuf,
+    /// No live progress.
+    #[arg(long, short)]
+    quiet: bool,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Refserver(args) => match refserver::run(args) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("error: {e:#}");
+                ExitCode::FAILURE
+            }
+        },
+        Command::Check { files } => check(&files),
+        Command::Run(args) => {
+            tracing_subscriber::fmt()
+                .with_writer(std::io::stderr)
+                .with_env_filter(
+                    tracing_subscriber::EnvFilter::try_from_default_env()
+                        .unwrap_or_else(|_| "warn".into()),
+                )
+                .init();
+            run(args)
+        }
+    }
+}
+
+fn check(files: &[PathBuf]) -> ExitCode {
+    let mut bad = false;
+    for file in files {
+        match scenario::load(file) {
+            Ok(s) => println!(
+                "{}: ok ({} phases, {} requests planned over {:?}, {} operations)",
+                file.display(),
+                s.phases.len(),
+                s.planned_requests(),
+                s.measured_duration(),
+                s.mix.len()
+            ),
+            Err(e) => {
+                eprintln!("error: {e}");
+                bad = true;
+            }
+        }
+    }
+    if bad {
+        ExitCode::from(exit::BAD_INPUT)
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+fn run(args: RunArgs) -> ExitCode {
+    let scenario = match scenario::load(&args.scenario) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(exit::BAD_INPUT);
+        }
+    };
+    let sut = match args.url {
+        Some(url) => SutSpec::Url {
+            url,
+            allow_remote: args.allow_remote,
+        },
+        None => match std::env::current_exe() {
+            Ok(me) => {
+                SutSpec::Embedded(EmbeddedSpec::new(me, ["refserver"]).with_faults(args.faults))
+            }
+            Err(e) => {
+                eprintln!(
+                    "error: cannot find the erlmcp-perf executable to start the reference server: {e}"
+                );
+                return ExitCode::from(exit::SETUP);
+            }
+        },
+    };
+    let options = RunOptions {
+        duration_scale: args.duration_scale,
+        out_dir: args.out,
+        progress: if args.quiet {
+            ProgressMode::Quiet
+        } else {
+            ProgressMode::detect()
+        },
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: failed to start the async runtime: {e}");
+            return ExitCode::from(exit::SETUP);
+        }
+    };
+    let result = runtime.block_on(async {
+        tokio::select! {
+            r = run_scenario(scenario, &sut, &options) => Some(r),
+            _ = tokio::signal::ctrl_c() => None,
+        }
+    });
+    match result {
+        None => {
+            eprintln!("interrupted: the reference server was stopped, no results written");
+            ExitCode::from(130)
+        }
+        Some(Err(e)) => {
+            eprintln!("error: {e}");
+            ExitCode::from(match e {
+                RunError::Write(_) => exit::WRITE,
+                RunError::Sut(_) | RunError::Load(_) => exit::SETUP,
+            })
+        }
+        Some(Ok(result)) => {
+            print!("{}", report::summary(&result.record));
+            println!("  record: {}", result.files.record.display());
+            println!("  report: {}", result.files.report.display());
+            if result.record.slo_passed() && result.record.generator.kept_schedule {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(exit::FAILED_CHECK)
+            }
+        }
+    }
+}
