@@ -92,6 +92,7 @@ pub async fn run(
     url: reqwest::Url,
     progress: Arc<Progress>,
 ) -> Result<LoadOutcome, LoadError> {
+    raise_open_files_limit();
     let sessions = Arc::new(open_sessions(&plan, &url).await?);
     let workers = tokio::runtime::Handle::current()
         .metrics()
@@ -248,5 +249,24 @@ async fn sleep_until_opt(at: Option<Instant>) {
     match at {
         Some(at) => tokio::time::sleep_until(at.into()).await,
         None => std::future::pending().await,
+    }
+}
+
+/// Raises the soft limit on open files to the hard limit: an open model under overload
+/// holds one connection per request in flight, and the default soft limit (often 1024)
+/// would turn an overloaded server into the generator's own connect errors.
+fn raise_open_files_limit() {
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit/setrlimit write to / read from a valid rlimit struct.
+    unsafe {
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) == 0 && limit.rlim_cur < limit.rlim_max {
+            limit.rlim_cur = limit.rlim_max;
+            if libc::setrlimit(libc::RLIMIT_NOFILE, &limit) != 0 {
+                tracing::debug!("could not raise the open files limit");
+            }
+        }
     }
 }

@@ -29,6 +29,13 @@ pub fn micros(d: Duration) -> u64 {
     (d.as_micros() as u64).max(1)
 }
 
+/// Records `d` in microseconds, growing the histogram as needed. (`saturating_record`
+/// would clamp to the current top instead of growing, silently flattening the tail.)
+pub fn record_duration(h: &mut Histogram<u64>, d: Duration) {
+    h.record(micros(d))
+        .expect("an auto-resizing histogram records any microsecond value");
+}
+
 /// Results of one operation (or one segment, over all operations).
 #[derive(Debug, Clone)]
 pub struct OpStats {
@@ -57,8 +64,8 @@ impl OpStats {
     /// Records a success.
     pub fn record_ok(&mut self, latency: Duration, service: Duration) {
         self.ok += 1;
-        self.latency.saturating_record(micros(latency));
-        self.service.saturating_record(micros(service));
+        record_duration(&mut self.latency, latency);
+        record_duration(&mut self.service, service);
     }
 
     /// Records a failure.
@@ -182,14 +189,14 @@ impl Stats {
             Outcome::Ok => {
                 op.record_ok(c.latency, c.service);
                 window.ok += 1;
-                window.latency.saturating_record(micros(c.latency));
+                record_duration(&mut window.latency, c.latency);
             }
             Outcome::Failed(class) => {
                 op.record_error(class);
                 window.failed += 1;
             }
         }
-        self.lag.saturating_record(micros(c.lag));
+        record_duration(&mut self.lag, c.lag);
         if c.lag > LATE_THRESHOLD {
             self.late += 1;
         }
@@ -224,5 +231,56 @@ impl AddAssign<&Stats> for Stats {
             .add(&other.lag)
             .expect("auto-resizing histograms merge");
         self.late += other.late;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::mcp::{Outcome, ProtocolViolation};
+
+    fn completion(op: usize, window: Option<usize>, latency_ms: u64, outcome: Outcome) -> Completion {
+        Completion {
+            op,
+            segment: usize::from(window.is_some()),
+            window,
+            lag: Duration::from_millis(latency_ms / 100),
+            latency: Duration::from_millis(latency_ms),
+            service: Duration::from_millis(latency_ms / 2),
+            outcome,
+        }
+    }
+
+    #[test]
+    fn long_latencies_are_kept_not_clamped() {
+        let mut stats = Stats::new(1, 2);
+        for ms in [1, 2, 900, 5_000] {
+            stats.record(&completion(0, Some(0), ms, Outcome::Ok));
+        }
+        let h = &stats.ops[0].latency;
+        assert_eq!(h.len(), 4);
+        assert!(h.max() >= 4_990_000, "max {}", h.max());
+        assert!(h.value_at_quantile(0.75) >= 890_000);
+        // The 5 s request was sent 50 ms late: late.
+        assert_eq!(stats.late, 1);
+    }
+
+    #[test]
+    fn warmup_is_not_measured_and_stats_merge() {
+        let mut a = Stats::new(2, 2);
+        a.record(&completion(0, None, 3, Outcome::Ok));
+        a.record(&completion(1, Some(0), 3, Outcome::Ok));
+        let mut b = Stats::new(2, 2);
+        let bad = Outcome::Failed(ErrorClass::Protocol(ProtocolViolation::WrongId));
+        b.record(&completion(1, Some(2), 3, bad));
+        b.record(&completion(1, Some(2), 4, Outcome::Ok));
+        a += &b;
+        assert_eq!(a.ops[0].attempts(), 0, "warm-up requests are not measured");
+        assert_eq!(a.segments[0].attempts(), 1, "but the warm-up segment counts them");
+        assert_eq!(a.ops[1].ok, 2);
+        assert_eq!(a.ops[1].errors.get(&ErrorClass::Protocol(ProtocolViolation::WrongId)), Some(&1));
+        assert_eq!(a.windows.len(), 3);
+        assert_eq!((a.windows[2].ok, a.windows[2].failed), (1, 1));
+        assert_eq!(a.overall().attempts(), 3);
     }
 }
