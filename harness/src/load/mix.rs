@@ -62,3 +62,55 @@ pub fn session_of(slot: u64, sessions: usize) -> usize {
     z ^= z >> 31;
     (z % sessions as u64) as usize
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn counts(mix: &Mix, from: u64, n: u64, ops: usize) -> Vec<u64> {
+        let mut c = vec![0; ops];
+        for s in from..from + n {
+            c[mix.op(s)] += 1;
+        }
+        c
+    }
+
+    #[test]
+    fn every_cycle_carries_the_exact_mix() {
+        let mix = Mix::new(&[40.0, 30.0, 20.0, 10.0]);
+        assert_eq!(mix.cycle_len(), 10);
+        for start in [0, 3, 1234] {
+            assert_eq!(counts(&mix, start, 10, 4), vec![4, 3, 2, 1]);
+        }
+        assert_eq!(counts(&mix, 0, 100_000, 4), vec![40_000, 30_000, 20_000, 10_000]);
+    }
+
+    #[test]
+    fn interleaves_rather_than_bunches() {
+        let mix = Mix::new(&[50.0, 50.0]);
+        let seq: Vec<usize> = (0..6).map(|s| mix.op(s)).collect();
+        assert_eq!(seq, vec![0, 1, 0, 1, 0, 1]);
+    }
+
+    #[test]
+    fn fractional_weights() {
+        let mix = Mix::new(&[33.33, 33.33, 33.34]);
+        assert_eq!(mix.cycle_len(), 10_000);
+        assert_eq!(counts(&mix, 0, 10_000, 3), vec![3333, 3333, 3334]);
+    }
+
+    #[test]
+    fn sessions_share_the_load_and_every_operation() {
+        let mix = Mix::new(&[40.0, 30.0, 20.0, 10.0]);
+        let sessions = 10;
+        let mut per_session = vec![[0u64; 4]; sessions];
+        for s in 0..100_000 {
+            per_session[session_of(s, sessions)][mix.op(s)] += 1;
+        }
+        for ops in &per_session {
+            let total: u64 = ops.iter().sum();
+            assert!((9_000..11_000).contains(&total), "{per_session:?}");
+            assert!(ops.iter().all(|&n| n > 500), "each session sends every operation: {ops:?}");
+        }
+    }
+}

@@ -150,3 +150,74 @@ impl Schedule {
             .position(|s| offset >= s.start && offset < s.start + s.duration)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::*;
+    use crate::scenario::parse;
+
+    fn schedule(phases: &str, warmup: &str) -> Schedule {
+        let text = format!(
+            "scenario:\n  name: t\n  warmup: {warmup}\n  phases:\n{phases}  requests:\n    - type: ping\n      weight: 100%\n"
+        );
+        Schedule::new(&parse(&text, Path::new("t.yml")).unwrap())
+    }
+
+    fn ms(d: Duration) -> f64 {
+        d.as_secs_f64() * 1e3
+    }
+
+    #[test]
+    fn constant_rate_spaces_slots_evenly() {
+        let s = schedule("    - name: a\n      duration: 10s\n      rps: 100\n", "0s");
+        assert_eq!(s.len(), 1000);
+        assert_eq!(s.slot(0).at, Duration::ZERO);
+        assert!((ms(s.slot(1).at) - 10.0).abs() < 1e-6);
+        assert!((ms(s.slot(999).at) - 9990.0).abs() < 1e-6);
+        assert_eq!(s.duration(), Duration::from_secs(10));
+    }
+
+    #[test]
+    fn ramp_follows_the_rate_line() {
+        let s = schedule("    - name: r\n      duration: 10s\n      rps: 100\n      ramp_to: 300\n", "0s");
+        // Area under 100 -> 300 over 10 s.
+        assert_eq!(s.len(), 2000);
+        // N(5 s) = 100*5 + (200/20)*25 = 750.
+        assert!((ms(s.slot(750).at) - 5000.0).abs() < 0.01, "{:?}", s.slot(750).at);
+        // Gaps shrink as the rate rises: 1/100 s at the start, 1/300 s at the end.
+        let gap = |k: u64| ms(s.slot(k + 1).at) - ms(s.slot(k).at);
+        assert!((gap(0) - 10.0).abs() < 0.1, "{}", gap(0));
+        assert!((gap(1998) - 3.33).abs() < 0.05, "{}", gap(1998));
+        assert!((1..1998).all(|k| gap(k) <= gap(k - 1) + 1e-9));
+        let seg = &s.segments()[0];
+        assert_eq!(seg.rate_at(Duration::from_secs(5)), 200.0);
+    }
+
+    #[test]
+    fn ramp_down_to_zero_is_allowed() {
+        let s = schedule("    - name: r\n      duration: 4s\n      rps: 100\n      ramp_to: 0\n", "0s");
+        assert_eq!(s.len(), 200);
+        let last = s.slot(199).at;
+        assert!(last <= Duration::from_secs(4) && last > Duration::from_secs(3), "{last:?}");
+    }
+
+    #[test]
+    fn warmup_then_phases_back_to_back() {
+        let s = schedule(
+            "    - name: a\n      duration: 2s\n      rps: 50\n    - name: b\n      duration: 1s\n      rps: 200\n",
+            "1s",
+        );
+        let names: Vec<(&str, Option<usize>, u64)> =
+            s.segments().iter().map(|g| (g.name.as_str(), g.phase, g.count)).collect();
+        assert_eq!(names, vec![("warmup", None, 50), ("a", Some(0), 100), ("b", Some(1), 200)]);
+        assert_eq!(s.measured_start(), Duration::from_secs(1));
+        assert_eq!(s.slot(50), Slot { at: Duration::from_secs(1), segment: 1 });
+        assert_eq!(s.slot(150), Slot { at: Duration::from_secs(3), segment: 2 });
+        assert_eq!(s.segment_at(Duration::from_millis(3500)), Some(2));
+        assert_eq!(s.segment_at(Duration::from_secs(4)), None);
+        // Intended times never go backwards across segments.
+        assert!((1..s.len()).all(|k| s.slot(k).at >= s.slot(k - 1).at));
+    }
+}

@@ -70,8 +70,11 @@ struct ErrorObject {
 /// the server, which may share a stream with the response. A response (a message with
 /// `result` or `error`) for another id is a protocol violation.
 pub fn classify_message(bytes: &[u8], expected_id: u64) -> Option<Outcome> {
+    // Structs also deserialise from JSON arrays; a message must be an object.
+    let is_object = bytes.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{');
     let msg: Message = match serde_json::from_slice(bytes) {
-        Ok(msg) => msg,
+        Ok(msg) if is_object => msg,
+        Ok(_) => return Some(Outcome::Failed(ErrorClass::Protocol(ProtocolViolation::BadJson))),
         Err(_) => {
             return Some(Outcome::Failed(ErrorClass::Protocol(
                 ProtocolViolation::BadJson,

@@ -190,10 +190,16 @@ pub fn parse(text: &str, path: &Path) -> Result<Scenario, ScenarioError> {
             .location()
             .map(|l| l.line())
             .or_else(|| locate::line_of(text, &steps_of(&field)));
+        let reason = strip_location(&inner.to_string());
+        // The YAML error may already start with the path; say it once.
+        let reason = match reason.split_once(": ") {
+            Some((prefix, rest)) if field.starts_with(prefix) => rest.to_string(),
+            _ => reason,
+        };
         fail(vec![Problem {
             line,
             field: if field == "." { String::new() } else { field },
-            reason: strip_location(&inner.to_string()),
+            reason,
         }])
     })?;
     let mut v = Validator {
@@ -511,3 +517,6 @@ impl Scenario {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;
