@@ -65,11 +65,11 @@ impl Default for Metrics {
 
 impl Metrics {
     /// A registry with `mcp_requests_total{method,outcome}` and
-    /// `mcp_request_duration_seconds{method}` (100µs to ~13s buckets).
+    /// `mcp_request_duration_seconds{method}` (10µs to ~21s buckets).
     pub fn new() -> Self {
         let requests = Family::<RequestLabels, Counter>::default();
         let latency = Family::<MethodLabels, Histogram>::new_with_constructor(
-            (|| Histogram::new(exponential_buckets(0.0001, 2.0, 18))) as fn() -> Histogram,
+            (|| Histogram::new(exponential_buckets(0.000_01, 2.0, 22))) as fn() -> Histogram,
         );
         let mut registry = Registry::default();
         registry.register(

@@ -82,7 +82,10 @@ mod tests {
         for start in [0, 3, 1234] {
             assert_eq!(counts(&mix, start, 10, 4), vec![4, 3, 2, 1]);
         }
-        assert_eq!(counts(&mix, 0, 100_000, 4), vec![40_000, 30_000, 20_000, 10_000]);
+        assert_eq!(
+            counts(&mix, 0, 100_000, 4),
+            vec![40_000, 30_000, 20_000, 10_000]
+        );
     }
 
     #[test]
@@ -110,7 +113,10 @@ mod tests {
         for ops in &per_session {
             let total: u64 = ops.iter().sum();
             assert!((9_000..11_000).contains(&total), "{per_session:?}");
-            assert!(ops.iter().all(|&n| n > 500), "each session sends every operation: {ops:?}");
+            assert!(
+                ops.iter().all(|&n| n > 500),
+                "each session sends every operation: {ops:?}"
+            );
         }
     }
 }

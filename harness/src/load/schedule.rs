@@ -181,11 +181,18 @@ mod tests {
 
     #[test]
     fn ramp_follows_the_rate_line() {
-        let s = schedule("    - name: r\n      duration: 10s\n      rps: 100\n      ramp_to: 300\n", "0s");
+        let s = schedule(
+            "    - name: r\n      duration: 10s\n      rps: 100\n      ramp_to: 300\n",
+            "0s",
+        );
         // Area under 100 -> 300 over 10 s.
         assert_eq!(s.len(), 2000);
         // N(5 s) = 100*5 + (200/20)*25 = 750.
-        assert!((ms(s.slot(750).at) - 5000.0).abs() < 0.01, "{:?}", s.slot(750).at);
+        assert!(
+            (ms(s.slot(750).at) - 5000.0).abs() < 0.01,
+            "{:?}",
+            s.slot(750).at
+        );
         // Gaps shrink as the rate rises: 1/100 s at the start, 1/300 s at the end.
         let gap = |k: u64| ms(s.slot(k + 1).at) - ms(s.slot(k).at);
         assert!((gap(0) - 10.0).abs() < 0.1, "{}", gap(0));
@@ -197,10 +204,16 @@ mod tests {
 
     #[test]
     fn ramp_down_to_zero_is_allowed() {
-        let s = schedule("    - name: r\n      duration: 4s\n      rps: 100\n      ramp_to: 0\n", "0s");
+        let s = schedule(
+            "    - name: r\n      duration: 4s\n      rps: 100\n      ramp_to: 0\n",
+            "0s",
+        );
         assert_eq!(s.len(), 200);
         let last = s.slot(199).at;
-        assert!(last <= Duration::from_secs(4) && last > Duration::from_secs(3), "{last:?}");
+        assert!(
+            last <= Duration::from_secs(4) && last > Duration::from_secs(3),
+            "{last:?}"
+        );
     }
 
     #[test]
@@ -209,12 +222,34 @@ mod tests {
             "    - name: a\n      duration: 2s\n      rps: 50\n    - name: b\n      duration: 1s\n      rps: 200\n",
             "1s",
         );
-        let names: Vec<(&str, Option<usize>, u64)> =
-            s.segments().iter().map(|g| (g.name.as_str(), g.phase, g.count)).collect();
-        assert_eq!(names, vec![("warmup", None, 50), ("a", Some(0), 100), ("b", Some(1), 200)]);
+        let names: Vec<(&str, Option<usize>, u64)> = s
+            .segments()
+            .iter()
+            .map(|g| (g.name.as_str(), g.phase, g.count))
+            .collect();
+        assert_eq!(
+            names,
+            vec![
+                ("warmup", None, 50),
+                ("a", Some(0), 100),
+                ("b", Some(1), 200)
+            ]
+        );
         assert_eq!(s.measured_start(), Duration::from_secs(1));
-        assert_eq!(s.slot(50), Slot { at: Duration::from_secs(1), segment: 1 });
-        assert_eq!(s.slot(150), Slot { at: Duration::from_secs(3), segment: 2 });
+        assert_eq!(
+            s.slot(50),
+            Slot {
+                at: Duration::from_secs(1),
+                segment: 1
+            }
+        );
+        assert_eq!(
+            s.slot(150),
+            Slot {
+                at: Duration::from_secs(3),
+                segment: 2
+            }
+        );
         assert_eq!(s.segment_at(Duration::from_millis(3500)), Some(2));
         assert_eq!(s.segment_at(Duration::from_secs(4)), None);
         // Intended times never go backwards across segments.

@@ -239,7 +239,12 @@ mod tests {
     use super::*;
     use crate::mcp::{Outcome, ProtocolViolation};
 
-    fn completion(op: usize, window: Option<usize>, latency_ms: u64, outcome: Outcome) -> Completion {
+    fn completion(
+        op: usize,
+        window: Option<usize>,
+        latency_ms: u64,
+        outcome: Outcome,
+    ) -> Completion {
         Completion {
             op,
             segment: usize::from(window.is_some()),
@@ -276,9 +281,18 @@ mod tests {
         b.record(&completion(1, Some(2), 4, Outcome::Ok));
         a += &b;
         assert_eq!(a.ops[0].attempts(), 0, "warm-up requests are not measured");
-        assert_eq!(a.segments[0].attempts(), 1, "but the warm-up segment counts them");
+        assert_eq!(
+            a.segments[0].attempts(),
+            1,
+            "but the warm-up segment counts them"
+        );
         assert_eq!(a.ops[1].ok, 2);
-        assert_eq!(a.ops[1].errors.get(&ErrorClass::Protocol(ProtocolViolation::WrongId)), Some(&1));
+        assert_eq!(
+            a.ops[1]
+                .errors
+                .get(&ErrorClass::Protocol(ProtocolViolation::WrongId)),
+            Some(&1)
+        );
         assert_eq!(a.windows.len(), 3);
         assert_eq!((a.windows[2].ok, a.windows[2].failed), (1, 1));
         assert_eq!(a.overall().attempts(), 3);

@@ -74,7 +74,11 @@ pub fn classify_message(bytes: &[u8], expected_id: u64) -> Option<Outcome> {
     let is_object = bytes.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{');
     let msg: Message = match serde_json::from_slice(bytes) {
         Ok(msg) if is_object => msg,
-        Ok(_) => return Some(Outcome::Failed(ErrorClass::Protocol(ProtocolViolation::BadJson))),
+        Ok(_) => {
+            return Some(Outcome::Failed(ErrorClass::Protocol(
+                ProtocolViolation::BadJson,
+            )));
+        }
         Err(_) => {
             return Some(Outcome::Failed(ErrorClass::Protocol(
                 ProtocolViolation::BadJson,

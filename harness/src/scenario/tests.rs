@@ -68,7 +68,11 @@ fn seed_scenario_is_accepted_as_written() {
             ("Night Low (6 PM-8 AM)", 60, 2000.0),
         ]
     );
-    let mix: Vec<(String, f64)> = s.mix.iter().map(|m| (m.operation.label(), m.weight)).collect();
+    let mix: Vec<(String, f64)> = s
+        .mix
+        .iter()
+        .map(|m| (m.operation.label(), m.weight))
+        .collect();
     assert_eq!(
         mix,
         vec![
@@ -83,11 +87,17 @@ fn seed_scenario_is_accepted_as_written() {
     assert_eq!(s.warmup, Duration::ZERO);
     assert_eq!(s.timeout, DEFAULT_TIMEOUT);
     assert_eq!(s.slo, Slo::default());
-    assert_eq!(s.planned_requests(), 120 * 15000 + 300 * 10000 + 120 * 18000 + 60 * 2000);
+    assert_eq!(
+        s.planned_requests(),
+        120 * 15000 + 300 * 10000 + 120 * 18000 + 60 * 2000
+    );
     // A tool call without arguments gets ones that work on the reference server.
     assert_eq!(
         s.mix[0].operation,
-        Operation::ToolCall { tool: "calculator".into(), arguments: json!({"a": 6, "b": 7, "op": "mul"}) }
+        Operation::ToolCall {
+            tool: "calculator".into(),
+            arguments: json!({"a": 6, "b": 7, "op": "mul"})
+        }
     );
     assert_eq!(s.source.sha256.len(), 64);
 }
@@ -148,9 +158,17 @@ scenario:
     assert_eq!(s.phases[0].planned_requests(), 2000);
     assert_eq!(
         s.mix[0].operation,
-        Operation::ToolCall { tool: "calculator".into(), arguments: json!({"a": 1, "b": 0, "op": "div"}) }
+        Operation::ToolCall {
+            tool: "calculator".into(),
+            arguments: json!({"a": 1, "b": 0, "op": "div"})
+        }
     );
-    assert_eq!(s.mix[1].operation, Operation::ResourceRead { uri: "ref://status".into() });
+    assert_eq!(
+        s.mix[1].operation,
+        Operation::ResourceRead {
+            uri: "ref://status".into()
+        }
+    );
     assert_eq!(s.mix[2].operation.label(), "prompts/get:greeting");
     assert_eq!(s.slo.p99, Some(Duration::from_millis(20)));
     assert_eq!(s.slo.error_rate, Some(0.5));
@@ -196,7 +214,10 @@ fn bad_input_is_refused_with_line_and_field(
     assert_ne!(text, GOOD, "edit did not apply");
     let err = parse_str(&text).unwrap_err();
     let message = err.to_string();
-    assert!(message.starts_with("invalid scenario scenarios/test.yml:"), "{message}");
+    assert!(
+        message.starts_with("invalid scenario scenarios/test.yml:"),
+        "{message}"
+    );
     let p = &err.problems[0];
     assert_eq!(p.line, Some(line), "{message}");
     assert_eq!(p.field, field, "{message}");
@@ -205,7 +226,9 @@ fn bad_input_is_refused_with_line_and_field(
 
 #[test]
 fn every_problem_is_reported_at_once() {
-    let text = GOOD.replace("duration: 10s", "duration: 0s").replace("weight: 100%", "weight: 50%");
+    let text = GOOD
+        .replace("duration: 10s", "duration: 0s")
+        .replace("weight: 100%", "weight: 50%");
     let err = parse_str(&text).unwrap_err();
     assert_eq!(err.problems.len(), 2, "{err}");
     assert!(err.to_string().contains("2 problems"), "{err}");
@@ -214,7 +237,11 @@ fn every_problem_is_reported_at_once() {
 #[test]
 fn unreadable_file_names_the_file() {
     let err = load(Path::new("/nonexistent/x.yml")).unwrap_err();
-    assert!(err.to_string().contains("/nonexistent/x.yml: failed to read"), "{err}");
+    assert!(
+        err.to_string()
+            .contains("/nonexistent/x.yml: failed to read"),
+        "{err}"
+    );
 }
 
 #[test]

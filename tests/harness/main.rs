@@ -1,0 +1,48 @@
+//! Self-tests of the harness against the reference server: one integration-test binary
+//! with shared helpers (`cargo nextest run`).
+
+mod cli;
+mod engine;
+
+use std::path::{Path, PathBuf};
+
+use harness::load::ProgressMode;
+use harness::record::RunRecord;
+use harness::run::{RunOptions, run_scenario};
+use harness::scenario;
+use harness::sut::{EmbeddedSpec, SutSpec};
+
+/// The `erlmcp-perf` binary under test.
+pub const BIN: &str = env!("CARGO_BIN_EXE_erlmcp-perf");
+
+/// The reference server, started by the harness with extra refserver flags.
+pub fn refserver(flags: &[&str]) -> EmbeddedSpec {
+    let mut args = vec!["refserver"];
+    args.extend_from_slice(flags);
+    EmbeddedSpec::new(BIN, args)
+}
+
+/// Writes `yaml` as `<dir>/<name>.yml` and returns its path.
+pub fn scenario_file(dir: &Path, name: &str, yaml: &str) -> PathBuf {
+    let path = dir.join(format!("{name}.yml"));
+    std::fs::write(&path, yaml).expect("write scenario");
+    path
+}
+
+/// Runs a scenario file against `sut`, writing results under `out`.
+pub fn run(file: &Path, sut: SutSpec, out: &Path) -> RunRecord {
+    let scenario = scenario::load(file).unwrap_or_else(|e| panic!("{e}"));
+    let options = RunOptions {
+        duration_scale: 1.0,
+        out_dir: out.to_owned(),
+        progress: ProgressMode::Quiet,
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    runtime
+        .block_on(run_scenario(scenario, &sut, &options))
+        .unwrap_or_else(|e| panic!("run failed: {e}"))
+        .record
+}
