@@ -15,6 +15,11 @@ use libtest_mimic::{Arguments, Failed, Trial};
 
 fn main() {
     let args = Arguments::from_args();
+    // Paths in records and reports read relative to the workspace (`scenarios/x.yml`,
+    // `target/perf`), whatever directory the suite was started from.
+    if let Err(e) = std::env::set_current_dir(env!("CARGO_MANIFEST_DIR")) {
+        eprintln!("warning: cannot enter the workspace directory: {e}");
+    }
     let trials = match scenario_files() {
         Ok(files) => files
             .into_iter()
@@ -33,7 +38,7 @@ fn main() {
 }
 
 fn scenario_files() -> Result<Vec<PathBuf>, String> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios");
+    let dir = Path::new("scenarios");
     let entries =
         std::fs::read_dir(&dir).map_err(|e| format!("failed to read {}: {e}", dir.display()))?;
     let mut files: Vec<PathBuf> = entries

@@ -105,7 +105,7 @@ impl HttpSession {
             let response = request.send().await.map_err(|e| transport_class(&e))?;
             let session_id = response.headers().get(SESSION_HEADER).cloned();
             let message = read_answer(response, options.max_body_bytes, |msg| {
-                matches!(classify_message(msg, 0), Some(_)).then(|| msg.to_vec())
+                classify_message(msg, 0).is_some().then(|| msg.to_vec())
             })
             .await?;
             Ok::<_, ErrorClass>((session_id, message))
