@@ -40,7 +40,7 @@ fn main() {
 fn scenario_files() -> Result<Vec<PathBuf>, String> {
     let dir = Path::new("scenarios");
     let entries =
-        std::fs::read_dir(&dir).map_err(|e| format!("failed to read {}: {e}", dir.display()))?;
+        std::fs::read_dir(dir).map_err(|e| format!("failed to read {}: {e}", dir.display()))?;
     let mut files: Vec<PathBuf> = entries
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| p.extension().is_some_and(|x| x == "yml" || x == "yaml"))

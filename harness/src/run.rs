@@ -71,7 +71,7 @@ pub async fn run_scenario(
         scenario.name.clone(),
         options.progress,
     ));
-    let outcome = load::run(plan.clone(), running.url.clone(), progress).await;
+    let outcome = load::run(plan.clone(), running.endpoint.clone(), progress).await;
     let samples = match sampler {
         Some(s) => s.finish().await,
         None => Vec::new(),

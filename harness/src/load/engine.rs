@@ -13,7 +13,7 @@ use super::mix::{Mix, session_of};
 use super::progress::Progress;
 use super::schedule::Schedule;
 use super::stats::{Completion, Stats};
-use crate::mcp::{HttpSession, Operation, RequestTemplate, SessionError, SessionOptions};
+use crate::mcp::{Endpoint, Operation, RequestTemplate, Session, SessionError, SessionOptions};
 use crate::scenario::Scenario;
 
 /// Everything the engine needs to drive one run, prepared before any load is sent.
@@ -54,9 +54,6 @@ impl LoadPlan {
 /// Why a run could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum LoadError {
-    /// The HTTP client could not be built.
-    #[error("failed to build the HTTP client: {0}")]
-    Client(#[source] reqwest::Error),
     /// A session could not be opened.
     #[error("failed to open MCP session {index} of {total}: {source}")]
     Session {
@@ -86,14 +83,14 @@ pub struct LoadOutcome {
     pub close_failures: usize,
 }
 
-/// Runs `plan` against the Streamable HTTP endpoint `url`.
+/// Runs `plan` against `endpoint`.
 pub async fn run(
     plan: Arc<LoadPlan>,
-    url: reqwest::Url,
+    endpoint: Endpoint,
     progress: Arc<Progress>,
 ) -> Result<LoadOutcome, LoadError> {
     raise_open_files_limit();
-    let sessions = Arc::new(open_sessions(&plan, &url).await?);
+    let sessions = Arc::new(open_sessions(&plan, &endpoint).await?);
     let workers = tokio::runtime::Handle::current()
         .metrics()
         .num_workers()
@@ -138,16 +135,10 @@ pub async fn run(
     })
 }
 
-async fn open_sessions(plan: &LoadPlan, url: &reqwest::Url) -> Result<Vec<HttpSession>, LoadError> {
+async fn open_sessions(plan: &LoadPlan, endpoint: &Endpoint) -> Result<Vec<Session>, LoadError> {
     let total = plan.clients;
     let opened = join_all((0..total).map(|index| async move {
-        let client = reqwest::Client::builder()
-            .http1_only()
-            .tcp_nodelay(true)
-            .no_proxy()
-            .build()
-            .map_err(LoadError::Client)?;
-        HttpSession::open(client, url.clone(), plan.session.clone())
+        Session::open(endpoint, plan.session.clone())
             .await
             .map_err(|source| LoadError::Session {
                 index: index + 1,
@@ -182,7 +173,7 @@ async fn worker(
     n: u64,
     start: Instant,
     plan: Arc<LoadPlan>,
-    sessions: Arc<Vec<HttpSession>>,
+    sessions: Arc<Vec<Session>>,
     progress: Arc<Progress>,
 ) -> Stats {
     let schedule = &plan.schedule;

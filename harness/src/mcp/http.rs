@@ -41,6 +41,9 @@ impl Default for SessionOptions {
 /// Why a session could not be opened.
 #[derive(Debug, thiserror::Error)]
 pub enum SessionError {
+    /// The transport's client could not be built.
+    #[error("failed to build the client: {0}")]
+    Client(String),
     /// `initialize` did not succeed.
     #[error("initialize at {url} failed: {class}{}", detail.as_deref().map(|d| format!(" ({d})")).unwrap_or_default())]
     Initialize {

@@ -1,16 +1,18 @@
 //! MCP client side of the load: the operations a mix sends, JSON-RPC framing, response
-//! classification and the Streamable HTTP session.
+//! classification and sessions over each transport.
 
 mod http;
 mod jsonrpc;
 mod operation;
 mod outcome;
+mod session;
 mod sse;
 
 pub use http::{HttpSession, SessionError, SessionOptions};
 pub use jsonrpc::{RequestTemplate, classify_message};
 pub use operation::Operation;
 pub use outcome::{ErrorClass, Outcome, ProtocolViolation};
+pub use session::{Endpoint, Session};
 pub use sse::SseParser;
 
 /// Protocol version the harness asks for unless a scenario names another.

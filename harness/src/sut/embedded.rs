@@ -140,7 +140,7 @@ impl EmbeddedSpec {
                 binary_sha256,
                 faults: self.faults.clone(),
             },
-            url,
+            endpoint: crate::mcp::Endpoint::Http(url),
             process: Some(ServerProcess { child, drain }),
         })
     }

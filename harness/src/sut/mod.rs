@@ -81,8 +81,8 @@ fn format_log_tail(lines: &[String]) -> String {
 /// A started SUT. Dropping it stops it.
 #[derive(Debug)]
 pub struct RunningSut {
-    /// The Streamable HTTP endpoint.
-    pub url: url::Url,
+    /// Where the load goes.
+    pub endpoint: crate::mcp::Endpoint,
     pub info: SutInfo,
     process: Option<embedded::ServerProcess>,
 }
@@ -116,7 +116,7 @@ impl SutSpec {
                     check_loopback(url)?;
                 }
                 Ok(RunningSut {
-                    url: url.clone(),
+                    endpoint: crate::mcp::Endpoint::Http(url.clone()),
                     info: SutInfo {
                         kind: "url".into(),
                         description: url.to_string(),
