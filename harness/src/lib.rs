@@ -2,8 +2,10 @@
 //! resource sampling, run records and reports. It knows nothing of test frameworks; the
 //! `erlmcp-perf` CLI and the perf suite are thin layers over [`run::run_scenario`].
 
+pub mod baseline;
 pub mod env;
 pub mod fsio;
+pub mod gate;
 pub mod load;
 pub mod mcp;
 pub mod observe;

@@ -90,9 +90,10 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let config = args.config();
     let result = if args.stdio {
         runtime.block_on(async {
+            let shutdown = shutdown_signal()?;
             tokio::select! {
                 result = serve_stdio(config) => result.map_err(anyhow::Error::from),
-                () = shutdown_signal() => Ok(()),
+                () = shutdown => Ok(()),
             }
         })
     } else {
@@ -105,12 +106,13 @@ pub fn run(args: Args) -> anyhow::Result<()> {
 
 async fn serve_http(config: ServerConfig) -> anyhow::Result<()> {
     let server = start(config).await?;
+    let shutdown = shutdown_signal()?;
     {
         let mut stdout = std::io::stdout().lock();
         writeln!(stdout, "{LISTENING_PREFIX}{}", server.mcp_url())?;
         stdout.flush()?;
     }
-    shutdown_signal().await;
+    shutdown.await;
     tracing::info!("shutting down");
     server.shutdown().await;
     Ok(())
@@ -126,30 +128,16 @@ fn init_tracing() {
         .try_init();
 }
 
-/// Resolves on SIGINT (Ctrl-C) or, on Unix, SIGTERM.
-async fn shutdown_signal() {
-    let interrupt = async {
-        if let Err(error) = tokio::signal::ctrl_c().await {
-            tracing::error!(%error, "cannot listen for SIGINT");
-            std::future::pending::<()>().await;
+/// Listens for SIGINT (Ctrl-C) and SIGTERM from the moment it is created, so a signal
+/// that arrives right after the ready line is never missed.
+fn shutdown_signal() -> std::io::Result<impl std::future::Future<Output = ()>> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut interrupt = signal(SignalKind::interrupt())?;
+    let mut terminate = signal(SignalKind::terminate())?;
+    Ok(async move {
+        tokio::select! {
+            _ = interrupt.recv() => {}
+            _ = terminate.recv() => {}
         }
-    };
-    #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
-            }
-            Err(error) => {
-                tracing::error!(%error, "cannot listen for SIGTERM");
-                std::future::pending::<()>().await;
-            }
-        }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        () = interrupt => {}
-        () = terminate => {}
-    }
+    })
 }

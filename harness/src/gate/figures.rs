@@ -1,0 +1,71 @@
+//! [`Figures`]: the gated numbers of one run, as stored in baselines and compared by the gate.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::record::RunRecord;
+
+/// Latency percentiles, microseconds.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct Percentiles {
+    pub p50_us: u64,
+    pub p95_us: u64,
+    pub p99_us: u64,
+    pub p999_us: u64,
+}
+
+/// What one run measured, reduced to what the gate compares.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Figures {
+    /// Successful requests per second.
+    pub throughput_rps: f64,
+    /// Requests completed (successful or not).
+    pub attempts: u64,
+    /// Failed requests.
+    pub errors: u64,
+    /// Failed requests by class (`timeout`, `http_status:503`, ...).
+    pub errors_by_class: BTreeMap<String, u64>,
+    /// Latency from intended send time, all operations.
+    pub latency: Percentiles,
+    /// Latency per operation.
+    pub operations: BTreeMap<String, Percentiles>,
+    /// Mean SUT CPU cores in use.
+    pub cpu_cores: Option<f64>,
+    /// Peak SUT resident memory, bytes.
+    pub memory_peak_bytes: Option<u64>,
+    /// Successful requests per SUT CPU-second.
+    pub efficiency: Option<f64>,
+}
+
+impl Figures {
+    /// The figures of a run record.
+    pub fn of(r: &RunRecord) -> Self {
+        let p = |l: &crate::record::LatencySummary| Percentiles {
+            p50_us: l.p50_us,
+            p95_us: l.p95_us,
+            p99_us: l.p99_us,
+            p999_us: l.p999_us,
+        };
+        Self {
+            throughput_rps: r.throughput.achieved_rps,
+            attempts: r.throughput.attempts,
+            errors: r.errors.total,
+            errors_by_class: r.errors.by_class.clone(),
+            latency: p(&r.latency),
+            operations: r
+                .operations
+                .iter()
+                .map(|o| (o.operation.clone(), p(&o.latency)))
+                .collect(),
+            cpu_cores: r.resources.as_ref().map(|x| x.cpu_cores_mean),
+            memory_peak_bytes: r.resources.as_ref().map(|x| x.memory_bytes_peak),
+            efficiency: r.efficiency,
+        }
+    }
+
+    /// Error rate, percent.
+    pub fn error_rate_percent(&self) -> f64 {
+        crate::record::percent(self.errors, self.attempts)
+    }
+}

@@ -1,0 +1,398 @@
+//! The regression gate: compares a run (or several) with a baseline metric by metric and
+//! says OK, WARNING or REGRESSION, accounting for run-to-run noise.
+//!
+//! Per metric, in its bad direction, with threshold T: a change <= T is OK, up to 1.5 T is
+//! WARNING, beyond is REGRESSION (erlmcp's rule). A REGRESSION must also stand out of the
+//! noise, or it is reported as WARNING:
+//! - latency, throughput, memory, efficiency: each side's runs are compared with a one-sided
+//!   exact Mann-Whitney U test (p <= 0.05; with 3 runs a side, every current run must be
+//!   worse than every baseline run). Against a baseline *file* the change must also exceed
+//!   the spread (max/min - 1) of either side's runs, as the file was recorded at another time;
+//!   a same-run A/B comparison interleaves its trials, so drift cancels and the test suffices.
+//! - error rates: a conditional binomial test on the error counts (p <= 0.05), so a
+//!   tiny denominator (2 vs 5 errors) is judged by counts, not by its ratio alone.
+//!   With a single run a side, latency-like metrics have no noise estimate and the
+//!   threshold alone decides.
+
+mod figures;
+pub mod noise;
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::{Deserialize, Serialize};
+
+pub use figures::{Figures, Percentiles};
+use noise::{error_counts_greater, mann_whitney_greater, median, spread};
+
+/// Threshold of every metric unless a scenario sets another, percent.
+pub const DEFAULT_THRESHOLD_PERCENT: f64 = 10.0;
+/// Significance level of the noise tests.
+pub const ALPHA: f64 = 0.05;
+/// Metric keys a scenario may set thresholds for.
+pub const METRIC_KEYS: &[&str] = &[
+    "throughput",
+    "p50",
+    "p95",
+    "p99",
+    "p999",
+    "error_rate",
+    "memory",
+    "efficiency",
+];
+
+/// The verdict on one metric, or on a whole comparison (the worst of its metrics).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum Status {
+    Ok,
+    Warning,
+    Regression,
+}
+
+impl Status {
+    /// The label used in reports, with its sign.
+    pub fn label(self) -> &'static str {
+        match self {
+            Status::Ok => "✅ OK",
+            Status::Warning => "⚠️ WARNING",
+            Status::Regression => "❌ REGRESSION",
+        }
+    }
+
+    /// `OK`, `WARNING`, `REGRESSION`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Status::Ok => "OK",
+            Status::Warning => "WARNING",
+            Status::Regression => "REGRESSION",
+        }
+    }
+}
+
+/// erlmcp's rule: `bad_change` (percent, positive = worse) against threshold `t`.
+pub fn classify(bad_change: f64, t: f64) -> Status {
+    if bad_change <= t {
+        Status::Ok
+    } else if bad_change <= 1.5 * t {
+        Status::Warning
+    } else {
+        Status::Regression
+    }
+}
+
+/// Thresholds per metric key, percent.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Thresholds {
+    pub default: f64,
+    pub per_metric: BTreeMap<String, f64>,
+}
+
+impl Default for Thresholds {
+    fn default() -> Self {
+        Self::uniform(DEFAULT_THRESHOLD_PERCENT)
+    }
+}
+
+impl Thresholds {
+    /// The same threshold for every metric.
+    pub fn uniform(percent: f64) -> Self {
+        Self {
+            default: percent,
+            per_metric: BTreeMap::new(),
+        }
+    }
+
+    /// The threshold of metric `key`.
+    pub fn of(&self, key: &str) -> f64 {
+        self.per_metric.get(key).copied().unwrap_or(self.default)
+    }
+}
+
+/// What the baseline side is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Comparison {
+    /// A committed baseline file, recorded at another time.
+    File,
+    /// Baseline and current run in this run, trials interleaved.
+    SameRun,
+}
+
+/// Unit of a metric's values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Unit {
+    RequestsPerSecond,
+    Micros,
+    Percent,
+    Bytes,
+    PerCpuSecond,
+}
+
+/// The comparison of one metric.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MetricVerdict {
+    /// Table it belongs to: `Throughput`, `Latency`, `Latency by Operation`, `Error Rate`, `Resources`.
+    pub group: String,
+    /// Row name: `RPS`, `P99`, `tools/call:calculator P99`, `Total`, `timeout`, ...
+    pub name: String,
+    /// Threshold key (`p99`, `error_rate`, ...).
+    pub key: String,
+    pub unit: Unit,
+    pub baseline: f64,
+    pub current: f64,
+    /// Signed change, percent; `None` when the baseline is 0 and the current is not.
+    pub change_percent: Option<f64>,
+    pub threshold_percent: f64,
+    /// The status after the noise check.
+    pub status: Status,
+    /// The status by threshold alone.
+    pub threshold_status: Status,
+    /// How the noise check went, in words.
+    pub noise: String,
+}
+
+/// The result of a comparison.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Verdict {
+    /// The worst status of any metric.
+    pub status: Status,
+    pub comparison: Comparison,
+    pub baseline_runs: usize,
+    pub current_runs: usize,
+    pub metrics: Vec<MetricVerdict>,
+}
+
+impl Verdict {
+    /// Metrics at `status`.
+    pub fn at(&self, status: Status) -> impl Iterator<Item = &MetricVerdict> {
+        self.metrics.iter().filter(move |m| m.status == status)
+    }
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum Worse {
+    Higher,
+    Lower,
+}
+
+struct Gate<'a> {
+    baseline: &'a [Figures],
+    current: &'a [Figures],
+    thresholds: &'a Thresholds,
+    comparison: Comparison,
+    out: Vec<MetricVerdict>,
+}
+
+/// Compares `current` runs with `baseline` runs.
+pub fn gate(
+    baseline: &[Figures],
+    current: &[Figures],
+    thresholds: &Thresholds,
+    comparison: Comparison,
+) -> Verdict {
+    let mut g = Gate {
+        baseline,
+        current,
+        thresholds,
+        comparison,
+        out: Vec::new(),
+    };
+    g.continuous(
+        "Throughput",
+        "RPS",
+        "throughput",
+        Unit::RequestsPerSecond,
+        Worse::Lower,
+        |f| Some(f.throughput_rps),
+    );
+    let percentiles: [(&str, &str, fn(&Percentiles) -> u64); 4] = [
+        ("P50", "p50", |p| p.p50_us),
+        ("P95", "p95", |p| p.p95_us),
+        ("P99", "p99", |p| p.p99_us),
+        ("P999", "p999", |p| p.p999_us),
+    ];
+    for (name, key, get) in percentiles {
+        g.continuous(
+            "Latency",
+            name,
+            key,
+            Unit::Micros,
+            Worse::Higher,
+            move |f| Some(get(&f.latency) as f64),
+        );
+    }
+    let ops: BTreeSet<String> = baseline
+        .iter()
+        .flat_map(|f| f.operations.keys().cloned())
+        .filter(|op| current.iter().all(|f| f.operations.contains_key(op)))
+        .collect();
+    for op in &ops {
+        let name = format!("`{op}` P99");
+        g.continuous(
+            "Latency by Operation",
+            &name,
+            "p99",
+            Unit::Micros,
+            Worse::Higher,
+            |f| f.operations.get(op).map(|p| p.p99_us as f64),
+        );
+    }
+    g.errors("Total", |f| f.errors);
+    let classes: BTreeSet<String> = baseline
+        .iter()
+        .chain(current)
+        .flat_map(|f| f.errors_by_class.keys().cloned())
+        .collect();
+    for class in &classes {
+        g.errors(class, |f| {
+            f.errors_by_class.get(class).copied().unwrap_or(0)
+        });
+    }
+    g.continuous(
+        "Resources",
+        "Memory (peak)",
+        "memory",
+        Unit::Bytes,
+        Worse::Higher,
+        |f| f.memory_peak_bytes.map(|b| b as f64),
+    );
+    g.continuous(
+        "Resources",
+        "Efficiency (msg per CPU-second)",
+        "efficiency",
+        Unit::PerCpuSecond,
+        Worse::Lower,
+        |f| f.efficiency,
+    );
+    let status = g.out.iter().map(|m| m.status).max().unwrap_or(Status::Ok);
+    Verdict {
+        status,
+        comparison,
+        baseline_runs: baseline.len(),
+        current_runs: current.len(),
+        metrics: g.out,
+    }
+}
+
+fn bad_change(base: f64, cur: f64, worse: Worse) -> Option<f64> {
+    if base == 0.0 {
+        return if cur == 0.0 { Some(0.0) } else { None };
+    }
+    let change = 100.0 * (cur - base) / base;
+    Some(if worse == Worse::Higher {
+        change
+    } else {
+        -change
+    })
+}
+
+impl Gate<'_> {
+    fn continuous(
+        &mut self,
+        group: &str,
+        name: &str,
+        key: &str,
+        unit: Unit,
+        worse: Worse,
+        get: impl Fn(&Figures) -> Option<f64>,
+    ) {
+        let b: Vec<f64> = self.baseline.iter().filter_map(&get).collect();
+        let c: Vec<f64> = self.current.iter().filter_map(&get).collect();
+        let (Some(base), Some(cur)) = (median(&b), median(&c)) else {
+            return;
+        };
+        let t = self.thresholds.of(key);
+        let bad = bad_change(base, cur, worse);
+        let threshold_status = bad.map_or(Status::Regression, |x| classify(x, t));
+        let (status, noise) = if b.len() < 2 || c.len() < 2 {
+            (
+                threshold_status,
+                format!("n/a ({} vs {} runs)", b.len(), c.len()),
+            )
+        } else {
+            let flip = |v: &[f64]| -> Vec<f64> {
+                v.iter()
+                    .map(|x| if worse == Worse::Higher { *x } else { -*x })
+                    .collect()
+            };
+            let p = mann_whitney_greater(&flip(&b), &flip(&c)).unwrap_or(1.0);
+            let allowance = match self.comparison {
+                Comparison::File => 100.0 * spread(&b).max(spread(&c)),
+                Comparison::SameRun => 0.0,
+            };
+            let beyond = bad.is_none_or(|x| x > allowance);
+            let confirmed = p <= ALPHA && beyond;
+            let mut noise = format!("p={p:.3}");
+            if self.comparison == Comparison::File {
+                noise.push_str(&format!(", spread {allowance:.0}%"));
+            }
+            if threshold_status > Status::Ok && !confirmed {
+                noise.push_str(": within noise");
+            }
+            let status = if threshold_status == Status::Regression && !confirmed {
+                Status::Warning
+            } else {
+                threshold_status
+            };
+            (status, noise)
+        };
+        self.out.push(MetricVerdict {
+            group: group.into(),
+            name: name.into(),
+            key: key.into(),
+            unit,
+            baseline: base,
+            current: cur,
+            change_percent: bad.map(|x| if worse == Worse::Higher { x } else { -x }),
+            threshold_percent: t,
+            status,
+            threshold_status,
+            noise,
+        });
+    }
+
+    fn errors(&mut self, name: &str, count: impl Fn(&Figures) -> u64) {
+        let sum = |runs: &[Figures], f: &dyn Fn(&Figures) -> u64| runs.iter().map(f).sum::<u64>();
+        let (kb, nb) = (
+            sum(self.baseline, &count),
+            sum(self.baseline, &|f| f.attempts),
+        );
+        let (kc, nc) = (
+            sum(self.current, &count),
+            sum(self.current, &|f| f.attempts),
+        );
+        let rate = |k: u64, n: u64| crate::record::percent(k, n);
+        let (base, cur) = (rate(kb, nb), rate(kc, nc));
+        let t = self.thresholds.of("error_rate");
+        let bad = bad_change(base, cur, Worse::Higher);
+        let threshold_status = bad.map_or(Status::Regression, |x| classify(x, t));
+        let p = error_counts_greater(kb, nb, kc, nc);
+        let confirmed = p <= ALPHA;
+        let mut noise = format!("{kb} vs {kc} errors, p={p:.3}");
+        if threshold_status > Status::Ok && !confirmed {
+            noise.push_str(": within noise");
+        }
+        let status = if threshold_status == Status::Regression && !confirmed {
+            Status::Warning
+        } else {
+            threshold_status
+        };
+        self.out.push(MetricVerdict {
+            group: "Error Rate".into(),
+            name: name.into(),
+            key: "error_rate".into(),
+            unit: Unit::Percent,
+            baseline: base,
+            current: cur,
+            change_percent: bad,
+            threshold_percent: t,
+            status,
+            threshold_status,
+            noise,
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,208 @@
+use super::*;
+
+/// The example "Performance Regression Report" of erlmcp's monitoring guide, as figures:
+/// 2.0.0 (baseline) against 2.1.0 (current). Error rates are per 10,000 requests there;
+/// here over a million requests each, so the counts are large enough to be judged.
+fn seed_figures() -> (Figures, Figures) {
+    let errors = |timeout: u64, other: u64| {
+        BTreeMap::from([
+            ("timeout".to_string(), timeout),
+            ("connect".to_string(), other),
+        ])
+    };
+    let baseline = Figures {
+        throughput_rps: 9847.0,
+        attempts: 1_000_000,
+        errors: 200,
+        errors_by_class: errors(100, 100),
+        latency: Percentiles {
+            p50_us: 2300,
+            p95_us: 8700,
+            p99_us: 15200,
+            p999_us: 42800,
+        },
+        memory_peak_bytes: Some(1_800_000_000),
+        ..Figures::default()
+    };
+    let current = Figures {
+        throughput_rps: 9354.0,
+        attempts: 1_000_000,
+        errors: 500,
+        errors_by_class: errors(400, 100),
+        latency: Percentiles {
+            p50_us: 2400,
+            p95_us: 9800,
+            p99_us: 18700,
+            p999_us: 51200,
+        },
+        memory_peak_bytes: Some(1_944_000_000),
+        ..Figures::default()
+    };
+    (baseline, current)
+}
+
+fn row<'a>(v: &'a Verdict, group: &str, name: &str) -> &'a MetricVerdict {
+    v.metrics
+        .iter()
+        .find(|m| m.group == group && m.name == name)
+        .unwrap_or_else(|| panic!("no row {group}/{name}"))
+}
+
+#[test]
+fn seed_report_gives_its_statuses() {
+    let (b, c) = seed_figures();
+    let v = gate(&[b], &[c], &Thresholds::default(), Comparison::File);
+    let expected = [
+        ("Throughput", "RPS", -5.0, Status::Ok),
+        ("Latency", "P50", 4.3, Status::Ok),
+        ("Latency", "P95", 12.6, Status::Warning),
+        ("Latency", "P99", 23.0, Status::Regression),
+        ("Latency", "P999", 19.6, Status::Regression),
+        ("Error Rate", "Total", 150.0, Status::Regression),
+        ("Error Rate", "timeout", 300.0, Status::Regression),
+        ("Resources", "Memory (peak)", 8.0, Status::Ok),
+    ];
+    for (group, name, change, status) in expected {
+        let m = row(&v, group, name);
+        let got = m.change_percent.unwrap();
+        assert!(
+            (got - change).abs() < 0.05,
+            "{name}: change {got}, want {change}"
+        );
+        assert_eq!(m.status, status, "{name}: {m:?}");
+    }
+    assert_eq!(row(&v, "Error Rate", "connect").status, Status::Ok);
+    assert_eq!(v.status, Status::Regression);
+}
+
+#[test]
+fn thresholds_follow_erlmcps_rule() {
+    let cases = [
+        (0.0, Status::Ok),
+        (10.0, Status::Ok),
+        (10.01, Status::Warning),
+        (15.0, Status::Warning),
+        (15.01, Status::Regression),
+        (-40.0, Status::Ok),
+    ];
+    for (change, status) in cases {
+        assert_eq!(classify(change, 10.0), status, "{change}");
+    }
+    // A per-metric threshold moves both bounds.
+    let t = Thresholds {
+        default: 10.0,
+        per_metric: BTreeMap::from([("p99".into(), 20.0)]),
+    };
+    assert_eq!(classify(23.0, t.of("p99")), Status::Warning);
+    assert_eq!(classify(23.0, t.of("p95")), Status::Regression);
+}
+
+fn runs(p99s: &[u64]) -> Vec<Figures> {
+    p99s.iter()
+        .map(|&p99| Figures {
+            throughput_rps: 1000.0,
+            attempts: 30_000,
+            latency: Percentiles {
+                p50_us: 1000,
+                p95_us: 2000,
+                p99_us: p99,
+                p999_us: 2 * p99,
+            },
+            ..Figures::default()
+        })
+        .collect()
+}
+
+#[test]
+fn separated_trials_confirm_a_regression() {
+    let v = gate(
+        &runs(&[1000, 1050, 980]),
+        &runs(&[1300, 1350, 1280]),
+        &Thresholds::default(),
+        Comparison::SameRun,
+    );
+    let p99 = row(&v, "Latency", "P99");
+    assert_eq!(p99.status, Status::Regression, "{p99:?}");
+    assert!(p99.noise.starts_with("p=0.050"), "{}", p99.noise);
+    assert_eq!(v.status, Status::Regression);
+}
+
+#[test]
+fn overlapping_trials_are_within_noise() {
+    // Median +30%, but one current run is better than a baseline run.
+    let v = gate(
+        &runs(&[1000, 1400, 980]),
+        &runs(&[1300, 1350, 1280]),
+        &Thresholds::default(),
+        Comparison::SameRun,
+    );
+    let p99 = row(&v, "Latency", "P99");
+    assert_eq!(p99.threshold_status, Status::Regression);
+    assert_eq!(p99.status, Status::Warning, "{p99:?}");
+    assert!(p99.noise.ends_with("within noise"), "{}", p99.noise);
+    assert_eq!(v.status, Status::Warning);
+}
+
+#[test]
+fn a_file_baseline_must_also_beat_the_runs_spread() {
+    // +30% with complete separation, but the baseline's own runs spread by 40%.
+    let noisy = runs(&[1000, 1400, 1100]);
+    let v = gate(
+        &noisy,
+        &runs(&[1500, 1460, 1480]),
+        &Thresholds::default(),
+        Comparison::File,
+    );
+    assert_eq!(row(&v, "Latency", "P99").status, Status::Warning);
+    // The same change against quiet runs is a regression.
+    let quiet = runs(&[1000, 1020, 1040]);
+    let v = gate(
+        &quiet,
+        &runs(&[1500, 1460, 1480]),
+        &Thresholds::default(),
+        Comparison::File,
+    );
+    assert_eq!(row(&v, "Latency", "P99").status, Status::Regression);
+}
+
+#[test]
+fn few_errors_are_judged_by_counts() {
+    // 0.02% -> 0.05% over 10,000 requests: +150%, but 2 vs 5 errors is no evidence.
+    let mut b = runs(&[1000]);
+    let mut c = runs(&[1000]);
+    b[0].attempts = 10_000;
+    c[0].attempts = 10_000;
+    b[0].errors = 2;
+    c[0].errors = 5;
+    let v = gate(&b, &c, &Thresholds::default(), Comparison::File);
+    let total = row(&v, "Error Rate", "Total");
+    assert_eq!(total.threshold_status, Status::Regression);
+    assert_eq!(total.status, Status::Warning, "{total:?}");
+    // Errors where there were none: a change with no ratio.
+    c[0].errors = 60;
+    let v = gate(
+        &b.iter()
+            .map(|f| Figures {
+                errors: 0,
+                ..f.clone()
+            })
+            .collect::<Vec<_>>(),
+        &c,
+        &Thresholds::default(),
+        Comparison::File,
+    );
+    let total = row(&v, "Error Rate", "Total");
+    assert_eq!(total.change_percent, None);
+    assert_eq!(total.status, Status::Regression);
+}
+
+#[test]
+fn unchanged_runs_pass() {
+    let v = gate(
+        &runs(&[1000, 1010, 990]),
+        &runs(&[1005, 995, 1012]),
+        &Thresholds::default(),
+        Comparison::File,
+    );
+    assert_eq!(v.status, Status::Ok, "{:#?}", v.metrics);
+}
