@@ -9,11 +9,13 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use harness::load::ProgressMode;
-use harness::run::{RunError, RunOptions, run_scenario};
+use harness::run::{RunError, RunOptions, results_dir, run_scenario};
 use harness::sut::{EmbeddedSpec, SutSpec};
 use harness::{env, report, scenario};
 
-mod exit {
+mod compare;
+
+pub(crate) mod exit {
     pub const FAILED_CHECK: u8 = 1;
     pub const BAD_INPUT: u8 = 2;
     pub const SETUP: u8 = 3;
@@ -41,8 +43,33 @@ enum Command {
         #[arg(required = true)]
         files: Vec<PathBuf>,
     },
+    /// Compare two results (baseline files or record.json) and say OK / WARNING / REGRESSION.
+    /// Exits 1 on a regression.
+    Compare(CompareArgs),
+    /// Check the receipts of baseline files. Exits 1 if any fails.
+    Verify {
+        /// Baseline files.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
     /// Run the reference MCP server (the default system under test).
     Refserver(refserver::Args),
+}
+
+#[derive(clap::Args)]
+struct CompareArgs {
+    /// The baseline: a baseline file (receipt verified) or a record.json.
+    #[arg(long)]
+    baseline: PathBuf,
+    /// The current result: a baseline file or a record.json.
+    #[arg(long)]
+    current: PathBuf,
+    /// Degradation threshold, percent: above it WARNING, above 1.5 times it REGRESSION.
+    #[arg(long, default_value_t = harness::gate::DEFAULT_THRESHOLD_PERCENT)]
+    threshold: f64,
+    /// Write the Markdown regression report here.
+    #[arg(long)]
+    output: Option<PathBuf>,
 }
 
 #[derive(clap::Args)]
@@ -80,6 +107,8 @@ fn main() -> ExitCode {
             }
         },
         Command::Check { files } => check(&files),
+        Command::Compare(args) => compare::compare(args),
+        Command::Verify { files } => compare::verify(&files),
         Command::Run(args) => {
             tracing_subscriber::fmt()
                 .with_writer(std::io::stderr)
@@ -145,13 +174,13 @@ fn run(args: RunArgs) -> ExitCode {
     };
     let options = RunOptions {
         duration_scale: args.duration_scale,
-        out_dir: args.out,
         progress: if args.quiet {
             ProgressMode::Quiet
         } else {
             ProgressMode::detect()
         },
     };
+    let dir = results_dir(&args.out, &scenario);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -164,7 +193,7 @@ fn run(args: RunArgs) -> ExitCode {
     };
     let result = runtime.block_on(async {
         tokio::select! {
-            r = run_scenario(scenario, &sut, &options) => Some(r),
+            r = run_scenario(&scenario, &sut, &options, &dir) => Some(r),
             _ = tokio::signal::ctrl_c() => None,
         }
     });

@@ -1,17 +1,26 @@
 //! The perf suite: one test per `scenarios/*.yml`, run against the embedded reference
-//! server. Run it with `cargo nextest run --profile perf`.
+//! server and gated against `baselines/reference/<scenario>.json`. Run it with
+//! `cargo nextest run --profile perf`; `ERLMCP_PERF_UPDATE_BASELINES=1` rewrites the
+//! baselines of the scenarios it runs instead of gating.
 //!
-//! A test fails when its scenario does not parse, the server or the load cannot start, a
-//! service-level check in the scenario's `slo` is breached, or the load generator fell
-//! behind its schedule (then the figures would describe the generator, not the server).
+//! A test fails when its scenario or baseline is invalid, the server or the load cannot
+//! start, the gate finds a REGRESSION, a limit in the scenario's `slo` is breached, or the
+//! load generator fell behind its schedule (the figures would then describe the generator).
 
+use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
+use harness::check::{CheckError, CheckOptions, check_against_file, update_baseline};
+use harness::gate::Status;
 use harness::load::ProgressMode;
-use harness::run::{RunOptions, run_scenario};
+use harness::record::RunRecord;
+use harness::run::RunOptions;
 use harness::sut::{EmbeddedSpec, SutSpec};
 use harness::{env, report, scenario};
 use libtest_mimic::{Arguments, Failed, Trial};
+
+/// The SUT profile the suite runs against; baselines live in `baselines/<profile>/`.
+const PROFILE: &str = "reference";
 
 fn main() {
     let args = Arguments::from_args();
@@ -24,17 +33,20 @@ fn main() {
         Ok(files) => files
             .into_iter()
             .map(|file| {
-                let stem = file
-                    .file_stem()
-                    .unwrap_or_default()
-                    .to_string_lossy()
-                    .into_owned();
+                let stem = stem(&file);
                 Trial::test(format!("scenario::{stem}"), move || run(&file))
             })
             .collect(),
         Err(e) => vec![Trial::test("scenario::discover", move || Err(e.into()))],
     };
     libtest_mimic::run(&args, trials).exit();
+}
+
+fn stem(file: &Path) -> String {
+    file.file_stem()
+        .unwrap_or_default()
+        .to_string_lossy()
+        .into_owned()
 }
 
 fn scenario_files() -> Result<Vec<PathBuf>, String> {
@@ -57,37 +69,106 @@ fn run(file: &Path) -> Result<(), Failed> {
                 .into(),
         );
     }
+    let stem = stem(file);
     let scenario = scenario::load(file).map_err(|e| e.to_string())?;
-    let duration_scale = env::duration_scale().map_err(|e| e.to_string())?;
+    let options = CheckOptions {
+        run: RunOptions {
+            duration_scale: env::duration_scale().map_err(|e| e.to_string())?,
+            progress: ProgressMode::Lines,
+        },
+        trials: env::trials().map_err(|e| e.to_string())?,
+        profile: PROFILE.into(),
+    };
+    let update = env::update_baselines().map_err(|e| e.to_string())?;
     let sut = SutSpec::Embedded(
         EmbeddedSpec::new(env!("CARGO_BIN_EXE_erlmcp-perf"), ["refserver"])
             .with_faults(env::refserver_faults()),
     );
-    let options = RunOptions {
-        duration_scale,
-        out_dir: env::out_dir(),
-        progress: ProgressMode::Lines,
-    };
+    let baseline_path = Path::new("baselines")
+        .join(PROFILE)
+        .join(format!("{stem}.json"));
+    let dir = env::out_dir().join(&stem);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .map_err(|e| format!("failed to start the async runtime: {e}"))?;
+    if update {
+        let baseline = runtime
+            .block_on(update_baseline(
+                &scenario,
+                &sut,
+                &options,
+                &baseline_path,
+                &dir,
+            ))
+            .map_err(|e| e.to_string())?;
+        println!(
+            "updated {} from {} runs (receipt {})",
+            baseline_path.display(),
+            baseline.runs.len(),
+            baseline.receipt.sha256
+        );
+        return Ok(());
+    }
     let result = runtime
-        .block_on(run_scenario(scenario, &sut, &options))
-        .map_err(|e| e.to_string())?;
-    let summary = report::summary(&result.record);
-    println!("{summary}  report: {}", result.files.report.display());
-    let record = &result.record;
-    if !record.generator.kept_schedule {
-        return Err(format!(
-            "the load generator fell behind its schedule ({}% of sends late), so the \
-             figures describe the generator, not the server:\n{summary}",
-            record.generator.late_percent
-        )
-        .into());
+        .block_on(check_against_file(&scenario, &sut, &options, &baseline_path, &dir))
+        .map_err(|e| match e {
+            CheckError::MissingBaseline(path) => format!(
+                "no baseline at {}; record it with:\n  {}=1 cargo nextest run --profile perf -E 'test(=scenario::{stem})'",
+                path.display(),
+                env::UPDATE_BASELINES
+            ),
+            other => other.to_string(),
+        })?;
+    let mut problems = Vec::new();
+    for record in &result.records {
+        println!("{}", report::summary(record));
+        problems.extend(run_problems(record));
     }
-    if !record.slo_passed() {
-        return Err(format!("service-level check breached:\n{summary}").into());
+    println!("{}\n  report: {}", result.tables, result.report.display());
+    append_step_summary(&scenario.name, &result.tables);
+    if result.verdict.status == Status::Regression {
+        problems.insert(
+            0,
+            format!("{}\n  report: {}", result.tables, result.report.display()),
+        );
     }
-    Ok(())
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(problems.join("\n").into())
+    }
+}
+
+/// What makes a single trial invalid whatever the baseline says.
+fn run_problems(r: &RunRecord) -> Vec<String> {
+    let mut problems = Vec::new();
+    if !r.generator.kept_schedule {
+        problems.push(format!(
+            "the load generator fell behind its schedule ({}% of sends late), so the figures describe the generator, not the server",
+            r.generator.late_percent
+        ));
+    }
+    for c in r.slo.iter().filter(|c| !c.passed) {
+        problems.push(format!(
+            "service-level check breached: {} {} (limit {})",
+            c.metric, c.actual, c.limit
+        ));
+    }
+    problems
+}
+
+/// Adds the verdict to the GitHub Actions job summary when running there.
+fn append_step_summary(name: &str, tables: &str) {
+    let Some(path) = std::env::var_os("GITHUB_STEP_SUMMARY") else {
+        return;
+    };
+    let result = std::fs::OpenOptions::new()
+        .append(true)
+        .create(true)
+        .open(&path)
+        .and_then(|mut f| writeln!(f, "## {name}\n\n{tables}\n"));
+    if let Err(e) = result {
+        eprintln!("warning: cannot append to GITHUB_STEP_SUMMARY: {e}");
+    }
 }

@@ -9,6 +9,10 @@ pub const DURATION_SCALE: &str = "ERLMCP_PERF_DURATION_SCALE";
 pub const OUT: &str = "ERLMCP_PERF_OUT";
 /// Fault spec applied to the embedded reference server for a whole run.
 pub const REFSERVER_FAULTS: &str = "ERLMCP_PERF_REFSERVER_FAULTS";
+/// `1` makes the perf suite rewrite the baselines of the scenarios it runs instead of gating.
+pub const UPDATE_BASELINES: &str = "ERLMCP_PERF_UPDATE_BASELINES";
+/// Trials per side of a gated run (default 3).
+pub const TRIALS: &str = "ERLMCP_PERF_TRIALS";
 
 /// A bad environment setting.
 #[derive(Debug, thiserror::Error)]
@@ -47,6 +51,35 @@ pub fn parse_scale(value: &str) -> Result<f64, String> {
 /// `ERLMCP_PERF_OUT`, default `target/perf`.
 pub fn out_dir() -> PathBuf {
     var(OUT).map_or_else(|| PathBuf::from("target/perf"), PathBuf::from)
+}
+
+/// `ERLMCP_PERF_UPDATE_BASELINES`: `1`/`true`/`yes` to update, unset/`0`/`false`/`no` to gate.
+pub fn update_baselines() -> Result<bool, EnvError> {
+    match var(UPDATE_BASELINES).map(|v| v.trim().to_ascii_lowercase()) {
+        None => Ok(false),
+        Some(v) if ["1", "true", "yes"].contains(&v.as_str()) => Ok(true),
+        Some(v) if ["0", "false", "no"].contains(&v.as_str()) => Ok(false),
+        Some(value) => Err(EnvError {
+            name: UPDATE_BASELINES,
+            value,
+            reason: "expected 1 or 0".into(),
+        }),
+    }
+}
+
+/// `ERLMCP_PERF_TRIALS`, default [`crate::check::DEFAULT_TRIALS`].
+pub fn trials() -> Result<usize, EnvError> {
+    match var(TRIALS) {
+        None => Ok(crate::check::DEFAULT_TRIALS),
+        Some(value) => match value.trim().parse::<usize>() {
+            Ok(n) if (1..=20).contains(&n) => Ok(n),
+            _ => Err(EnvError {
+                name: TRIALS,
+                value,
+                reason: "expected a whole number from 1 to 20".into(),
+            }),
+        },
+    }
 }
 
 /// `ERLMCP_PERF_REFSERVER_FAULTS`, if set.

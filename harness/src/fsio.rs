@@ -15,6 +15,11 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
         .prefix(".erlmcp-perf-")
         .tempfile_in(dir)?;
     tmp.write_all(bytes)?;
+    // Temporary files are private (0600); results and baselines are ordinary files.
+    std::fs::set_permissions(
+        tmp.path(),
+        std::os::unix::fs::PermissionsExt::from_mode(0o644),
+    )?;
     tmp.as_file().sync_all()?;
     tmp.persist(path).map_err(|e| e.error)?;
     Ok(())

@@ -17,8 +17,6 @@ use crate::sut::{SutError, SutSpec};
 pub struct RunOptions {
     /// Factor applied to every phase and the warm-up.
     pub duration_scale: f64,
-    /// Results go to `<out_dir>/<scenario file stem>/`.
-    pub out_dir: PathBuf,
     pub progress: ProgressMode,
 }
 
@@ -51,14 +49,14 @@ pub fn results_dir(out_dir: &Path, scenario: &Scenario) -> PathBuf {
     out_dir.join(stem)
 }
 
-/// Runs `scenario` against `sut` and writes its record and report.
+/// Runs `scenario` against `sut` and writes its record, report and the SUT's log to `dir`.
 pub async fn run_scenario(
-    scenario: Scenario,
+    scenario: &Scenario,
     sut: &SutSpec,
     options: &RunOptions,
+    dir: &Path,
 ) -> Result<RunResult, RunError> {
-    let scenario = scenario.scaled(options.duration_scale);
-    let dir = results_dir(&options.out_dir, &scenario);
+    let scenario = scenario.clone().scaled(options.duration_scale);
     let plan = Arc::new(LoadPlan::new(&scenario));
     let running = sut.start(Some(dir.join("sut.log"))).await?;
     let sampler = running
@@ -91,6 +89,6 @@ pub async fn run_scenario(
         resources,
         duration_scale: options.duration_scale,
     });
-    let files = write_run(&dir, &record)?;
+    let files = write_run(dir, &record)?;
     Ok(RunResult { record, files })
 }

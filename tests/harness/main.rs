@@ -3,12 +3,13 @@
 
 mod cli;
 mod engine;
+mod gate;
 
 use std::path::{Path, PathBuf};
 
 use harness::load::ProgressMode;
 use harness::record::RunRecord;
-use harness::run::{RunOptions, run_scenario};
+use harness::run::{RunOptions, results_dir, run_scenario};
 use harness::scenario;
 use harness::sut::{EmbeddedSpec, SutSpec};
 
@@ -32,17 +33,34 @@ pub fn scenario_file(dir: &Path, name: &str, yaml: &str) -> PathBuf {
 /// Runs a scenario file against `sut`, writing results under `out`.
 pub fn run(file: &Path, sut: SutSpec, out: &Path) -> RunRecord {
     let scenario = scenario::load(file).unwrap_or_else(|e| panic!("{e}"));
-    let options = RunOptions {
-        duration_scale: 1.0,
-        out_dir: out.to_owned(),
-        progress: ProgressMode::Quiet,
-    };
+    let options = quiet();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .expect("runtime");
     runtime
-        .block_on(run_scenario(scenario, &sut, &options))
+        .block_on(run_scenario(
+            &scenario,
+            &sut,
+            &options,
+            &results_dir(out, &scenario),
+        ))
         .unwrap_or_else(|e| panic!("run failed: {e}"))
         .record
+}
+
+/// Full-length runs without progress output.
+pub fn quiet() -> RunOptions {
+    RunOptions {
+        duration_scale: 1.0,
+        progress: ProgressMode::Quiet,
+    }
+}
+
+/// A multi-threaded runtime for one test.
+pub fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("runtime")
 }

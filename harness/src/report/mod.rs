@@ -1,6 +1,8 @@
 //! Reports of a run: `record.json`, `report.md`, and the terminal summary.
 
 mod markdown;
+mod regression;
+pub mod svg;
 mod text;
 
 use std::path::{Path, PathBuf};
@@ -11,6 +13,9 @@ use crate::fsio::write_atomic;
 use crate::record::RunRecord;
 
 pub use markdown::run_report;
+pub use regression::{
+    ComparisonContext, format_value, regression_report, verdict_summary, verdict_tables,
+};
 pub use text::{summary, thousands};
 
 /// Where a run's results were written.

@@ -14,7 +14,7 @@ use sha2::{Digest, Sha256};
 
 use crate::mcp::{DEFAULT_PROTOCOL_VERSION, Operation, SUPPORTED_PROTOCOL_VERSIONS};
 use locate::Step;
-use raw::{DurationValue, RawFile, RawPhase, RawRequest, RawSlo, RequestType};
+use raw::{DurationValue, RawFile, RawGate, RawPhase, RawRequest, RawSlo, RequestType};
 
 /// Sessions opened when a scenario does not say.
 pub const DEFAULT_CLIENTS: u32 = 10;
@@ -50,6 +50,8 @@ pub struct Scenario {
     pub mix: Vec<MixEntry>,
     /// Limits the run must meet.
     pub slo: Slo,
+    /// Regression thresholds per metric, percent.
+    pub gate: crate::gate::Thresholds,
 }
 
 /// Identity of a scenario file.
@@ -292,6 +294,7 @@ impl Validator<'_> {
             .collect();
         let mix = self.mix(raw.requests);
         let slo = self.slo(raw.slo.unwrap_or_default());
+        let gate = self.gate(raw.gate.unwrap_or_default());
         Scenario {
             name: raw.name,
             description: raw.description,
@@ -306,6 +309,41 @@ impl Validator<'_> {
             phases,
             mix,
             slo,
+            gate,
+        }
+    }
+
+    fn gate(&mut self, raw: RawGate) -> crate::gate::Thresholds {
+        use crate::gate::{DEFAULT_THRESHOLD_PERCENT, METRIC_KEYS, Thresholds};
+        fn check(v: &mut Validator<'_>, field: String, p: f64) -> bool {
+            let ok = p > 0.0 && p <= 1000.0;
+            if !ok {
+                v.problem(
+                    field,
+                    format!("must be above 0% and at most 1000%, got {p}%"),
+                );
+            }
+            ok
+        }
+        let default = match raw.threshold {
+            Some(p) if check(self, "scenario.gate.threshold".into(), p.0) => p.0,
+            _ => DEFAULT_THRESHOLD_PERCENT,
+        };
+        let mut per_metric = std::collections::BTreeMap::new();
+        for (key, p) in raw.metrics {
+            let field = format!("scenario.gate.metrics.{key}");
+            if !METRIC_KEYS.contains(&key.as_str()) {
+                self.problem(
+                    field,
+                    format!("unknown metric `{key}`; known: {}", METRIC_KEYS.join(", ")),
+                );
+            } else if check(self, field, p.0) {
+                per_metric.insert(key, p.0);
+            }
+        }
+        Thresholds {
+            default,
+            per_metric,
         }
     }
 

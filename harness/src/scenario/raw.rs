@@ -31,6 +31,17 @@ pub(super) struct RawScenario {
     pub requests: Vec<RawRequest>,
     #[serde(default)]
     pub slo: Option<RawSlo>,
+    #[serde(default)]
+    pub gate: Option<RawGate>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawGate {
+    #[serde(default)]
+    pub threshold: Option<Percent>,
+    #[serde(default)]
+    pub metrics: std::collections::BTreeMap<String, Percent>,
 }
 
 #[derive(Debug, Deserialize)]

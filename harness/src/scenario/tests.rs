@@ -147,6 +147,10 @@ scenario:
     p99: 20ms
     error_rate: 0.5%
     min_throughput: 95%
+  gate:
+    threshold: 12%
+    metrics:
+      p999: 25%
 "#,
     )
     .unwrap();
@@ -173,6 +177,8 @@ scenario:
     assert_eq!(s.slo.p99, Some(Duration::from_millis(20)));
     assert_eq!(s.slo.error_rate, Some(0.5));
     assert_eq!(s.slo.min_throughput, Some(95.0));
+    assert_eq!(s.gate.of("p99"), 12.0);
+    assert_eq!(s.gate.of("p999"), 25.0);
 }
 
 const GOOD: &str = "scenario:
@@ -199,6 +205,7 @@ const GOOD: &str = "scenario:
 #[case::bad_weight(("weight: 100%", "weight: heavy"), 9, "scenario.requests[0].weight", "invalid percentage `heavy`")]
 #[case::tool_needs_name(("type: ping", "type: tool_call"), 8, "scenario.requests[0].tool", "needs `tool`")]
 #[case::field_not_used(("type: ping", "type: ping\n      tool: calculator"), 9, "scenario.requests[0].tool", "not used by request type `ping`")]
+#[case::gate_metric(("  name: x\n", "  name: x\n  gate:\n    metrics:\n      p42: 5%\n"), 5, "scenario.gate.metrics.p42", "unknown metric `p42`")]
 #[case::zero_clients(("  name: x\n", "  name: x\n  clients: 0\n"), 3, "scenario.clients", "between 1 and")]
 #[case::bad_version(("  name: x\n", "  name: x\n  protocol_version: \"1999-01-01\"\n"), 3, "scenario.protocol_version", "unsupported version")]
 #[case::missing_phases(("  phases:\n    - name: a\n      duration: 10s\n      rps: 100\n", ""), 2, "scenario", "missing field `phases`")]

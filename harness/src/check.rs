@@ -1,0 +1,337 @@
+//! Gated runs: repeat trials of a scenario and compare them with a committed baseline file
+//! or, in the same run, with another SUT; and the explicit baseline update.
+
+use std::path::{Path, PathBuf};
+use std::time::SystemTime;
+
+use sha2::{Digest, Sha256};
+
+use crate::baseline::{Baseline, BaselineError};
+use crate::fsio::write_atomic;
+use crate::gate::{Comparison, Figures, Verdict, gate};
+use crate::load::{LATENCY_SIGFIG, histogram};
+use crate::record::{RunRecord, decode_histogram};
+use crate::report::svg::{Series, latency_over_time, percentile_spectrum};
+use crate::report::{ComparisonContext, WriteError, regression_report, verdict_tables};
+use crate::run::{RunError, RunOptions, RunResult, run_scenario};
+use crate::scenario::Scenario;
+use crate::sut::SutSpec;
+
+/// Trials a gated run makes on each side unless told otherwise: with three a side, the
+/// Mann-Whitney test can reach p = 0.05.
+pub const DEFAULT_TRIALS: usize = 3;
+
+/// How to run a gated scenario.
+#[derive(Debug, Clone)]
+pub struct CheckOptions {
+    pub run: RunOptions,
+    /// Runs per side.
+    pub trials: usize,
+    /// SUT profile name recorded in baselines (`reference`).
+    pub profile: String,
+}
+
+/// Why a gated run could not reach a verdict.
+#[derive(Debug, thiserror::Error)]
+pub enum CheckError {
+    #[error(transparent)]
+    Run(#[from] RunError),
+    #[error(transparent)]
+    Baseline(#[from] BaselineError),
+    #[error("no baseline at {0}")]
+    MissingBaseline(PathBuf),
+    #[error(transparent)]
+    Write(#[from] WriteError),
+}
+
+/// A verdict and where its report is.
+#[derive(Debug)]
+pub struct GateResult {
+    pub verdict: Verdict,
+    /// The summary and tables (Markdown), for logs and failure messages.
+    pub tables: String,
+    pub report: PathBuf,
+    /// The current side's runs.
+    pub records: Vec<RunRecord>,
+}
+
+fn now() -> String {
+    humantime::format_rfc3339_seconds(SystemTime::now()).to_string()
+}
+
+/// Runs `n` trials against `sut`, results in `dir/<label>-<i>/`.
+pub async fn run_trials(
+    scenario: &Scenario,
+    sut: &SutSpec,
+    options: &RunOptions,
+    dir: &Path,
+    label: &str,
+    n: usize,
+) -> Result<Vec<RunResult>, RunError> {
+    let mut results = Vec::with_capacity(n);
+    for i in 1..=n {
+        results
+            .push(run_scenario(scenario, sut, options, &dir.join(format!("{label}-{i}"))).await?);
+    }
+    Ok(results)
+}
+
+fn records(results: &[RunResult]) -> Vec<RunRecord> {
+    results.iter().map(|r| r.record.clone()).collect()
+}
+
+/// Records a new baseline for `scenario` on `sut` at `path` (the only writer of baselines).
+pub async fn update_baseline(
+    scenario: &Scenario,
+    sut: &SutSpec,
+    options: &CheckOptions,
+    path: &Path,
+    dir: &Path,
+) -> Result<Baseline, CheckError> {
+    let results = run_trials(
+        scenario,
+        sut,
+        &options.run,
+        dir,
+        "run",
+        options.trials.max(1),
+    )
+    .await?;
+    let baseline = Baseline::from_runs(&options.profile, &records(&results), now());
+    baseline.write(path)?;
+    Ok(baseline)
+}
+
+/// Loads the baseline at `path` and checks it belongs to this version of the scenario, before
+/// any load is sent.
+pub fn load_baseline(path: &Path, scenario: &Scenario) -> Result<Baseline, CheckError> {
+    if !path.exists() {
+        return Err(CheckError::MissingBaseline(path.to_owned()));
+    }
+    let baseline = Baseline::load(path)?;
+    baseline.check_scenario(
+        path,
+        &scenario.source.path.display().to_string(),
+        &scenario.source.sha256,
+    )?;
+    Ok(baseline)
+}
+
+/// Runs trials and gates them against the baseline file at `path`.
+pub async fn check_against_file(
+    scenario: &Scenario,
+    sut: &SutSpec,
+    options: &CheckOptions,
+    path: &Path,
+    dir: &Path,
+) -> Result<GateResult, CheckError> {
+    let baseline = load_baseline(path, scenario)?;
+    let results = run_trials(
+        scenario,
+        sut,
+        &options.run,
+        dir,
+        "trial",
+        options.trials.max(1),
+    )
+    .await?;
+    let records = records(&results);
+    let current: Vec<Figures> = records.iter().map(Figures::of).collect();
+    let verdict = gate(&baseline.runs, &current, &scenario.gate, Comparison::File);
+    let context = ComparisonContext {
+        scenario_name: scenario.name.clone(),
+        scenario_file: scenario.source.path.display().to_string(),
+        baseline: format!(
+            "`{}` ({} runs of {} `{}`, recorded {}, duration scale {})",
+            path.display(),
+            baseline.runs.len(),
+            baseline.sut.kind,
+            baseline.sut.profile,
+            baseline.receipt.timestamp,
+            baseline.environment.duration_scale
+        ),
+        current: describe(&records, options),
+        receipts: vec![("Baseline receipt".into(), baseline.receipt.sha256.clone())],
+        charts: Vec::new(),
+        timestamp: now(),
+    };
+    let baseline_histogram = baseline.histogram();
+    let baseline_windows = baseline.windows.first().cloned().unwrap_or_default();
+    write_gate(
+        dir,
+        context,
+        &verdict,
+        baseline_histogram,
+        &baseline_windows,
+        &results,
+    )
+}
+
+/// Runs baseline and current trials interleaved (baseline-1, current-1, baseline-2, ...) and
+/// gates current against baseline: a noisy machine slows both alike.
+pub async fn check_same_run(
+    scenario: &Scenario,
+    baseline_sut: &SutSpec,
+    current_sut: &SutSpec,
+    options: &CheckOptions,
+    dir: &Path,
+) -> Result<GateResult, CheckError> {
+    let n = options.trials.max(1);
+    let (mut base, mut current) = (Vec::with_capacity(n), Vec::with_capacity(n));
+    for i in 1..=n {
+        base.push(
+            run_scenario(
+                scenario,
+                baseline_sut,
+                &options.run,
+                &dir.join(format!("baseline-{i}")),
+            )
+            .await?
+            .record,
+        );
+        current.push(
+            run_scenario(
+                scenario,
+                current_sut,
+                &options.run,
+                &dir.join(format!("current-{i}")),
+            )
+            .await?,
+        );
+    }
+    let cur = records(&current);
+    let b: Vec<Figures> = base.iter().map(Figures::of).collect();
+    let c: Vec<Figures> = cur.iter().map(Figures::of).collect();
+    let verdict = gate(&b, &c, &scenario.gate, Comparison::SameRun);
+    let context = ComparisonContext {
+        scenario_name: scenario.name.clone(),
+        scenario_file: scenario.source.path.display().to_string(),
+        baseline: format!("same-run A/B: {}", describe(&base, options)),
+        current: describe(&cur, options),
+        receipts: Vec::new(),
+        charts: Vec::new(),
+        timestamp: now(),
+    };
+    let windows = base[0].windows.clone();
+    write_gate(
+        dir,
+        context,
+        &verdict,
+        Some(merged_histogram(&base)),
+        &windows,
+        &current,
+    )
+}
+
+fn describe(records: &[RunRecord], options: &CheckOptions) -> String {
+    let first = &records[0];
+    let faults = first
+        .sut
+        .faults
+        .as_deref()
+        .map(|f| format!(", faults `{f}`"))
+        .unwrap_or_default();
+    format!(
+        "{} trials of {} `{}`{faults}, duration scale {}",
+        records.len(),
+        first.sut.kind,
+        first.sut.description,
+        options.run.duration_scale
+    )
+}
+
+fn merged_histogram(records: &[RunRecord]) -> hdrhistogram::Histogram<u64> {
+    let mut merged = histogram(LATENCY_SIGFIG);
+    for op in records.iter().flat_map(|r| &r.operations) {
+        if let Ok(h) = decode_histogram(&op.latency_histogram) {
+            merged.add(&h).expect("auto-resizing histograms merge");
+        }
+    }
+    merged
+}
+
+fn write_gate(
+    dir: &Path,
+    mut context: ComparisonContext,
+    verdict: &Verdict,
+    baseline_histogram: Option<hdrhistogram::Histogram<u64>>,
+    baseline_windows: &[crate::record::WindowRecord],
+    current: &[RunResult],
+) -> Result<GateResult, CheckError> {
+    let records = records(current);
+    let write = |name: &str, bytes: &[u8]| {
+        let path = dir.join(name);
+        write_atomic(&path, bytes).map_err(|source| WriteError {
+            path: path.clone(),
+            source,
+        })?;
+        Ok::<PathBuf, WriteError>(path)
+    };
+    let current_histogram = merged_histogram(&records);
+    let (blue, red) = ("#1f77b4", "#d62728");
+    let mut spectrum = vec![Series {
+        name: "current",
+        color: red,
+        data: &current_histogram,
+    }];
+    if let Some(h) = &baseline_histogram {
+        spectrum.insert(
+            0,
+            Series {
+                name: "baseline",
+                color: blue,
+                data: h,
+            },
+        );
+    }
+    write(
+        "latency-spectrum.svg",
+        percentile_spectrum("Latency by percentile", &spectrum).as_bytes(),
+    )?;
+    let over_time = [
+        Series {
+            name: "baseline (first run)",
+            color: blue,
+            data: baseline_windows,
+        },
+        Series {
+            name: "current (first trial)",
+            color: red,
+            data: records[0].windows.as_slice(),
+        },
+    ];
+    write(
+        "latency-over-time.svg",
+        latency_over_time("P99 latency over time", &over_time).as_bytes(),
+    )?;
+    context.charts = vec![
+        (
+            "Latency percentile spectrum, baseline and current".into(),
+            "latency-spectrum.svg".into(),
+        ),
+        (
+            "P99 latency per second".into(),
+            "latency-over-time.svg".into(),
+        ),
+    ];
+    let mut json = serde_json::to_vec_pretty(verdict).expect("verdicts serialise");
+    json.push(b'\n');
+    write("gate.json", &json)?;
+    for (i, result) in current.iter().enumerate() {
+        context.receipts.push((
+            format!("Current trial {} record.json", i + 1),
+            result.files.record_sha256.clone(),
+        ));
+    }
+    context.receipts.push((
+        "Comparison hash (gate.json)".into(),
+        hex::encode(Sha256::digest(&json)),
+    ));
+    let report = write("report.md", regression_report(&context, verdict).as_bytes())?;
+    Ok(GateResult {
+        verdict: verdict.clone(),
+        tables: verdict_tables(verdict),
+        report,
+        records,
+    })
+}

@@ -1,0 +1,178 @@
+//! `report.md` of a gated scenario: erlmcp's "Performance Regression Report", filled from a
+//! [`Verdict`].
+
+use std::fmt::Write as _;
+
+use super::text::thousands;
+use crate::gate::{ALPHA, Comparison, MetricVerdict, Status, Unit, Verdict};
+use crate::record::format_us;
+
+/// What the report says around the verdict.
+#[derive(Debug, Clone, Default)]
+pub struct ComparisonContext {
+    pub scenario_name: String,
+    pub scenario_file: String,
+    /// One line describing the baseline side (file and receipt, or the A/B baseline SUT).
+    pub baseline: String,
+    /// One line describing the current side.
+    pub current: String,
+    /// Proof lines: (label, SHA-256).
+    pub receipts: Vec<(String, String)>,
+    /// Charts beside the report: (caption, file name).
+    pub charts: Vec<(String, String)>,
+    /// RFC 3339 time of the comparison.
+    pub timestamp: String,
+}
+
+/// Formats a metric's value in its unit.
+pub fn format_value(unit: Unit, v: f64) -> String {
+    match unit {
+        Unit::Micros => format_us(v.round() as u64),
+        Unit::RequestsPerSecond | Unit::PerCpuSecond if v >= 100.0 => thousands(v.round() as u64),
+        Unit::RequestsPerSecond | Unit::PerCpuSecond => format!("{v:.1}"),
+        Unit::Percent => format!("{}%", (v * 10_000.0).round() / 10_000.0),
+        Unit::Bytes => format!("{:.1} MiB", v / (1024.0 * 1024.0)),
+    }
+}
+
+fn format_change(m: &MetricVerdict) -> String {
+    match m.change_percent {
+        None => "new".into(),
+        Some(c) => format!("{c:+.1}%"),
+    }
+}
+
+/// The verdict line and the summary bullets.
+pub fn verdict_summary(v: &Verdict) -> String {
+    let mut s = String::new();
+    let headline = match v.status {
+        Status::Regression => "❌ **REGRESSION DETECTED**",
+        Status::Warning => "⚠️ **WARNINGS, NO REGRESSION**",
+        Status::Ok => "✅ **NO REGRESSION**",
+    };
+    let _ = writeln!(s, "{headline}\n");
+    let flagged: Vec<&MetricVerdict> = v.metrics.iter().filter(|m| m.status > Status::Ok).collect();
+    if flagged.is_empty() {
+        let _ = writeln!(s, "- Every metric is within its threshold.");
+    }
+    for m in flagged {
+        let _ = writeln!(
+            s,
+            "- **{} {}:** {} ({})",
+            m.group,
+            m.name,
+            format_change(m),
+            m.status.name()
+        );
+    }
+    s
+}
+
+/// The summary and one table per metric group, as in erlmcp's report.
+pub fn verdict_tables(v: &Verdict) -> String {
+    let mut s = verdict_summary(v);
+    let mut group: Option<&str> = None;
+    for m in &v.metrics {
+        if group != Some(m.group.as_str()) {
+            group = Some(&m.group);
+            let first = if m.group == "Error Rate" {
+                "Type"
+            } else {
+                "Metric"
+            };
+            let _ = writeln!(s, "\n### {}\n", m.group);
+            let _ = writeln!(
+                s,
+                "| {first} | Baseline | Current | Change | Status | Noise |"
+            );
+            let _ = writeln!(
+                s,
+                "|--------|----------|---------|--------|--------|-------|"
+            );
+        }
+        let _ = writeln!(
+            s,
+            "| {} | {} | {} | {} | {} | {} |",
+            m.name,
+            format_value(m.unit, m.baseline),
+            format_value(m.unit, m.current),
+            format_change(m),
+            m.status.label(),
+            m.noise
+        );
+    }
+    s
+}
+
+/// The whole Markdown report.
+pub fn regression_report(ctx: &ComparisonContext, v: &Verdict) -> String {
+    let mut s = String::new();
+    let _ = writeln!(s, "# Performance Regression Report\n");
+    let _ = writeln!(
+        s,
+        "**Scenario:** {} (`{}`)  ",
+        ctx.scenario_name, ctx.scenario_file
+    );
+    let _ = writeln!(s, "**Baseline:** {}  ", ctx.baseline);
+    let _ = writeln!(s, "**Current:** {}  ", ctx.current);
+    let thresholds: Vec<String> = {
+        let mut keys: Vec<(String, f64)> = v
+            .metrics
+            .iter()
+            .map(|m| (m.key.clone(), m.threshold_percent))
+            .collect();
+        keys.sort_by(|a, b| a.0.cmp(&b.0));
+        keys.dedup();
+        let default = keys
+            .iter()
+            .map(|k| k.1)
+            .fold(f64::NAN, |a, b| if a.is_nan() { b } else { a.min(b) });
+        let mut out = vec![format!("{default}% degradation")];
+        out.extend(
+            keys.iter()
+                .filter(|k| k.1 != default)
+                .map(|(k, t)| format!("{k} {t}%")),
+        );
+        out
+    };
+    let _ = writeln!(s, "**Threshold:** {}\n", thresholds.join(", "));
+    let _ = writeln!(s, "## Summary\n");
+    let tables = verdict_tables(v);
+    let (summary, details) = tables
+        .split_once("\n### ")
+        .map_or((tables.as_str(), ""), |(a, b)| (a, b));
+    let _ = writeln!(s, "{summary}");
+    let _ = writeln!(s, "## Detailed Comparison\n");
+    if !details.is_empty() {
+        let _ = writeln!(s, "### {details}");
+    }
+    if !ctx.charts.is_empty() {
+        let _ = writeln!(s, "## Charts\n");
+        for (caption, file) in &ctx.charts {
+            let _ = writeln!(s, "![{caption}]({file})\n");
+        }
+    }
+    let _ = writeln!(s, "## Method\n");
+    let kind = match v.comparison {
+        Comparison::File => "a committed baseline file",
+        Comparison::SameRun => "a same-run A/B comparison with interleaved trials",
+    };
+    let _ = writeln!(
+        s,
+        "Current ({} runs) against {kind} ({} runs); figures are medians of runs. Per metric, a change in its bad direction above the threshold T is a WARNING, above 1.5 T a REGRESSION, which must also stand out of the noise: a one-sided exact Mann-Whitney U test across runs (p <= {ALPHA}){}; error rates by a conditional binomial test on the counts (p <= {ALPHA}). A REGRESSION within the noise is reported as WARNING. Only REGRESSION fails.\n",
+        v.current_runs,
+        v.baseline_runs,
+        if v.comparison == Comparison::File {
+            " and a change larger than the spread of either side's runs"
+        } else {
+            ""
+        }
+    );
+    let _ = writeln!(s, "## Proof Receipt\n```");
+    for (label, sha) in &ctx.receipts {
+        let _ = writeln!(s, "{label}: {sha}");
+    }
+    let _ = writeln!(s, "Timestamp: {}", ctx.timestamp);
+    let _ = writeln!(s, "```");
+    s
+}

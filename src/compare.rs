@@ -1,0 +1,106 @@
+//! `erlmcp-perf compare` and `erlmcp-perf verify`: the gate and the receipts from the
+//! command line, on files.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use harness::baseline::Baseline;
+use harness::gate::{Comparison, Figures, Status, Thresholds, gate};
+use harness::record::RunRecord;
+use harness::report::{ComparisonContext, regression_report, verdict_tables};
+
+use crate::CompareArgs;
+use crate::exit;
+
+/// The runs of a file: every run of a baseline, or the one run of a record.
+fn load_runs(path: &Path) -> Result<(Vec<Figures>, String), String> {
+    let bytes =
+        std::fs::read(path).map_err(|e| format!("failed to read {}: {e}", path.display()))?;
+    let value: serde_json::Value = serde_json::from_slice(&bytes)
+        .map_err(|e| format!("{} is not JSON: {e}", path.display()))?;
+    if value.get("receipt").is_some() {
+        let b = Baseline::load(path).map_err(|e| e.to_string())?;
+        let receipt = b.receipt.sha256.clone();
+        Ok((b.runs, receipt))
+    } else {
+        let r: RunRecord = serde_json::from_value(value).map_err(|e| {
+            format!(
+                "{} is neither a baseline nor a record.json: {e}",
+                path.display()
+            )
+        })?;
+        let sha = harness::baseline::canonical_json(&serde_json::to_value(&r).unwrap_or_default());
+        use sha2::Digest;
+        Ok((
+            vec![Figures::of(&r)],
+            hex::encode(sha2::Sha256::digest(sha.as_bytes())),
+        ))
+    }
+}
+
+pub fn compare(args: CompareArgs) -> ExitCode {
+    if !(args.threshold > 0.0 && args.threshold <= 1000.0) {
+        eprintln!(
+            "error: --threshold must be above 0 and at most 1000, got {}",
+            args.threshold
+        );
+        return ExitCode::from(exit::BAD_INPUT);
+    }
+    let (baseline, current) = match (load_runs(&args.baseline), load_runs(&args.current)) {
+        (Ok(b), Ok(c)) => (b, c),
+        (Err(e), _) | (_, Err(e)) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(exit::BAD_INPUT);
+        }
+    };
+    let verdict = gate(
+        &baseline.0,
+        &current.0,
+        &Thresholds::uniform(args.threshold),
+        Comparison::File,
+    );
+    println!("{}", verdict_tables(&verdict));
+    if let Some(output) = &args.output {
+        let context = ComparisonContext {
+            scenario_name: "comparison".into(),
+            scenario_file: String::new(),
+            baseline: format!("`{}` ({} runs)", args.baseline.display(), baseline.0.len()),
+            current: format!("`{}` ({} runs)", args.current.display(), current.0.len()),
+            receipts: vec![
+                ("Baseline SHA".into(), baseline.1),
+                ("Current SHA".into(), current.1),
+            ],
+            charts: Vec::new(),
+            timestamp: humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string(),
+        };
+        if let Err(e) =
+            harness::fsio::write_atomic(output, regression_report(&context, &verdict).as_bytes())
+        {
+            eprintln!("error: failed to write {}: {e}", output.display());
+            return ExitCode::from(exit::WRITE);
+        }
+    }
+    if verdict.status == Status::Regression {
+        ExitCode::from(exit::FAILED_CHECK)
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+pub fn verify(files: &[PathBuf]) -> ExitCode {
+    let mut failed = false;
+    for file in files {
+        match Baseline::load(file) {
+            Ok(b) => println!("{}: receipt ok ({})", file.display(), b.receipt.sha256),
+            Err(e) => {
+                eprintln!("error: {e}");
+                failed = true;
+            }
+        }
+    }
+    if failed {
+        ExitCode::from(exit::FAILED_CHECK)
+    } else {
+        ExitCode::SUCCESS
+    }
+}

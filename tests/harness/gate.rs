@@ -1,0 +1,131 @@
+//! Baselines and the gate end to end: receipts, scenario versions, and a same-run A/B that
+//! catches a 30% slower server and passes an unchanged one.
+
+use std::process::Command;
+
+use harness::baseline::Baseline;
+use harness::check::{CheckError, CheckOptions, check_same_run, load_baseline};
+use harness::gate::Status;
+use harness::scenario;
+use harness::sut::SutSpec;
+
+use crate::{BIN, quiet, refserver, run, runtime, scenario_file};
+
+const SMALL: &str = "scenario:\n  name: small\n  clients: 4\n  phases:\n    - name: p\n      duration: 4s\n      rps: 200\n  requests:\n    - type: tool_call\n      tool: calculator\n      weight: 100%\n";
+
+#[test]
+fn committed_baselines_verify_and_a_changed_digit_does_not() {
+    let root = env!("CARGO_MANIFEST_DIR");
+    let committed = format!("{root}/baselines/reference/warmup.json");
+    let ok = Command::new(BIN)
+        .args(["verify", &committed])
+        .output()
+        .unwrap();
+    assert!(
+        ok.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
+    let text = std::fs::read_to_string(&committed).unwrap();
+    // Change one digit of a measured figure.
+    let at = text.find("\"p99_us\": ").unwrap() + "\"p99_us\": ".len();
+    let digit = text.as_bytes()[at];
+    let other = if digit == b'9' {
+        '8'
+    } else {
+        (digit + 1) as char
+    };
+    let tampered = format!("{}{other}{}", &text[..at], &text[at + 1..]);
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("warmup.json");
+    std::fs::write(&path, tampered).unwrap();
+    let out = Command::new(BIN).arg("verify").arg(&path).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("receipt mismatch"), "{stderr}");
+    assert!(stderr.contains(&path.display().to_string()), "{stderr}");
+}
+
+#[test]
+fn baseline_of_another_scenario_version_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = scenario_file(dir.path(), "small", &SMALL.replace("4s", "1s"));
+    let record = run(&file, SutSpec::Embedded(refserver(&[])), dir.path());
+    let path = dir.path().join("small.json");
+    Baseline::from_runs("reference", &[record], "2026-01-01T00:00:00Z".into())
+        .write(&path)
+        .unwrap();
+    let same = scenario::load(&file).unwrap();
+    assert!(load_baseline(&path, &same).is_ok());
+    // Edit the scenario: the baseline no longer describes it.
+    std::fs::write(&file, SMALL.replace("4s", "2s")).unwrap();
+    let edited = scenario::load(&file).unwrap();
+    let err = load_baseline(&path, &edited).unwrap_err();
+    assert!(matches!(err, CheckError::Baseline(_)), "{err}");
+    assert!(
+        err.to_string().contains("recorded for another version"),
+        "{err}"
+    );
+    let missing = load_baseline(&dir.path().join("none.json"), &edited).unwrap_err();
+    assert!(matches!(missing, CheckError::MissingBaseline(_)));
+}
+
+fn ab(faults: Option<String>) -> harness::check::GateResult {
+    let dir = tempfile::tempdir().unwrap();
+    let file = scenario_file(dir.path(), "small", SMALL);
+    let scenario = scenario::load(&file).unwrap();
+    let options = CheckOptions {
+        run: quiet(),
+        trials: 3,
+        profile: "reference".into(),
+    };
+    let base = SutSpec::Embedded(refserver(&[]));
+    let current = SutSpec::Embedded(refserver(&[]).with_faults(faults));
+    runtime()
+        .block_on(check_same_run(
+            &scenario,
+            &base,
+            &current,
+            &options,
+            dir.path(),
+        ))
+        .unwrap_or_else(|e| panic!("{e}"))
+}
+
+#[test]
+fn a_server_30_percent_slower_fails_the_gate_naming_p99() {
+    // Measure the server's P99 here and now, then slow every request by 30% of it.
+    let dir = tempfile::tempdir().unwrap();
+    let file = scenario_file(dir.path(), "small", SMALL);
+    let probe = run(&file, SutSpec::Embedded(refserver(&[])), dir.path());
+    let added_us = probe.latency.p99_us * 3 / 10;
+    let result = ab(Some(format!("latency={added_us}us")));
+    let p99 = result
+        .verdict
+        .metrics
+        .iter()
+        .find(|m| m.group == "Latency" && m.name == "P99")
+        .unwrap();
+    assert_eq!(p99.status, Status::Regression, "{}", result.tables);
+    assert_eq!(result.verdict.status, Status::Regression);
+    assert!(
+        result.tables.contains("- **Latency P99:**"),
+        "{}",
+        result.tables
+    );
+    let report = std::fs::read_to_string(&result.report).unwrap();
+    assert!(report.contains("# Performance Regression Report") && report.contains("❌ REGRESSION"));
+    let charts = result.report.parent().unwrap();
+    assert!(charts.join("latency-spectrum.svg").is_file() && charts.join("gate.json").is_file());
+}
+
+#[test]
+fn an_unchanged_rerun_passes() {
+    let result = ab(None);
+    assert_ne!(
+        result.verdict.status,
+        Status::Regression,
+        "{}",
+        result.tables
+    );
+}
