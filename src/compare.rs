@@ -71,6 +71,7 @@ pub fn compare(args: CompareArgs) -> ExitCode {
                 ("Current SHA".into(), current.1),
             ],
             charts: Vec::new(),
+            discarded: Vec::new(),
             timestamp: humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string(),
         };
         if let Err(e) =

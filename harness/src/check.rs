@@ -59,6 +59,44 @@ fn now() -> String {
     humantime::format_rfc3339_seconds(SystemTime::now()).to_string()
 }
 
+/// Re-runs of a trial whose generator fell behind its schedule (its figures describe the
+/// generator, not the SUT), before the trial is kept as it is.
+pub const MAX_RERUNS: usize = 2;
+
+/// Runs one trial into `dir`; a run whose load generator fell behind its schedule is set
+/// aside (renamed `<dir>-discarded-<k>`, noted in `discarded`) and run again, up to
+/// [`MAX_RERUNS`] times.
+pub async fn run_trial(
+    scenario: &Scenario,
+    sut: &SutSpec,
+    options: &RunOptions,
+    dir: &Path,
+    discarded: &mut Vec<String>,
+) -> Result<RunResult, RunError> {
+    let mut attempt = 0;
+    loop {
+        let result = run_scenario(scenario, sut, options, dir).await?;
+        let g = &result.record.generator;
+        if g.kept_schedule || attempt == MAX_RERUNS {
+            return Ok(result);
+        }
+        attempt += 1;
+        let name = dir
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let aside = dir.with_file_name(format!("{name}-discarded-{attempt}"));
+        let _ = std::fs::remove_dir_all(&aside);
+        let _ = std::fs::rename(dir, &aside);
+        discarded.push(format!(
+            "`{}`: the load generator fell behind its schedule ({}% of sends later than {} ms); run again",
+            aside.display(),
+            g.late_percent,
+            g.late_threshold_ms
+        ));
+    }
+}
+
 /// Runs `n` trials against `sut`, results in `dir/<label>-<i>/`.
 pub async fn run_trials(
     scenario: &Scenario,
@@ -67,11 +105,12 @@ pub async fn run_trials(
     dir: &Path,
     label: &str,
     n: usize,
+    discarded: &mut Vec<String>,
 ) -> Result<Vec<RunResult>, RunError> {
     let mut results = Vec::with_capacity(n);
     for i in 1..=n {
-        results
-            .push(run_scenario(scenario, sut, options, &dir.join(format!("{label}-{i}"))).await?);
+        let trial_dir = dir.join(format!("{label}-{i}"));
+        results.push(run_trial(scenario, sut, options, &trial_dir, discarded).await?);
     }
     Ok(results)
 }
@@ -88,15 +127,21 @@ pub async fn update_baseline(
     path: &Path,
     dir: &Path,
 ) -> Result<Baseline, CheckError> {
+    let mut discarded = Vec::new();
+    let trials = options.trials.max(1);
     let results = run_trials(
         scenario,
         sut,
         &options.run,
         dir,
         "run",
-        options.trials.max(1),
+        trials,
+        &mut discarded,
     )
     .await?;
+    for note in &discarded {
+        tracing::warn!("{note}");
+    }
     let baseline = Baseline::from_runs(&options.profile, &records(&results), now());
     baseline.write(path)?;
     Ok(baseline)
@@ -126,13 +171,16 @@ pub async fn check_against_file(
     dir: &Path,
 ) -> Result<GateResult, CheckError> {
     let baseline = load_baseline(path, scenario)?;
+    let mut discarded = Vec::new();
+    let trials = options.trials.max(1);
     let results = run_trials(
         scenario,
         sut,
         &options.run,
         dir,
         "trial",
-        options.trials.max(1),
+        trials,
+        &mut discarded,
     )
     .await?;
     let records = records(&results);
@@ -154,6 +202,7 @@ pub async fn check_against_file(
         receipts: vec![("Baseline receipt".into(), baseline.receipt.sha256.clone())],
         charts: Vec::new(),
         timestamp: now(),
+        discarded,
     };
     let baseline_histogram = baseline.histogram();
     let baseline_windows = baseline.windows.first().cloned().unwrap_or_default();
@@ -178,26 +227,16 @@ pub async fn check_same_run(
 ) -> Result<GateResult, CheckError> {
     let n = options.trials.max(1);
     let (mut base, mut current) = (Vec::with_capacity(n), Vec::with_capacity(n));
+    let mut discarded = Vec::new();
     for i in 1..=n {
+        let b_dir = dir.join(format!("baseline-{i}"));
         base.push(
-            run_scenario(
-                scenario,
-                baseline_sut,
-                &options.run,
-                &dir.join(format!("baseline-{i}")),
-            )
-            .await?
-            .record,
+            run_trial(scenario, baseline_sut, &options.run, &b_dir, &mut discarded)
+                .await?
+                .record,
         );
-        current.push(
-            run_scenario(
-                scenario,
-                current_sut,
-                &options.run,
-                &dir.join(format!("current-{i}")),
-            )
-            .await?,
-        );
+        let c_dir = dir.join(format!("current-{i}"));
+        current.push(run_trial(scenario, current_sut, &options.run, &c_dir, &mut discarded).await?);
     }
     let cur = records(&current);
     let b: Vec<Figures> = base.iter().map(Figures::of).collect();
@@ -211,6 +250,7 @@ pub async fn check_same_run(
         receipts: Vec::new(),
         charts: Vec::new(),
         timestamp: now(),
+        discarded,
     };
     let windows = base[0].windows.clone();
     write_gate(
@@ -328,9 +368,13 @@ fn write_gate(
         hex::encode(Sha256::digest(&json)),
     ));
     let report = write("report.md", regression_report(&context, verdict).as_bytes())?;
+    let mut tables = verdict_tables(verdict);
+    for note in &context.discarded {
+        tables.push_str(&format!("\nDiscarded: {note}\n"));
+    }
     Ok(GateResult {
         verdict: verdict.clone(),
-        tables: verdict_tables(verdict),
+        tables,
         report,
         records,
     })

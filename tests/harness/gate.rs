@@ -70,9 +70,8 @@ fn baseline_of_another_scenario_version_is_refused() {
     assert!(matches!(missing, CheckError::MissingBaseline(_)));
 }
 
-fn ab(faults: Option<String>) -> harness::check::GateResult {
-    let dir = tempfile::tempdir().unwrap();
-    let file = scenario_file(dir.path(), "small", SMALL);
+fn ab(dir: &std::path::Path, faults: Option<String>) -> harness::check::GateResult {
+    let file = scenario_file(dir, "small", SMALL);
     let scenario = scenario::load(&file).unwrap();
     let options = CheckOptions {
         run: quiet(),
@@ -87,7 +86,7 @@ fn ab(faults: Option<String>) -> harness::check::GateResult {
             &base,
             &current,
             &options,
-            dir.path(),
+            &dir.join("ab"),
         ))
         .unwrap_or_else(|e| panic!("{e}"))
 }
@@ -99,7 +98,7 @@ fn a_server_30_percent_slower_fails_the_gate_naming_p99() {
     let file = scenario_file(dir.path(), "small", SMALL);
     let probe = run(&file, SutSpec::Embedded(refserver(&[])), dir.path());
     let added_us = probe.latency.p99_us * 3 / 10;
-    let result = ab(Some(format!("latency={added_us}us")));
+    let result = ab(dir.path(), Some(format!("latency={added_us}us")));
     let p99 = result
         .verdict
         .metrics
@@ -121,7 +120,8 @@ fn a_server_30_percent_slower_fails_the_gate_naming_p99() {
 
 #[test]
 fn an_unchanged_rerun_passes() {
-    let result = ab(None);
+    let dir = tempfile::tempdir().unwrap();
+    let result = ab(dir.path(), None);
     assert_ne!(
         result.verdict.status,
         Status::Regression,

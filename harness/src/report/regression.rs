@@ -22,6 +22,8 @@ pub struct ComparisonContext {
     pub charts: Vec<(String, String)>,
     /// RFC 3339 time of the comparison.
     pub timestamp: String,
+    /// Runs set aside and run again, with the reason.
+    pub discarded: Vec<String>,
 }
 
 /// Formats a metric's value in its unit.
@@ -151,6 +153,13 @@ pub fn regression_report(ctx: &ComparisonContext, v: &Verdict) -> String {
         for (caption, file) in &ctx.charts {
             let _ = writeln!(s, "![{caption}]({file})\n");
         }
+    }
+    if !ctx.discarded.is_empty() {
+        let _ = writeln!(s, "## Discarded Runs\n");
+        for note in &ctx.discarded {
+            let _ = writeln!(s, "- {note}");
+        }
+        let _ = writeln!(s);
     }
     let _ = writeln!(s, "## Method\n");
     let kind = match v.comparison {
