@@ -206,7 +206,8 @@ pub fn gate(
         Worse::Lower,
         |f| Some(f.throughput_rps),
     );
-    let percentiles: [(&str, &str, fn(&Percentiles) -> u64); 4] = [
+    type Percentile = (&'static str, &'static str, fn(&Percentiles) -> u64);
+    let percentiles: [Percentile; 4] = [
         ("P50", "p50", |p| p.p50_us),
         ("P95", "p95", |p| p.p95_us),
         ("P99", "p99", |p| p.p99_us),

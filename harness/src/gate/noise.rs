@@ -27,11 +27,11 @@ pub fn mann_whitney_greater(base: &[f64], worse: &[f64]) -> Option<f64> {
     // base values contributes i to U.
     let max_u = n * m;
     let mut table = vec![vec![vec![0f64; max_u + 1]; m + 1]; n + 1];
-    for i in 0..=n {
-        table[i][0][0] = 1.0;
+    for row in table.iter_mut() {
+        row[0][0] = 1.0;
     }
-    for j in 1..=m {
-        table[0][j][0] = 1.0;
+    for cell in table[0].iter_mut() {
+        cell[0] = 1.0;
     }
     for i in 1..=n {
         for j in 1..=m {
@@ -107,7 +107,7 @@ pub fn median(values: &[f64]) -> Option<f64> {
     }
     v.sort_by(f64::total_cmp);
     let mid = v.len() / 2;
-    Some(if v.len() % 2 == 0 {
+    Some(if v.len().is_multiple_of(2) {
         (v[mid - 1] + v[mid]) / 2.0
     } else {
         v[mid]
