@@ -10,6 +10,9 @@ pub const OUT: &str = "ERLMCP_PERF_OUT";
 /// Fault spec applied to the embedded reference server for a whole run.
 pub const REFSERVER_FAULTS: &str = "ERLMCP_PERF_REFSERVER_FAULTS";
 
+/// MCP transport to the embedded reference server (`http`, `websocket`, `tcp`, `stdio`).
+pub const TRANSPORT: &str = "ERLMCP_PERF_TRANSPORT";
+
 /// A bad environment setting.
 #[derive(Debug, thiserror::Error)]
 #[error("invalid {name}={value:?}: {reason}")]

@@ -3,6 +3,7 @@
 
 mod cli;
 mod engine;
+mod transports;
 
 use std::path::{Path, PathBuf};
 
