@@ -10,7 +10,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use harness::load::ProgressMode;
 use harness::run::{RunError, RunOptions, results_dir, run_scenario};
-use harness::sut::{EmbeddedSpec, SutSpec};
+use harness::sut::{EmbeddedSpec, SutSpec, Transport};
 use harness::{env, report, scenario};
 
 mod compare;
@@ -82,6 +82,9 @@ struct RunArgs {
     /// Allow --url to name a host that is not loopback.
     #[arg(long, requires = "url")]
     allow_remote: bool,
+    /// MCP transport to the reference server: http, websocket (ws), tcp or stdio.
+    #[arg(long, env = env::TRANSPORT, default_value_t = Transport::Http, conflicts_with = "url")]
+    transport: Transport,
     /// Fault injection for the reference server, e.g. `latency=2ms,stall=1s/10s`.
     #[arg(long, env = env::REFSERVER_FAULTS, conflicts_with = "url")]
     faults: Option<String>,
@@ -161,9 +164,11 @@ fn run(args: RunArgs) -> ExitCode {
             allow_remote: args.allow_remote,
         },
         None => match std::env::current_exe() {
-            Ok(me) => {
-                SutSpec::Embedded(EmbeddedSpec::new(me, ["refserver"]).with_faults(args.faults))
-            }
+            Ok(me) => SutSpec::Embedded(
+                EmbeddedSpec::new(me, ["refserver"])
+                    .with_faults(args.faults)
+                    .with_transport(args.transport),
+            ),
             Err(e) => {
                 eprintln!(
                     "error: cannot find the erlmcp-perf executable to start the reference server: {e}"

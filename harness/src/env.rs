@@ -14,6 +14,9 @@ pub const UPDATE_BASELINES: &str = "ERLMCP_PERF_UPDATE_BASELINES";
 /// Trials per side of a gated run (default 3).
 pub const TRIALS: &str = "ERLMCP_PERF_TRIALS";
 
+/// MCP transport to the embedded reference server (`http`, `websocket`, `tcp`, `stdio`).
+pub const TRANSPORT: &str = "ERLMCP_PERF_TRANSPORT";
+
 /// A bad environment setting.
 #[derive(Debug, thiserror::Error)]
 #[error("invalid {name}={value:?}: {reason}")]

@@ -27,6 +27,11 @@ pub struct Args {
     #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:0")]
     pub bind: SocketAddr,
 
+    /// Also serve newline-delimited JSON-RPC over TCP here (one MCP session per
+    /// connection); port 0 picks a free port.
+    #[arg(long, value_name = "ADDR", conflicts_with = "stdio")]
+    pub tcp_bind: Option<SocketAddr>,
+
     /// Directory served by the file_read tool [default: a temporary
     /// directory with sample.txt and data/numbers.json, removed at exit].
     #[arg(long, value_name = "DIR")]
@@ -132,6 +137,7 @@ impl Args {
     pub fn config(&self) -> ServerConfig {
         ServerConfig {
             bind: self.bind,
+            tcp_bind: self.tcp_bind,
             root: self.root.clone(),
             stateless: self.stateless,
             json_response: self.json_response,

@@ -23,6 +23,8 @@ pub const DEFAULT_RESUME_CACHE_TTL: Duration = Duration::from_secs(60);
 pub struct ServerConfig {
     /// Address to bind the HTTP listener to; port 0 picks a free port.
     pub bind: SocketAddr,
+    /// Also listen here for newline-delimited JSON-RPC over TCP (HTTP mode only).
+    pub tcp_bind: Option<SocketAddr>,
     /// Directory `file_read` serves; `None` creates a temporary one with
     /// sample files, removed when the server stops.
     pub root: Option<PathBuf>,
@@ -46,6 +48,7 @@ impl Default for ServerConfig {
     fn default() -> Self {
         Self {
             bind: SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
+            tcp_bind: None,
             root: None,
             stateless: false,
             json_response: false,

@@ -1,4 +1,5 @@
-//! The HTTP server: MCP Streamable HTTP at `/mcp`, plus `/health` and `/metrics`.
+//! The HTTP server: MCP Streamable HTTP at `/mcp`, MCP over WebSocket at `/mcp/ws`, plus
+//! `/health` and `/metrics`; and, with `tcp_bind`, the newline-delimited TCP listener.
 
 use std::{
     net::SocketAddr,
@@ -24,6 +25,8 @@ use crate::{
     json_bridge,
     metrics::{self, Metrics},
     root::ServedRoot,
+    tcp,
+    ws::{self, WS_PATH, WsState},
 };
 
 /// Path of the MCP endpoint.
@@ -36,8 +39,10 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 #[derive(Debug)]
 pub struct RunningServer {
     addr: SocketAddr,
+    tcp_addr: Option<SocketAddr>,
     cancel: CancellationToken,
     task: Option<JoinHandle<()>>,
+    tcp_task: Option<JoinHandle<()>>,
     metrics: Arc<Metrics>,
     root: ServedRoot,
 }
@@ -51,6 +56,16 @@ impl RunningServer {
     /// The MCP endpoint, e.g. `http://127.0.0.1:41234/mcp`.
     pub fn mcp_url(&self) -> String {
         format!("http://{}{MCP_PATH}", self.addr)
+    }
+
+    /// The WebSocket MCP endpoint, e.g. `ws://127.0.0.1:41234/mcp/ws`.
+    pub fn ws_url(&self) -> String {
+        format!("ws://{}{WS_PATH}", self.addr)
+    }
+
+    /// The address of the newline-delimited TCP listener, if one was asked for.
+    pub fn tcp_addr(&self) -> Option<SocketAddr> {
+        self.tcp_addr
     }
 
     /// The server's metrics, as served at `/metrics`.
@@ -67,6 +82,10 @@ impl RunningServer {
     /// seconds at most) for connections to close.
     pub async fn shutdown(mut self) {
         self.cancel.cancel();
+        if let Some(task) = self.tcp_task.take() {
+            // The accept loop ends at once on cancellation.
+            let _ = task.await;
+        }
         if let Some(mut task) = self.task.take()
             && tokio::time::timeout(SHUTDOWN_GRACE, &mut task)
                 .await
@@ -97,7 +116,12 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, Error> {
         Instant::now(),
     );
     let cancel = CancellationToken::new();
-    let app = router(&config, handler, metrics.clone(), cancel.child_token());
+    let app = router(
+        &config,
+        handler.clone(),
+        metrics.clone(),
+        cancel.child_token(),
+    );
 
     let listener = tokio::net::TcpListener::bind(config.bind)
         .await
@@ -114,6 +138,20 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, Error> {
             tracing::debug!(%error, "cannot set TCP_NODELAY");
         }
     });
+    let (tcp_addr, tcp_task) = match config.tcp_bind {
+        Some(bind) => {
+            let listener = tokio::net::TcpListener::bind(bind)
+                .await
+                .map_err(|source| Error::Bind { addr: bind, source })?;
+            let addr = listener
+                .local_addr()
+                .map_err(|source| Error::Bind { addr: bind, source })?;
+            tracing::info!(%addr, "serving MCP over newline-delimited TCP");
+            let task = tokio::spawn(tcp::serve(listener, handler, cancel.child_token()));
+            (Some(addr), Some(task))
+        }
+        None => (None, None),
+    };
     let shutdown = cancel.clone().cancelled_owned();
     let task = tokio::spawn(async move {
         if let Err(error) = axum::serve(listener, app)
@@ -127,14 +165,17 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, Error> {
         faults = %config.faults, "serving MCP over HTTP");
     Ok(RunningServer {
         addr,
+        tcp_addr,
         cancel,
         task: Some(task),
+        tcp_task,
         metrics,
         root,
     })
 }
 
-/// The routes: `/mcp` (rmcp's Streamable HTTP service), `/health`, `/metrics`.
+/// The routes: `/mcp` (rmcp's Streamable HTTP service), `/mcp/ws` (WebSocket), `/health`,
+/// `/metrics`.
 fn router(
     config: &ServerConfig,
     handler: RefServer,
@@ -144,12 +185,16 @@ fn router(
     let mut mcp_config = StreamableHttpServerConfig::default()
         .with_legacy_session_mode(!config.stateless)
         .with_json_response(config.json_response)
-        .with_cancellation_token(cancel);
+        .with_cancellation_token(cancel.clone());
     mcp_config.allowed_hosts = config.host_allowlist();
 
     let mut sessions = LocalSessionManager::default();
     sessions.session_config = session_config(config);
 
+    let ws_state = WsState {
+        handler: handler.clone(),
+        cancel,
+    };
     let mcp =
         StreamableHttpService::new(move || Ok(handler.clone()), Arc::new(sessions), mcp_config);
     let mut mcp_route = Router::new().route_service(MCP_PATH, mcp);
@@ -159,6 +204,7 @@ fn router(
     Router::new()
         .route("/health", get(|| async { "ok" }))
         .route("/metrics", get(serve_metrics).with_state(metrics))
+        .route(WS_PATH, get(ws::upgrade).with_state(ws_state))
         .merge(mcp_route)
 }
 

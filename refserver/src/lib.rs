@@ -2,7 +2,8 @@
 //! of erlmcp-perf, built on the official Rust MCP SDK (rmcp).
 //!
 //! It serves MCP over Streamable HTTP at `/mcp` (SSE or JSON responses, with
-//! or without sessions) or over stdio, with two tools (`calculator`,
+//! or without sessions), over WebSocket at `/mcp/ws`, optionally as
+//! newline-delimited JSON-RPC over TCP (`--tcp-bind`), or over stdio, with two tools (`calculator`,
 //! `file_read`), two resources (`ref://status`, `ref://readme`) and one prompt
 //! (`greeting`). Every request but `initialize` can be delayed, stalled or
 //! failed on purpose ([`Faults`]); `/metrics` counts what was served.
@@ -21,7 +22,9 @@ mod json_bridge;
 mod metrics;
 mod root;
 mod stdio;
+mod tcp;
 mod tools;
+mod ws;
 
 pub use cli::{Args, Cli};
 pub use config::{
@@ -36,6 +39,7 @@ pub use metrics::{Metrics, Outcome};
 pub use root::{NUMBERS_FILE, SAMPLE_FILE};
 pub use stdio::serve_stdio;
 pub use tools::{CalcError, FileReadError, Op, ServedDir};
+pub use ws::WS_PATH;
 
 /// The log filter used when `RUST_LOG` is unset. rmcp logs every JSON-RPC
 /// error response at warn, which injected faults would turn into a flood.
@@ -43,6 +47,10 @@ pub const DEFAULT_LOG_FILTER: &str = "warn,rmcp::service=error";
 
 /// The first words of the line [`run`] prints once the socket is bound.
 pub const LISTENING_PREFIX: &str = "erlmcp-refserver listening on ";
+
+/// The first words of the line [`run`] prints, before the HTTP line, when it also
+/// listens on TCP (`--tcp-bind`): `erlmcp-refserver tcp listening on tcp://ADDR`.
+pub const TCP_LISTENING_PREFIX: &str = "erlmcp-refserver tcp listening on ";
 
 /// How long [`run`] lets runtime tasks finish after the server stopped.
 const RUNTIME_SHUTDOWN: Duration = Duration::from_secs(1);
@@ -79,7 +87,9 @@ pub enum Error {
 /// (`--stdio`).
 ///
 /// Over HTTP, prints exactly one line to stdout once the socket accepts:
-/// `erlmcp-refserver listening on http://ADDR/mcp`.
+/// `erlmcp-refserver listening on http://ADDR/mcp`. With `--tcp-bind`, the line
+/// `erlmcp-refserver tcp listening on tcp://ADDR` comes first; the HTTP line is always
+/// the last and means ready.
 pub fn run(args: Args) -> anyhow::Result<()> {
     init_tracing();
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -109,6 +119,9 @@ async fn serve_http(config: ServerConfig) -> anyhow::Result<()> {
     let shutdown = shutdown_signal()?;
     {
         let mut stdout = std::io::stdout().lock();
+        if let Some(tcp) = server.tcp_addr() {
+            writeln!(stdout, "{TCP_LISTENING_PREFIX}tcp://{tcp}")?;
+        }
         writeln!(stdout, "{LISTENING_PREFIX}{}", server.mcp_url())?;
         stdout.flush()?;
     }

@@ -72,6 +72,55 @@ fn prints_one_listening_line_and_exits_on_sigterm() {
     assert_eq!(rest, "", "nothing else goes to stdout");
 }
 
+#[cfg(unix)]
+#[test]
+fn tcp_line_comes_before_the_ready_line() {
+    let mut child = Command::new(BIN)
+        .args(["--bind", "127.0.0.1:0", "--tcp-bind", "127.0.0.1:0"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut tcp = String::new();
+    stdout.read_line(&mut tcp).unwrap();
+    let mut http = String::new();
+    stdout.read_line(&mut http).unwrap();
+    let addr: std::net::SocketAddr = tcp
+        .strip_prefix("erlmcp-refserver tcp listening on tcp://")
+        .and_then(|rest| rest.strip_suffix('\n'))
+        .and_then(|addr| addr.parse().ok())
+        .unwrap_or_else(|| panic!("unexpected first line {tcp:?}"));
+    assert_ne!(addr.port(), 0);
+    assert!(
+        http.starts_with("erlmcp-refserver listening on http://127.0.0.1:"),
+        "{http:?}"
+    );
+    // The TCP listener serves MCP: initialize over one line.
+    let mut stream = std::net::TcpStream::connect(addr).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    let init = json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+        "protocolVersion": "2025-06-18", "capabilities": {},
+        "clientInfo": {"name": "t", "version": "0"}}});
+    writeln!(stream, "{init}").unwrap();
+    let mut reply = String::new();
+    BufReader::new(&stream).read_line(&mut reply).unwrap();
+    let reply: Value = serde_json::from_str(&reply).unwrap();
+    assert_eq!(reply["result"]["protocolVersion"], "2025-06-18");
+    drop(stream);
+
+    let killed = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let status = wait_with_deadline(&mut child, Duration::from_secs(5));
+    assert!(status.success(), "{status:?}");
+}
+
 #[test]
 fn stdio_serves_until_end_of_input() {
     let mut child = Command::new(BIN)

@@ -81,3 +81,25 @@ fn remote_target_is_refused_before_any_connection() {
     assert_eq!(output.status.code(), Some(3), "{stderr}");
     assert!(stderr.contains("is not a loopback address"), "{stderr}");
 }
+
+#[test]
+fn transport_is_checked_and_only_for_the_embedded_server() {
+    for (args, expected) in [
+        (&["--transport", "quic"][..], "unknown transport \"quic\""),
+        (
+            &["--transport", "tcp", "--url", "http://127.0.0.1:1/mcp"][..],
+            "cannot be used with",
+        ),
+    ] {
+        let output = Command::new(BIN)
+            .args(["run", "scenarios/warmup.yml", "--quiet"])
+            .args(args)
+            .env_remove("ERLMCP_PERF_TRANSPORT")
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(stderr.contains(expected), "{args:?}: {stderr}");
+    }
+}

@@ -4,6 +4,7 @@
 mod cli;
 mod engine;
 mod gate;
+mod transports;
 
 use std::path::{Path, PathBuf};
 

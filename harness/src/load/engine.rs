@@ -79,8 +79,10 @@ pub struct LoadOutcome {
     pub protocol_version: String,
     /// Whether the server handed out session ids.
     pub stateful: bool,
-    /// Sessions whose `DELETE` failed.
+    /// Sessions whose close failed (`DELETE` over HTTP; a stdio server that had to be killed).
     pub close_failures: usize,
+    /// Responses that matched no waiting request, over all sessions (stream transports).
+    pub unmatched_responses: u64,
 }
 
 /// Runs `plan` against `endpoint`.
@@ -123,6 +125,13 @@ pub async fn run(
     let finished = Instant::now();
     progress.finish();
     let closes = join_all(sessions.iter().map(|s| s.close())).await;
+    let unmatched_responses = sessions.iter().map(Session::unmatched_responses).sum();
+    if unmatched_responses > 0 {
+        tracing::warn!(
+            unmatched_responses,
+            "responses arrived for ids no request was waiting for"
+        );
+    }
     let first = &sessions[0];
     Ok(LoadOutcome {
         stats,
@@ -132,6 +141,7 @@ pub async fn run(
         protocol_version: first.protocol_version().to_string(),
         stateful: first.session_id().is_some(),
         close_failures: closes.iter().filter(|r| r.is_err()).count(),
+        unmatched_responses,
     })
 }
 

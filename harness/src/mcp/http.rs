@@ -4,14 +4,12 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use reqwest::header::{ACCEPT, CONTENT_TYPE, HeaderValue};
-use serde::Deserialize;
-use serde_json::json;
-
+use super::handshake::{self, INITIALIZE_ID, INITIALIZED};
 use super::jsonrpc::{RequestTemplate, classify_message};
 use super::outcome::{ErrorClass, Outcome, ProtocolViolation};
 use super::sse::SseParser;
 use super::{DEFAULT_PROTOCOL_VERSION, SUPPORTED_PROTOCOL_VERSIONS};
+use reqwest::header::{ACCEPT, CONTENT_TYPE, HeaderValue};
 
 const SESSION_HEADER: &str = "mcp-session-id";
 const VERSION_HEADER: &str = "mcp-protocol-version";
@@ -70,17 +68,6 @@ pub struct HttpSession {
     options: SessionOptions,
 }
 
-#[derive(Deserialize)]
-struct InitializeResponse {
-    result: InitializeResult,
-}
-
-#[derive(Deserialize)]
-struct InitializeResult {
-    #[serde(rename = "protocolVersion")]
-    protocol_version: String,
-}
-
 impl HttpSession {
     /// Opens a session: `initialize`, then `notifications/initialized`.
     pub async fn open(
@@ -93,12 +80,7 @@ impl HttpSession {
             class,
             detail,
         };
-        let params = json!({
-            "protocolVersion": options.protocol_version,
-            "capabilities": {},
-            "clientInfo": { "name": "erlmcp-perf", "version": env!("CARGO_PKG_VERSION") },
-        });
-        let body = RequestTemplate::new("initialize", Some(&params)).body(0);
+        let body = handshake::initialize_request(&options);
         let request = client
             .post(url.clone())
             .header(ACCEPT, ACCEPT_BOTH)
@@ -108,7 +90,9 @@ impl HttpSession {
             let response = request.send().await.map_err(|e| transport_class(&e))?;
             let session_id = response.headers().get(SESSION_HEADER).cloned();
             let message = read_answer(response, options.max_body_bytes, |msg| {
-                classify_message(msg, 0).is_some().then(|| msg.to_vec())
+                classify_message(msg, INITIALIZE_ID)
+                    .is_some()
+                    .then(|| msg.to_vec())
             })
             .await?;
             Ok::<_, ErrorClass>((session_id, message))
@@ -116,30 +100,7 @@ impl HttpSession {
         .await
         .unwrap_or(Err(ErrorClass::Timeout));
         let (session_id, message) = answer.map_err(|class| init_error(class, None))?;
-        if let Some(Outcome::Failed(class)) = classify_message(&message, 0) {
-            return Err(init_error(
-                class,
-                Some(
-                    String::from_utf8_lossy(&message)
-                        .chars()
-                        .take(200)
-                        .collect(),
-                ),
-            ));
-        }
-        let init: InitializeResponse = serde_json::from_slice(&message).map_err(|e| {
-            init_error(
-                ErrorClass::Protocol(ProtocolViolation::MissingResult),
-                Some(e.to_string()),
-            )
-        })?;
-        let version = init.result.protocol_version;
-        if !SUPPORTED_PROTOCOL_VERSIONS.contains(&version.as_str()) {
-            return Err(SessionError::UnsupportedVersion {
-                url: url.to_string(),
-                version,
-            });
-        }
+        let version = handshake::negotiated_version(url.as_str(), &message)?;
         let protocol_version =
             HeaderValue::from_str(&version).map_err(|_| SessionError::UnsupportedVersion {
                 url: url.to_string(),
@@ -158,7 +119,7 @@ impl HttpSession {
     }
 
     async fn notify_initialized(&self) -> Result<(), SessionError> {
-        let body = br#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#.to_vec();
+        let body = INITIALIZED.to_vec();
         let result = tokio::time::timeout(self.options.timeout, self.post(body).send()).await;
         let class = match result {
             Err(_) => ErrorClass::Timeout,

@@ -1,22 +1,26 @@
 //! MCP client side of the load: the operations a mix sends, JSON-RPC framing, response
 //! classification and sessions over each transport.
 
+mod handshake;
 mod http;
 mod jsonrpc;
 mod operation;
 mod outcome;
 mod session;
 mod sse;
+mod stream;
+mod wire;
 
 pub use http::{HttpSession, SessionError, SessionOptions};
 pub use jsonrpc::{RequestTemplate, classify_message};
 pub use operation::Operation;
 pub use outcome::{ErrorClass, Outcome, ProtocolViolation};
-pub use session::{Endpoint, Session};
+pub use session::{Endpoint, Session, Transport, UnknownTransport};
 pub use sse::SseParser;
+pub use stream::StreamSession;
 
 /// Protocol version the harness asks for unless a scenario names another.
 pub const DEFAULT_PROTOCOL_VERSION: &str = "2025-06-18";
 
-/// Protocol versions the harness knows how to speak over Streamable HTTP.
+/// Protocol versions the harness knows how to speak.
 pub const SUPPORTED_PROTOCOL_VERSIONS: &[&str] = &["2025-06-18", "2025-03-26"];

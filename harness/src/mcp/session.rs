@@ -1,32 +1,124 @@
 //! A transport-independent MCP session: the load engine talks to [`Session`] and never to a
 //! transport directly.
 
+use std::ffi::OsString;
 use std::fmt;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::str::FromStr;
 
 use super::http::{HttpSession, SessionError, SessionOptions};
 use super::jsonrpc::RequestTemplate;
 use super::outcome::{ErrorClass, Outcome};
+use super::stream::StreamSession;
+use super::wire;
+
+/// The MCP transports the harness speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum Transport {
+    /// Streamable HTTP.
+    #[default]
+    Http,
+    /// WebSocket, one JSON-RPC message per text frame.
+    WebSocket,
+    /// Newline-delimited JSON-RPC over TCP.
+    Tcp,
+    /// Newline-delimited JSON-RPC over a child process's stdin and stdout.
+    Stdio,
+}
+
+impl Transport {
+    /// Every transport, in the order they are documented.
+    pub const ALL: [Transport; 4] = [
+        Transport::Http,
+        Transport::WebSocket,
+        Transport::Tcp,
+        Transport::Stdio,
+    ];
+
+    /// The name used on the command line and in records: `http`, `websocket`, `tcp`,
+    /// `stdio`.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Transport::Http => "http",
+            Transport::WebSocket => "websocket",
+            Transport::Tcp => "tcp",
+            Transport::Stdio => "stdio",
+        }
+    }
+}
+
+impl fmt::Display for Transport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A transport name that is not one of `http`, `websocket` (`ws`), `tcp`, `stdio`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown transport {0:?}: expected http, websocket (ws), tcp or stdio")]
+pub struct UnknownTransport(pub String);
+
+impl FromStr for Transport {
+    type Err = UnknownTransport;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "http" => Ok(Transport::Http),
+            "websocket" | "ws" => Ok(Transport::WebSocket),
+            "tcp" => Ok(Transport::Tcp),
+            "stdio" => Ok(Transport::Stdio),
+            _ => Err(UnknownTransport(s.to_string())),
+        }
+    }
+}
 
 /// Where and how to reach an MCP server.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Endpoint {
     /// Streamable HTTP at this URL (`http://127.0.0.1:8080/mcp`).
     Http(url::Url),
+    /// WebSocket at this URL (`ws://127.0.0.1:8080/mcp/ws`).
+    WebSocket(url::Url),
+    /// Newline-delimited JSON-RPC over TCP at this address.
+    Tcp(SocketAddr),
+    /// A stdio MCP server: every session starts `program args...` and talks to it alone.
+    Stdio {
+        program: PathBuf,
+        args: Vec<OsString>,
+    },
 }
 
 impl Endpoint {
-    /// The transport's name as reported (`http`).
+    /// The transport's name as reported (`http`, `websocket`, `tcp`, `stdio`).
     pub fn transport(&self) -> &'static str {
+        self.kind().as_str()
+    }
+
+    /// The transport.
+    pub fn kind(&self) -> Transport {
         match self {
-            Endpoint::Http(_) => "http",
+            Endpoint::Http(_) => Transport::Http,
+            Endpoint::WebSocket(_) => Transport::WebSocket,
+            Endpoint::Tcp(_) => Transport::Tcp,
+            Endpoint::Stdio { .. } => Transport::Stdio,
         }
     }
 }
 
+/// The URL, `tcp://addr`, or `stdio:program args...`.
 impl fmt::Display for Endpoint {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Endpoint::Http(url) => write!(f, "{url}"),
+            Endpoint::Http(url) | Endpoint::WebSocket(url) => write!(f, "{url}"),
+            Endpoint::Tcp(addr) => write!(f, "tcp://{addr}"),
+            Endpoint::Stdio { program, args } => {
+                write!(f, "stdio:{}", program.display())?;
+                for arg in args {
+                    write!(f, " {}", arg.to_string_lossy())?;
+                }
+                Ok(())
+            }
         }
     }
 }
@@ -34,13 +126,18 @@ impl fmt::Display for Endpoint {
 /// An initialised MCP session over one of the transports.
 #[derive(Debug)]
 pub enum Session {
+    /// Streamable HTTP.
     Http(HttpSession),
+    /// WebSocket, TCP or stdio.
+    Stream(StreamSession),
 }
 
 impl Session {
     /// Opens a session (`initialize`, `notifications/initialized`) at `endpoint`.
     pub async fn open(endpoint: &Endpoint, options: SessionOptions) -> Result<Self, SessionError> {
-        match endpoint {
+        let max = options.max_body_bytes;
+        let name = endpoint.to_string();
+        let session = match endpoint {
             Endpoint::Http(url) => {
                 let client = reqwest::Client::builder()
                     .http1_only()
@@ -48,17 +145,29 @@ impl Session {
                     .no_proxy()
                     .build()
                     .map_err(|e| SessionError::Client(e.to_string()))?;
-                Ok(Session::Http(
+                return Ok(Session::Http(
                     HttpSession::open(client, url.clone(), options).await?,
-                ))
+                ));
             }
-        }
+            Endpoint::WebSocket(url) => {
+                StreamSession::open(name, wire::websocket(url, max), options).await?
+            }
+            Endpoint::Tcp(addr) => {
+                StreamSession::open(name, wire::tcp(*addr, max), options).await?
+            }
+            Endpoint::Stdio { program, args } => {
+                let spawned = wire::stdio(program, args, max);
+                StreamSession::open(name, async { spawned }, options).await?
+            }
+        };
+        Ok(Session::Stream(session))
     }
 
     /// Sends one request built from `template` with an id fresh within the session.
     pub async fn request(&self, template: &RequestTemplate) -> Outcome {
         match self {
             Session::Http(s) => s.request(template).await,
+            Session::Stream(s) => s.request(template).await,
         }
     }
 
@@ -66,6 +175,7 @@ impl Session {
     pub async fn close(&self) -> Result<(), ErrorClass> {
         match self {
             Session::Http(s) => s.close().await,
+            Session::Stream(s) => s.close().await,
         }
     }
 
@@ -73,13 +183,56 @@ impl Session {
     pub fn protocol_version(&self) -> &str {
         match self {
             Session::Http(s) => s.protocol_version(),
+            Session::Stream(s) => s.protocol_version(),
         }
     }
 
-    /// The server's session id, if it hands them out.
+    /// The server's session id, if it hands them out (Streamable HTTP only; the other
+    /// transports' sessions are their connections).
     pub fn session_id(&self) -> Option<&str> {
         match self {
             Session::Http(s) => s.session_id(),
+            Session::Stream(_) => None,
         }
+    }
+
+    /// Responses that matched no waiting request (always 0 over HTTP, where every
+    /// answer belongs to its own POST).
+    pub fn unmatched_responses(&self) -> u64 {
+        match self {
+            Session::Http(_) => 0,
+            Session::Stream(s) => s.unmatched_responses(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn transports_parse_and_print() {
+        for t in Transport::ALL {
+            assert_eq!(t.to_string().parse::<Transport>(), Ok(t));
+        }
+        assert_eq!("ws".parse::<Transport>(), Ok(Transport::WebSocket));
+        assert!("quic".parse::<Transport>().is_err());
+    }
+
+    #[test]
+    fn endpoints_display_their_address() {
+        let tcp = Endpoint::Tcp("127.0.0.1:9".parse().unwrap());
+        assert_eq!(
+            (tcp.to_string(), tcp.transport()),
+            ("tcp://127.0.0.1:9".into(), "tcp")
+        );
+        let stdio = Endpoint::Stdio {
+            program: "srv".into(),
+            args: vec!["--stdio".into()],
+        };
+        assert_eq!(stdio.to_string(), "stdio:srv --stdio");
+        assert_eq!(stdio.transport(), "stdio");
+        let ws = Endpoint::WebSocket("ws://127.0.0.1:1/mcp/ws".parse().unwrap());
+        assert_eq!(ws.transport(), "websocket");
     }
 }

@@ -76,6 +76,7 @@ pub fn run_report(r: &RunRecord, record_sha256: &str) -> String {
         "- **Scenario:** `{}` (SHA-256 `{}`)",
         r.scenario.path, r.scenario.sha256
     );
+    let _ = writeln!(s, "- **Transport:** {}", r.sut.transport);
     let _ = writeln!(s, "- **Request timeout:** {} ms", r.scenario.timeout_ms);
     let mix: Vec<String> = r
         .scenario
@@ -227,7 +228,12 @@ pub fn run_report(r: &RunRecord, record_sha256: &str) -> String {
             );
         }
         None => {
-            let _ = writeln!(s, "Not sampled: the harness did not start this SUT.");
+            let why = if r.sut.transport == "stdio" {
+                "every stdio session runs its own server process"
+            } else {
+                "the harness did not start this SUT"
+            };
+            let _ = writeln!(s, "Not sampled: {why}.");
         }
     }
     let _ = writeln!(s, "```\n");

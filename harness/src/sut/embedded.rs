@@ -1,7 +1,9 @@
 //! The reference server as a child process of the harness: started on an ephemeral
 //! loopback port, its output kept in a log, killed when the run ends (or the harness dies).
+//! Over stdio nothing is started here: every session starts its own server.
 
 use std::ffi::OsString;
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
@@ -11,9 +13,14 @@ use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 
 use super::{RunningSut, SutError, SutInfo};
+use crate::mcp::{Endpoint, Transport};
 
 /// The line prefix the reference server prints once it accepts connections.
 const READY_PREFIX: &str = "erlmcp-refserver listening on ";
+/// The line prefix of the TCP listener's address, printed before the ready line.
+const TCP_PREFIX: &str = "erlmcp-refserver tcp listening on tcp://";
+/// The reference server's WebSocket endpoint, beside `/mcp`.
+const WS_PATH: &str = "/mcp/ws";
 
 /// How to start the reference server.
 #[derive(Debug, Clone)]
@@ -26,6 +33,8 @@ pub struct EmbeddedSpec {
     pub faults: Option<String>,
     /// Bound on start-up.
     pub startup_timeout: Duration,
+    /// The MCP transport the load uses.
+    pub transport: Transport,
 }
 
 impl EmbeddedSpec {
@@ -39,7 +48,14 @@ impl EmbeddedSpec {
             args: args.into_iter().map(Into::into).collect(),
             faults: None,
             startup_timeout: Duration::from_secs(15),
+            transport: Transport::Http,
         }
+    }
+
+    /// Sends the load over `transport` (default Streamable HTTP).
+    pub fn with_transport(mut self, transport: Transport) -> Self {
+        self.transport = transport;
+        self
     }
 
     /// Applies the reference server's fault injection (`latency=2ms,stall=1s/10s`).
@@ -49,6 +65,9 @@ impl EmbeddedSpec {
     }
 
     pub(super) async fn start(&self, log: Option<PathBuf>) -> Result<RunningSut, SutError> {
+        if self.transport == Transport::Stdio {
+            return Ok(self.stdio().await);
+        }
         let spawn_error = |source| SutError::Spawn {
             program: self.program.clone(),
             source,
@@ -73,6 +92,9 @@ impl EmbeddedSpec {
         if let Some(faults) = &self.faults {
             command.args(["--faults", faults]);
         }
+        if self.transport == Transport::Tcp {
+            command.args(["--tcp-bind", "127.0.0.1:0"]);
+        }
         // SAFETY: prctl is async-signal-safe; it only sets the child's parent-death signal
         // so the server dies with the harness even if the harness is killed outright.
         unsafe {
@@ -86,13 +108,21 @@ impl EmbeddedSpec {
         let stdout = child.stdout.take().expect("stdout is piped");
         let mut lines = BufReader::new(stdout).lines();
         let ready = tokio::time::timeout(self.startup_timeout, async {
+            let mut tcp = None;
             loop {
                 match lines.next_line().await {
                     Ok(Some(line)) => {
-                        if let Some(url) = line.trim().strip_prefix(READY_PREFIX) {
-                            return url
+                        let line = line.trim();
+                        if let Some(addr) = line.strip_prefix(TCP_PREFIX) {
+                            let addr = addr
+                                .parse::<SocketAddr>()
+                                .map_err(|e| format!("bad TCP address line {line:?}: {e}"))?;
+                            tcp = Some(addr);
+                        } else if let Some(url) = line.strip_prefix(READY_PREFIX) {
+                            let url = url
                                 .parse::<url::Url>()
-                                .map_err(|e| format!("bad address line {line:?}: {e}"));
+                                .map_err(|e| format!("bad address line {line:?}: {e}"))?;
+                            return self.endpoint(url, tcp);
                         }
                     }
                     Ok(None) => return Err("its output ended before it was ready".to_string()),
@@ -102,8 +132,8 @@ impl EmbeddedSpec {
         })
         .await
         .unwrap_or_else(|_| Err("timed out waiting for its address line".to_string()));
-        let url = match ready {
-            Ok(url) => url,
+        let endpoint = match ready {
+            Ok(endpoint) => endpoint,
             Err(reason) => {
                 let _ = child.start_kill();
                 let status = child.wait().await.ok();
@@ -121,28 +151,78 @@ impl EmbeddedSpec {
         };
         // Keep reading stdout so the server never writes into a closed pipe.
         let drain = tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-        let program = self.program.clone();
-        let binary_sha256 = tokio::task::spawn_blocking(move || file_sha256(&program))
-            .await
-            .ok()
-            .flatten();
+        Ok(RunningSut {
+            info: self.info(&endpoint, self.description()).await,
+            endpoint,
+            process: Some(ServerProcess { child, drain }),
+        })
+    }
+
+    /// The endpoint of a started server whose HTTP endpoint is `url` and TCP listener
+    /// (if it printed one) `tcp`.
+    fn endpoint(&self, mut url: url::Url, tcp: Option<SocketAddr>) -> Result<Endpoint, String> {
+        match self.transport {
+            Transport::Http => Ok(Endpoint::Http(url)),
+            Transport::WebSocket => {
+                url.set_scheme("ws")
+                    .map_err(|()| format!("cannot make a WebSocket URL of {url}"))?;
+                url.set_path(WS_PATH);
+                Ok(Endpoint::WebSocket(url))
+            }
+            Transport::Tcp => tcp
+                .map(Endpoint::Tcp)
+                .ok_or_else(|| "it printed no TCP address before its ready line".to_string()),
+            Transport::Stdio => Err("a stdio server is not started in advance".to_string()),
+        }
+    }
+
+    /// Over stdio: no server now; each session starts `program args --stdio [--faults]`.
+    async fn stdio(&self) -> RunningSut {
+        let mut args = self.args.clone();
+        args.push("--stdio".into());
+        if let Some(faults) = &self.faults {
+            args.extend(["--faults".into(), faults.into()]);
+        }
+        let endpoint = Endpoint::Stdio {
+            program: self.program.clone(),
+            args,
+        };
+        let description = format!(
+            "{} (stdio: one server process per session, resources not sampled)",
+            self.description()
+        );
+        RunningSut {
+            info: self.info(&endpoint, description).await,
+            endpoint,
+            process: None,
+        }
+    }
+
+    /// `program args...`.
+    fn description(&self) -> String {
         let mut description = self.program.display().to_string();
         for arg in &self.args {
             description.push(' ');
             description.push_str(&arg.to_string_lossy());
         }
-        Ok(RunningSut {
-            info: SutInfo {
-                kind: "embedded".into(),
-                description,
-                endpoint: url.to_string(),
-                version: Some(env!("CARGO_PKG_VERSION").to_string()),
-                binary_sha256,
-                faults: self.faults.clone(),
-            },
-            endpoint: crate::mcp::Endpoint::Http(url),
-            process: Some(ServerProcess { child, drain }),
-        })
+        description
+    }
+
+    async fn info(&self, endpoint: &Endpoint, description: String) -> SutInfo {
+        let program = self.program.clone();
+        let binary_sha256 = tokio::task::spawn_blocking(move || file_sha256(&program))
+            .await
+            .ok()
+            .flatten();
+        SutInfo {
+            kind: "embedded".into(),
+            description,
+            endpoint: endpoint.to_string(),
+            transport: endpoint.transport().to_string(),
+            version: Some(env!("CARGO_PKG_VERSION").to_string()),
+            binary_sha256,
+            faults: self.faults.clone(),
+        }
     }
 }
 

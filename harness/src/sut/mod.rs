@@ -7,6 +7,7 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
+pub use crate::mcp::Transport;
 pub use embedded::EmbeddedSpec;
 pub use target::{TargetError, check_loopback};
 
@@ -32,12 +33,20 @@ pub struct SutInfo {
     pub description: String,
     /// The MCP endpoint the load was sent to.
     pub endpoint: String,
+    /// The MCP transport: `http`, `websocket`, `tcp` or `stdio` (records written before
+    /// there was a choice read as `http`).
+    #[serde(default = "http_transport")]
+    pub transport: String,
     /// Version, where known.
     pub version: Option<String>,
     /// SHA-256 of the server binary, where there is one.
     pub binary_sha256: Option<String>,
     /// Fault injection in force, if any.
     pub faults: Option<String>,
+}
+
+fn http_transport() -> String {
+    Transport::Http.to_string()
 }
 
 /// Why the SUT could not be started.
@@ -88,7 +97,8 @@ pub struct RunningSut {
 }
 
 impl RunningSut {
-    /// The server's process id, when the harness started it, for resource sampling.
+    /// The server's process id, when the harness started one long-running server, for
+    /// resource sampling (not over stdio, where every session starts its own).
     pub fn pid(&self) -> Option<u32> {
         self.process.as_ref().and_then(|p| p.pid())
     }
@@ -121,6 +131,7 @@ impl SutSpec {
                         kind: "url".into(),
                         description: url.to_string(),
                         endpoint: url.to_string(),
+                        transport: Transport::Http.to_string(),
                         version: None,
                         binary_sha256: None,
                         faults: None,

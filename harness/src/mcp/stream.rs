@@ -1,0 +1,390 @@
+//! One MCP session over a message stream: WebSocket, newline-delimited TCP or stdio.
+//!
+//! Requests from any number of tasks share one connection. A writer task sends one
+//! message per line or frame, in the order requests queue them, so a request that times
+//! out never leaves half a message on the wire. A reader task parses every incoming
+//! message and hands a response to the request waiting for its id; notifications are
+//! skipped, server requests answered (`ping` with an empty result, anything else with
+//! "method not found"), and a response for an id nobody waits for is counted
+//! ([`StreamSession::unmatched_responses`]), never delivered to another request.
+//!
+//! When the connection ends, every waiting request fails as `connect`, and so does every
+//! later one, at once. A message larger than [`SessionOptions::max_body_bytes`] fails the
+//! waiting requests as `protocol:body_too_large` and closes the session. A message that is
+//! not a JSON object cannot be matched to a request: every request waiting at that moment
+//! fails as `protocol:bad_json`, and the session goes on.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures_util::stream::{BoxStream, StreamExt};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use tokio::process::Child;
+use tokio::sync::{mpsc, oneshot};
+use tokio::task::AbortHandle;
+
+use super::handshake::{self, INITIALIZE_ID, INITIALIZED};
+use super::http::{SessionError, SessionOptions};
+use super::jsonrpc::{RequestTemplate, classify_message};
+use super::outcome::{ErrorClass, Outcome, ProtocolViolation};
+use super::wire::{FrameWriter, ReadError, Wire, WireError};
+
+/// How long [`StreamSession::close`] lets a stdio server exit after its input closed.
+const CHILD_EXIT_GRACE: Duration = Duration::from_secs(2);
+
+/// What the reader hands a waiting request: the whole response message, or why none came.
+type Delivery = Result<Bytes, ErrorClass>;
+
+/// A message for the writer task.
+enum Outgoing {
+    /// Send this message.
+    Message(Vec<u8>),
+    /// Flush, close the connection (or the child's stdin), then acknowledge.
+    Close(Option<oneshot::Sender<()>>),
+}
+
+/// State shared by the requests, the reader and the writer.
+#[derive(Debug, Default)]
+struct Shared {
+    pending: Mutex<Pending>,
+    unmatched: AtomicU64,
+}
+
+#[derive(Debug, Default)]
+struct Pending {
+    waiting: HashMap<u64, oneshot::Sender<Delivery>>,
+    /// Set once the connection is gone: new requests fail at once.
+    closed: bool,
+}
+
+impl Shared {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Pending> {
+        // A panic while holding the lock leaves the map consistent; keep going.
+        self.pending.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Registers a request waiting for `id`, unless the session is closed.
+    fn register(&self, id: u64) -> Result<oneshot::Receiver<Delivery>, ErrorClass> {
+        let (tx, rx) = oneshot::channel();
+        let mut pending = self.lock();
+        if pending.closed {
+            return Err(ErrorClass::Connect);
+        }
+        pending.waiting.insert(id, tx);
+        Ok(rx)
+    }
+
+    fn forget(&self, id: u64) {
+        self.lock().waiting.remove(&id);
+    }
+
+    /// Hands `message` to the request waiting for `id`, or counts it as unmatched.
+    fn deliver(&self, id: u64, message: Bytes) {
+        let waiter = self.lock().waiting.remove(&id);
+        match waiter {
+            // A request that gave up in the meantime has dropped its receiver.
+            Some(tx) => {
+                if tx.send(Ok(message)).is_err() {
+                    self.unmatched.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+            None => {
+                self.unmatched.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+    }
+
+    /// Fails every waiting request with `class`; with `close`, later ones fail as `connect`.
+    fn fail_waiting(&self, class: ErrorClass, close: bool) {
+        let waiting = {
+            let mut pending = self.lock();
+            pending.closed |= close;
+            std::mem::take(&mut pending.waiting)
+        };
+        for tx in waiting.into_values() {
+            let _ = tx.send(Err(class));
+        }
+    }
+}
+
+/// Removes a request's entry however its wait ends (answer, timeout, cancellation).
+struct Registration<'a> {
+    shared: &'a Shared,
+    id: u64,
+}
+
+impl Drop for Registration<'_> {
+    fn drop(&mut self) {
+        self.shared.forget(self.id);
+    }
+}
+
+/// An initialised MCP session over a message stream. Request ids are unique within it.
+#[derive(Debug)]
+pub struct StreamSession {
+    endpoint: String,
+    outgoing: mpsc::UnboundedSender<Outgoing>,
+    shared: Arc<Shared>,
+    next_id: AtomicU64,
+    options: SessionOptions,
+    protocol_version: String,
+    reader: AbortHandle,
+    writer: AbortHandle,
+    /// The stdio server this session spawned, if any.
+    child: tokio::sync::Mutex<Option<Child>>,
+}
+
+impl std::fmt::Debug for Outgoing {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Outgoing::Message(m) => write!(f, "Message({} bytes)", m.len()),
+            Outgoing::Close(_) => f.write_str("Close"),
+        }
+    }
+}
+
+impl StreamSession {
+    /// Connects with `connect` (bounded by the request timeout), then `initialize` and
+    /// `notifications/initialized`. `endpoint` names the server in errors.
+    pub(super) async fn open(
+        endpoint: String,
+        connect: impl Future<Output = Result<Wire, WireError>>,
+        options: SessionOptions,
+    ) -> Result<Self, SessionError> {
+        let init_error = |class, detail| SessionError::Initialize {
+            url: endpoint.clone(),
+            class,
+            detail,
+        };
+        let wire = match tokio::time::timeout(options.timeout, connect).await {
+            Err(_) => return Err(init_error(ErrorClass::Timeout, None)),
+            Ok(Err(e)) => return Err(init_error(e.class(), Some(e.to_string()))),
+            Ok(Ok(wire)) => wire,
+        };
+        let mut session = Self::start(endpoint.clone(), wire, options);
+        let answer = session
+            .call(
+                INITIALIZE_ID,
+                handshake::initialize_request(&session.options),
+            )
+            .await
+            .map_err(|class| init_error(class, None))?;
+        let version = handshake::negotiated_version(&endpoint, &answer)?;
+        if session
+            .outgoing
+            .send(Outgoing::Message(INITIALIZED.to_vec()))
+            .is_err()
+        {
+            return Err(SessionError::Initialized {
+                url: endpoint,
+                class: ErrorClass::Connect,
+            });
+        }
+        session.protocol_version = version;
+        Ok(session)
+    }
+
+    /// Starts the reader and writer tasks on `wire`.
+    fn start(endpoint: String, wire: Wire, options: SessionOptions) -> Self {
+        let shared = Arc::new(Shared::default());
+        let (outgoing, queue) = mpsc::unbounded_channel();
+        let writer = tokio::spawn(write_loop(wire.writer, queue, shared.clone())).abort_handle();
+        let reader =
+            tokio::spawn(read_loop(wire.frames, shared.clone(), outgoing.clone())).abort_handle();
+        Self {
+            endpoint,
+            outgoing,
+            shared,
+            next_id: AtomicU64::new(INITIALIZE_ID + 1),
+            options,
+            protocol_version: String::new(),
+            reader,
+            writer,
+            child: tokio::sync::Mutex::new(wire.child),
+        }
+    }
+
+    /// Sends `body` (a request with id `id`) and waits, within the request timeout, for
+    /// the response with that id.
+    async fn call(&self, id: u64, body: Vec<u8>) -> Result<Bytes, ErrorClass> {
+        let answer = self.shared.register(id)?;
+        let _registration = Registration {
+            shared: &self.shared,
+            id,
+        };
+        self.outgoing
+            .send(Outgoing::Message(body))
+            .map_err(|_| ErrorClass::Connect)?;
+        match tokio::time::timeout(self.options.timeout, answer).await {
+            Err(_) => Err(ErrorClass::Timeout),
+            // The reader ended without failing us explicitly: the connection is gone.
+            Ok(Err(_)) => Err(ErrorClass::Connect),
+            Ok(Ok(delivery)) => delivery,
+        }
+    }
+
+    /// Sends one request built from `template` with a fresh id and waits for its answer.
+    pub async fn request(&self, template: &RequestTemplate) -> Outcome {
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        match self.call(id, template.body(id)).await {
+            // The reader only delivers responses, which always classify.
+            Ok(message) => classify_message(&message, id).unwrap_or(Outcome::Failed(
+                ErrorClass::Protocol(ProtocolViolation::NoResponse),
+            )),
+            Err(class) => Outcome::Failed(class),
+        }
+    }
+
+    /// Ends the session: closes the connection (a stdio server's input), then waits
+    /// briefly for a stdio server to exit and kills it if it does not (reported as
+    /// `timeout`).
+    pub async fn close(&self) -> Result<(), ErrorClass> {
+        let (ack, acked) = oneshot::channel();
+        if self.outgoing.send(Outgoing::Close(Some(ack))).is_ok() {
+            let _ = tokio::time::timeout(self.options.timeout, acked).await;
+        }
+        self.shared.fail_waiting(ErrorClass::Connect, true);
+        self.reader.abort();
+        let child = self.child.lock().await.take();
+        match child {
+            None => Ok(()),
+            Some(mut child) => match tokio::time::timeout(CHILD_EXIT_GRACE, child.wait()).await {
+                Ok(Ok(_)) => Ok(()),
+                _ => {
+                    tracing::debug!(endpoint = %self.endpoint, "stdio server did not exit; killing it");
+                    let _ = child.kill().await;
+                    Err(ErrorClass::Timeout)
+                }
+            },
+        }
+    }
+
+    /// The protocol version negotiated in `initialize`.
+    pub fn protocol_version(&self) -> &str {
+        &self.protocol_version
+    }
+
+    /// Responses that arrived for an id no request was waiting for (unknown, already
+    /// answered, or given up on after its timeout).
+    pub fn unmatched_responses(&self) -> u64 {
+        self.shared.unmatched.load(Ordering::Relaxed)
+    }
+}
+
+impl Drop for StreamSession {
+    fn drop(&mut self) {
+        self.reader.abort();
+        self.writer.abort();
+    }
+}
+
+/// Writes queued messages, flushing once the queue is empty, until told to close or the
+/// connection fails (which fails every waiting request as `connect`).
+async fn write_loop(
+    mut writer: FrameWriter,
+    mut queue: mpsc::UnboundedReceiver<Outgoing>,
+    shared: Arc<Shared>,
+) {
+    while let Some(first) = queue.recv().await {
+        let mut next = Some(first);
+        let mut close = None;
+        while let Some(item) = next.take() {
+            match item {
+                Outgoing::Message(body) => {
+                    if let Err(error) = writer.feed(body).await {
+                        tracing::debug!(%error, "write failed");
+                        shared.fail_waiting(ErrorClass::Connect, true);
+                        return;
+                    }
+                }
+                Outgoing::Close(ack) => {
+                    close = Some(ack);
+                    break;
+                }
+            }
+            next = queue.try_recv().ok();
+        }
+        if let Err(error) = writer.flush().await {
+            tracing::debug!(%error, "flush failed");
+            shared.fail_waiting(ErrorClass::Connect, true);
+            return;
+        }
+        if let Some(ack) = close {
+            if let Err(error) = writer.close().await {
+                tracing::debug!(%error, "close failed");
+            }
+            // Dropping the writer closes the socket's write side or the child's stdin.
+            drop(writer);
+            if let Some(ack) = ack {
+                let _ = ack.send(());
+            }
+            return;
+        }
+    }
+}
+
+/// What the reader needs of a message to route it.
+#[derive(Deserialize)]
+struct Probe {
+    #[serde(default)]
+    id: Option<Value>,
+    #[serde(default)]
+    method: Option<Value>,
+}
+
+/// Reads messages and routes them until the connection ends.
+async fn read_loop(
+    mut frames: BoxStream<'static, Result<Bytes, ReadError>>,
+    shared: Arc<Shared>,
+    outgoing: mpsc::UnboundedSender<Outgoing>,
+) {
+    let end = loop {
+        match frames.next().await {
+            None | Some(Err(ReadError::Closed)) => break ErrorClass::Connect,
+            Some(Err(ReadError::TooLarge)) => {
+                break ErrorClass::Protocol(ProtocolViolation::BodyTooLarge);
+            }
+            Some(Ok(message)) => route(message, &shared, &outgoing),
+        }
+    };
+    shared.fail_waiting(end, true);
+    let _ = outgoing.send(Outgoing::Close(None));
+}
+
+fn route(message: Bytes, shared: &Shared, outgoing: &mpsc::UnboundedSender<Outgoing>) {
+    let text = message.trim_ascii();
+    if text.is_empty() {
+        return;
+    }
+    let probe = match serde_json::from_slice::<Probe>(text) {
+        Ok(probe) if text.first() == Some(&b'{') => probe,
+        _ => {
+            shared.fail_waiting(ErrorClass::Protocol(ProtocolViolation::BadJson), false);
+            return;
+        }
+    };
+    match (probe.method, probe.id) {
+        // A notification.
+        (Some(_), None) => {}
+        // A request from the server.
+        (Some(method), Some(id)) => {
+            let reply = if method == "ping" {
+                json!({ "jsonrpc": "2.0", "id": id, "result": {} })
+            } else {
+                json!({ "jsonrpc": "2.0", "id": id,
+                    "error": { "code": -32601, "message": "erlmcp-perf does not serve requests" } })
+            };
+            let _ = outgoing.send(Outgoing::Message(reply.to_string().into_bytes()));
+        }
+        (None, id) => match id.as_ref().and_then(Value::as_u64) {
+            Some(id) => shared.deliver(id, message),
+            None => {
+                shared.unmatched.fetch_add(1, Ordering::Relaxed);
+            }
+        },
+    }
+}
