@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 use harness::load::ProgressMode;
 use harness::run::{RunOptions, run_scenario};
-use harness::sut::{EmbeddedSpec, SutSpec};
+use harness::sut::{SpecContext, SutSpec, profile};
 use harness::{env, report, scenario};
 use libtest_mimic::{Arguments, Failed, Trial};
 
@@ -49,6 +49,14 @@ fn scenario_files() -> Result<Vec<PathBuf>, String> {
     Ok(files)
 }
 
+/// The SUT named by `ERLMCP_PERF_SUT` (a profile name, `suts/<name>.yml`, or a path);
+/// the default, `reference`, is the embedded reference server with
+/// `ERLMCP_PERF_REFSERVER_FAULTS` applied.
+fn sut_spec() -> Result<SutSpec, Failed> {
+    let ctx = SpecContext::from_env(env!("CARGO_BIN_EXE_erlmcp-perf"), ["refserver"]);
+    profile::spec_from_env(&ctx).map_err(|e| e.to_string().into())
+}
+
 fn run(file: &Path) -> Result<(), Failed> {
     if harness::BUILD_OPT_LEVEL == "0" {
         return Err(
@@ -59,10 +67,7 @@ fn run(file: &Path) -> Result<(), Failed> {
     }
     let scenario = scenario::load(file).map_err(|e| e.to_string())?;
     let duration_scale = env::duration_scale().map_err(|e| e.to_string())?;
-    let sut = SutSpec::Embedded(
-        EmbeddedSpec::new(env!("CARGO_BIN_EXE_erlmcp-perf"), ["refserver"])
-            .with_faults(env::refserver_faults()),
-    );
+    let sut = sut_spec()?;
     let options = RunOptions {
         duration_scale,
         out_dir: env::out_dir(),

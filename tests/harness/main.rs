@@ -2,6 +2,7 @@
 //! with shared helpers (`cargo nextest run`).
 
 mod cli;
+mod containers;
 mod engine;
 
 use std::path::{Path, PathBuf};

@@ -142,6 +142,7 @@ impl EmbeddedSpec {
             },
             endpoint: crate::mcp::Endpoint::Http(url),
             process: Some(ServerProcess { child, drain }),
+            container: None,
         })
     }
 }
