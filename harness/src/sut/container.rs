@@ -127,11 +127,10 @@ impl ContainerSpec {
             .map_err(|e| DockerError::new(format!("creating a container from {image}"), e))?
             .id;
         docker::watch(&id);
-        let logs = LogFollower::start(&docker, &id, log.as_deref(), &self.readiness);
-        let running = RunningContainer {
+        let mut running = RunningContainer {
             docker: docker.clone(),
             id: id.clone(),
-            logs: Some(logs),
+            logs: None,
             removed: false,
         };
         let what = format!("container {} ({image})", self.name);
@@ -139,6 +138,14 @@ impl ContainerSpec {
             let reason = format!("the engine refused to start it: {e}");
             return Err(running.fail(what, self.startup_timeout, reason).await);
         }
+        // Followed only once started: following a container that has not started yet ends
+        // at once. Output from the start on is replayed, so nothing is lost.
+        running.logs = Some(LogFollower::start(
+            &docker,
+            &id,
+            log.as_deref(),
+            &self.readiness,
+        ));
         let url = match host_url(&docker, &id, &port_key, &self.endpoint_path).await {
             Ok(url) => url,
             Err(reason) => return Err(running.fail(what, self.startup_timeout, reason).await),
@@ -224,7 +231,7 @@ impl ContainerSpec {
     ) -> Result<(), String> {
         let deadline = Instant::now() + self.startup_timeout;
         loop {
-            if running.exited() {
+            if running.exited() && !is_running(&running.docker, &running.id).await {
                 let status = exit_status(&running.docker, &running.id).await;
                 return Err(format!(
                     "the container exited before it was ready ({status})"
@@ -325,6 +332,16 @@ async fn host_url(
     format!("http://127.0.0.1:{host_port}{path}")
         .parse()
         .map_err(|e| format!("bad endpoint URL: {e}"))
+}
+
+async fn is_running(docker: &Docker, id: &str) -> bool {
+    docker
+        .inspect_container(id, None)
+        .await
+        .ok()
+        .and_then(|i| i.state)
+        .and_then(|s| s.running)
+        .unwrap_or(false)
 }
 
 async fn exit_status(docker: &Docker, id: &str) -> String {
