@@ -1,5 +1,6 @@
 //! The perf suite: one test per `scenarios/*.yml`, run against the embedded reference
-//! server and gated against `baselines/reference/<scenario>.json`. Run it with
+//! server (or the SUT `ERLMCP_PERF_SUT` names) and gated against
+//! `baselines/<sut>/<scenario>.json`. Run it with
 //! `cargo nextest run --profile perf`; `ERLMCP_PERF_UPDATE_BASELINES=1` rewrites the
 //! baselines of the scenarios it runs instead of gating.
 //!
@@ -15,12 +16,9 @@ use harness::gate::Status;
 use harness::load::ProgressMode;
 use harness::record::RunRecord;
 use harness::run::RunOptions;
-use harness::sut::{EmbeddedSpec, SutSpec};
+use harness::sut::{SpecContext, SutSpec, profile};
 use harness::{env, report, scenario};
 use libtest_mimic::{Arguments, Failed, Trial};
-
-/// The SUT profile the suite runs against; baselines live in `baselines/<profile>/`.
-const PROFILE: &str = "reference";
 
 fn main() {
     let args = Arguments::from_args();
@@ -61,6 +59,22 @@ fn scenario_files() -> Result<Vec<PathBuf>, String> {
     Ok(files)
 }
 
+/// The SUT named by `ERLMCP_PERF_SUT` (a profile name, `suts/<name>.yml`, or a path);
+/// the default, `reference`, is the embedded reference server with
+/// `ERLMCP_PERF_REFSERVER_FAULTS` applied.
+fn sut_spec() -> Result<SutSpec, Failed> {
+    let ctx = SpecContext::from_env(env!("CARGO_BIN_EXE_erlmcp-perf"), ["refserver"]);
+    profile::spec_from_env(&ctx).map_err(|e| e.to_string().into())
+}
+
+/// The name baselines are filed under: the profile's file stem (`reference`).
+fn profile_name() -> String {
+    let name = env::sut();
+    Path::new(&name)
+        .file_stem()
+        .map_or(name.clone(), |s| s.to_string_lossy().into_owned())
+}
+
 fn run(file: &Path) -> Result<(), Failed> {
     if harness::BUILD_OPT_LEVEL == "0" {
         return Err(
@@ -77,15 +91,12 @@ fn run(file: &Path) -> Result<(), Failed> {
             progress: ProgressMode::Lines,
         },
         trials: env::trials().map_err(|e| e.to_string())?,
-        profile: PROFILE.into(),
+        profile: profile_name(),
     };
     let update = env::update_baselines().map_err(|e| e.to_string())?;
-    let sut = SutSpec::Embedded(
-        EmbeddedSpec::new(env!("CARGO_BIN_EXE_erlmcp-perf"), ["refserver"])
-            .with_faults(env::refserver_faults()),
-    );
+    let sut = sut_spec()?;
     let baseline_path = Path::new("baselines")
-        .join(PROFILE)
+        .join(&options.profile)
         .join(format!("{stem}.json"));
     let dir = env::out_dir().join(&stem);
     let runtime = tokio::runtime::Builder::new_multi_thread()

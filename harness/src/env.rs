@@ -17,6 +17,13 @@ pub const TRIALS: &str = "ERLMCP_PERF_TRIALS";
 /// MCP transport to the embedded reference server (`http`, `websocket`, `tcp`, `stdio`).
 pub const TRANSPORT: &str = "ERLMCP_PERF_TRANSPORT";
 
+/// The SUT profile: a name (`suts/<name>.yml`) or a path (default `reference`).
+pub const SUT: &str = "ERLMCP_PERF_SUT";
+/// Replaces a container profile's image.
+pub const IMAGE: &str = "ERLMCP_PERF_IMAGE";
+/// When set, container tests fail instead of being skipped where no Docker engine answers.
+pub const REQUIRE_DOCKER: &str = "ERLMCP_PERF_REQUIRE_DOCKER";
+
 /// A bad environment setting.
 #[derive(Debug, thiserror::Error)]
 #[error("invalid {name}={value:?}: {reason}")]
@@ -88,6 +95,21 @@ pub fn trials() -> Result<usize, EnvError> {
 /// `ERLMCP_PERF_REFSERVER_FAULTS`, if set.
 pub fn refserver_faults() -> Option<String> {
     var(REFSERVER_FAULTS)
+}
+
+/// `ERLMCP_PERF_SUT`, default `reference`.
+pub fn sut() -> String {
+    var(SUT).unwrap_or_else(|| crate::sut::profile::DEFAULT_PROFILE.to_string())
+}
+
+/// `ERLMCP_PERF_IMAGE`, if set.
+pub fn image_override() -> Option<String> {
+    var(IMAGE)
+}
+
+/// Whether `ERLMCP_PERF_REQUIRE_DOCKER` is set (to anything but empty or `0`).
+pub fn require_docker() -> bool {
+    var(REQUIRE_DOCKER).is_some_and(|v| v.trim() != "0")
 }
 
 #[cfg(test)]

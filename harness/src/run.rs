@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::load::{self, LoadError, LoadPlan, Progress, ProgressMode};
-use crate::observe::{ResourceSampler, summarize};
+use crate::observe::{Sampler, Samples};
 use crate::record::{RecordInputs, RunRecord};
 use crate::report::{RunFiles, WriteError, write_run};
 use crate::scenario::Scenario;
@@ -60,8 +60,8 @@ pub async fn run_scenario(
     let plan = Arc::new(LoadPlan::new(&scenario));
     let running = sut.start(Some(dir.join("sut.log"))).await?;
     let sampler = running
-        .pid()
-        .map(|pid| ResourceSampler::start(pid, Duration::from_millis(250)));
+        .resource_probe()
+        .map(|probe| Sampler::start(probe, Duration::from_millis(250)));
     let progress = Arc::new(Progress::default());
     let reporter = tokio::spawn(load::report(
         progress.clone(),
@@ -72,7 +72,7 @@ pub async fn run_scenario(
     let outcome = load::run(plan.clone(), running.endpoint.clone(), progress).await;
     let samples = match sampler {
         Some(s) => s.finish().await,
-        None => Vec::new(),
+        None => Samples::None,
     };
     let _ = reporter.await;
     let info = running.info.clone();
@@ -80,7 +80,7 @@ pub async fn run_scenario(
     let outcome = outcome?;
     let measured_from = outcome.start + plan.schedule.measured_start();
     let measured_to = outcome.start + plan.schedule.duration();
-    let resources = summarize(&samples, measured_from, measured_to);
+    let resources = samples.summarize(measured_from, measured_to);
     let record = RunRecord::new(RecordInputs {
         scenario: &scenario,
         plan: &plan,

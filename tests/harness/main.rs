@@ -2,6 +2,7 @@
 //! with shared helpers (`cargo nextest run`).
 
 mod cli;
+mod containers;
 mod engine;
 mod gate;
 mod transports;

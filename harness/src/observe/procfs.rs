@@ -18,7 +18,7 @@ pub struct ProcSample {
 /// Resource usage over the measured phases.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ResourceUsage {
-    /// Where the figures come from (`procfs`).
+    /// Where the figures come from (`procfs` or `docker`).
     pub source: String,
     /// CPU time used in the window, seconds.
     pub cpu_seconds: f64,
@@ -34,6 +34,12 @@ pub struct ResourceUsage {
     pub memory_bytes_peak: u64,
     /// Samples taken in the window.
     pub samples: usize,
+    /// Bytes the SUT received over the network in the window (containers only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub network_rx_bytes: Option<u64>,
+    /// Bytes the SUT sent over the network in the window (containers only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub network_tx_bytes: Option<u64>,
 }
 
 /// Reads `/proc/<pid>/stat` and `/proc/<pid>/status`.
@@ -137,6 +143,8 @@ pub fn summarize(samples: &[ProcSample], from: Instant, to: Instant) -> Option<R
         memory_bytes_last: b.rss_bytes,
         memory_bytes_peak: window.iter().map(|s| s.rss_bytes).max().unwrap_or(0),
         samples: window.len(),
+        network_rx_bytes: None,
+        network_tx_bytes: None,
     })
 }
 

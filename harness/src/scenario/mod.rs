@@ -1,7 +1,7 @@
 //! Scenario files: `scenarios/*.yml` parsed and validated into a [`Scenario`] before any
 //! load is sent. Every problem names the file, the line and the field.
 
-mod locate;
+pub(crate) mod locate;
 mod raw;
 
 use std::fmt;

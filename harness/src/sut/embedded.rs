@@ -155,6 +155,7 @@ impl EmbeddedSpec {
             info: self.info(&endpoint, self.description()).await,
             endpoint,
             process: Some(ServerProcess { child, drain }),
+            container: None,
         })
     }
 
@@ -195,6 +196,7 @@ impl EmbeddedSpec {
             info: self.info(&endpoint, description).await,
             endpoint,
             process: None,
+            container: None,
         }
     }
 

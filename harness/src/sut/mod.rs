@@ -1,6 +1,10 @@
 //! The system under test: started before the load, stopped (always) after it.
 
+mod container;
+pub mod docker;
 mod embedded;
+pub mod profile;
+pub mod refimage;
 mod target;
 
 use std::path::PathBuf;
@@ -8,7 +12,10 @@ use std::path::PathBuf;
 use serde::{Deserialize, Serialize};
 
 pub use crate::mcp::Transport;
+pub use container::{ContainerSpec, FileMount, ImageSource, Limits, Readiness};
+pub use docker::DockerError;
 pub use embedded::EmbeddedSpec;
+pub use profile::{ProfileError, SpecContext, SutProfile};
 pub use target::{TargetError, check_loopback};
 
 /// What to run the load against.
@@ -22,12 +29,14 @@ pub enum SutSpec {
         /// Allow a target that is not loopback.
         allow_remote: bool,
     },
+    /// A server in a Docker container started from a local image.
+    Container(Box<ContainerSpec>),
 }
 
 /// Identity of the SUT, as recorded with the results.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SutInfo {
-    /// `embedded` or `url`.
+    /// `embedded`, `container` or `url`.
     pub kind: String,
     /// Human-readable description (command line or URL).
     pub description: String,
@@ -73,6 +82,15 @@ pub enum SutError {
     /// The target is not allowed.
     #[error(transparent)]
     Target(#[from] TargetError),
+    /// No Docker engine answered, or it refused a request.
+    #[error(transparent)]
+    Docker(#[from] DockerError),
+    /// A container image is not present locally (images are never pulled).
+    #[error(
+        "image {image} is not present locally: build it first (e.g. `docker build -t {image} .` \
+         in the server's repository, or set ERLMCP_PERF_IMAGE); erlmcp-perf never pulls images"
+    )]
+    ImageMissing { image: String },
 }
 
 fn format_log_tail(lines: &[String]) -> String {
@@ -94,6 +112,7 @@ pub struct RunningSut {
     pub endpoint: crate::mcp::Endpoint,
     pub info: SutInfo,
     process: Option<embedded::ServerProcess>,
+    container: Option<container::RunningContainer>,
 }
 
 impl RunningSut {
@@ -103,15 +122,32 @@ impl RunningSut {
         self.process.as_ref().and_then(|p| p.pid())
     }
 
+    /// The container's id, when the SUT runs in one.
+    pub fn container_id(&self) -> Option<&str> {
+        self.container.as_ref().map(|c| c.id())
+    }
+
+    /// What the resource sampler should watch: the process, or the container.
+    pub fn resource_probe(&self) -> Option<crate::observe::ResourceProbe> {
+        if let Some(c) = &self.container {
+            return Some(crate::observe::ResourceProbe::Container(c.probe()));
+        }
+        self.pid().map(crate::observe::ResourceProbe::Process)
+    }
+
     /// Whether the server is still running (always true for a URL target).
     pub fn is_running(&mut self) -> bool {
         self.process.as_mut().is_none_or(|p| p.is_running())
+            && self.container.as_ref().is_none_or(|c| c.is_running())
     }
 
-    /// Stops the server and waits for it to exit.
+    /// Stops the server and waits for it to exit (a container is removed).
     pub async fn stop(mut self) {
         if let Some(p) = self.process.take() {
             p.stop().await;
+        }
+        if let Some(c) = self.container.take() {
+            c.stop().await;
         }
     }
 }
@@ -137,8 +173,10 @@ impl SutSpec {
                         faults: None,
                     },
                     process: None,
+                    container: None,
                 })
             }
+            SutSpec::Container(spec) => spec.start(log).await,
         }
     }
 }

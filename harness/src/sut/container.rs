@@ -1,0 +1,578 @@
+//! A SUT in a Docker container: started from a local image (never pulled), its MCP port
+//! published on an ephemeral 127.0.0.1 port, CPU and memory limited, its log kept with the
+//! results, and removed when the run ends however it ends (see [`super::docker`]).
+
+use std::collections::{BTreeMap, VecDeque};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use bollard::Docker;
+use bollard::models::{ContainerCreateBody, HostConfig, Mount, MountType, PortBinding};
+use bollard::query_parameters::{LogsOptions, StopContainerOptions};
+use futures_util::StreamExt;
+
+use super::docker::{self, DockerError};
+use super::{RunningSut, SutError, SutInfo, refimage};
+use crate::mcp::{Endpoint, Session, SessionOptions};
+
+/// Lines of the container's log kept in memory for error messages.
+const TAIL_LINES: usize = 20;
+
+/// Where a container's image comes from.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ImageSource {
+    /// An image that must already exist locally (`erlmcp:latest`).
+    Local(String),
+    /// The reference server's image, built by the harness from `binary` (run with
+    /// `prefix_args`, e.g. `refserver`, before the command) if not built already.
+    Refserver {
+        binary: PathBuf,
+        prefix_args: Vec<String>,
+    },
+}
+
+/// When a started container counts as ready for load.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Readiness {
+    /// An MCP `initialize` (and `notifications/initialized`) completes at the endpoint.
+    Initialize,
+    /// `GET <path>` on the MCP port answers 2xx.
+    Http(String),
+    /// A log line (stdout or stderr) contains this text.
+    Log(String),
+}
+
+/// CPU and memory limits, and optional CPU pinning.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Limits {
+    /// CPUs (fractions allowed), enforced as a CFS quota.
+    pub cpus: Option<f64>,
+    /// Memory limit, bytes.
+    pub memory_bytes: Option<u64>,
+    /// CPUs the container may run on (`1`, `2-3`), kept apart from the load generator.
+    pub cpuset: Option<String>,
+}
+
+/// A file from the host mounted read-only into the container.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FileMount {
+    /// Absolute path on the host.
+    pub host: PathBuf,
+    /// Path in the container.
+    pub container: String,
+}
+
+/// How to start a containerised SUT.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ContainerSpec {
+    /// The profile's name, for descriptions.
+    pub name: String,
+    pub image: ImageSource,
+    /// Arguments (the image's `CMD`); empty keeps the image's own.
+    pub command: Vec<String>,
+    pub env: BTreeMap<String, String>,
+    pub files: Vec<FileMount>,
+    /// Container port of the MCP endpoint.
+    pub port: u16,
+    /// Path of the MCP endpoint (`/mcp`).
+    pub endpoint_path: String,
+    pub readiness: Readiness,
+    pub startup_timeout: Duration,
+    pub limits: Limits,
+    /// Reference-server fault injection, appended to the command as `--faults`.
+    pub faults: Option<String>,
+}
+
+impl ContainerSpec {
+    pub(super) async fn start(&self, log: Option<PathBuf>) -> Result<RunningSut, SutError> {
+        let docker = docker::connect().await?;
+        docker::remove_orphans(&docker).await;
+        let (image, entrypoint, binary_sha256) = match &self.image {
+            ImageSource::Local(image) => {
+                check_local_image(&docker, image).await?;
+                (image.clone(), None, None)
+            }
+            ImageSource::Refserver {
+                binary,
+                prefix_args,
+            } => {
+                let built = refimage::ensure(&docker, binary, prefix_args).await?;
+                (
+                    built.reference,
+                    Some(built.entrypoint),
+                    Some(built.binary_sha256),
+                )
+            }
+        };
+        let mut command = self.command.clone();
+        if let Some(faults) = &self.faults {
+            command.extend(["--faults".to_string(), faults.clone()]);
+        }
+        let port_key = format!("{}/tcp", self.port);
+        let body = ContainerCreateBody {
+            image: Some(image.clone()),
+            entrypoint,
+            cmd: (!command.is_empty()).then(|| command.clone()),
+            env: Some(self.env.iter().map(|(k, v)| format!("{k}={v}")).collect()),
+            labels: Some(docker::labels()),
+            exposed_ports: Some(vec![port_key.clone()]),
+            host_config: Some(self.host_config(&port_key)),
+            ..Default::default()
+        };
+        let id = docker
+            .create_container(None, body)
+            .await
+            .map_err(|e| DockerError::new(format!("creating a container from {image}"), e))?
+            .id;
+        docker::watch(&id);
+        let mut running = RunningContainer {
+            docker: docker.clone(),
+            id: id.clone(),
+            logs: None,
+            removed: false,
+        };
+        let what = format!("container {} ({image})", self.name);
+        if let Err(e) = docker.start_container(&id, None).await {
+            let reason = format!("the engine refused to start it: {e}");
+            return Err(running.fail(what, self.startup_timeout, reason).await);
+        }
+        // Followed only once started: following a container that has not started yet ends
+        // at once. Output from the start on is replayed, so nothing is lost.
+        running.logs = Some(LogFollower::start(
+            &docker,
+            &id,
+            log.as_deref(),
+            &self.readiness,
+        ));
+        let url = match host_url(&docker, &id, &port_key, &self.endpoint_path).await {
+            Ok(url) => url,
+            Err(reason) => return Err(running.fail(what, self.startup_timeout, reason).await),
+        };
+        let endpoint = Endpoint::Http(url.clone());
+        if let Err(reason) = self.wait_ready(&running, &endpoint).await {
+            return Err(running.fail(what, self.startup_timeout, reason).await);
+        }
+        let version = match &self.image {
+            ImageSource::Refserver { .. } => Some(env!("CARGO_PKG_VERSION").to_string()),
+            ImageSource::Local(image) => image.rsplit_once(':').map(|(_, tag)| tag.to_string()),
+        };
+        Ok(RunningSut {
+            endpoint,
+            info: SutInfo {
+                kind: "container".into(),
+                description: self.describe(&image, &command),
+                endpoint: url.to_string(),
+                transport: "http".into(),
+                version,
+                binary_sha256,
+                faults: self.faults.clone(),
+            },
+            process: None,
+            container: Some(running),
+        })
+    }
+
+    fn host_config(&self, port_key: &str) -> HostConfig {
+        let binding = PortBinding {
+            host_ip: Some("127.0.0.1".into()),
+            host_port: Some(String::new()),
+        };
+        let mounts = self
+            .files
+            .iter()
+            .map(|f| Mount {
+                target: Some(f.container.clone()),
+                source: Some(f.host.display().to_string()),
+                typ: Some(MountType::BIND),
+                read_only: Some(true),
+                ..Default::default()
+            })
+            .collect();
+        HostConfig {
+            port_bindings: Some([(port_key.to_string(), Some(vec![binding]))].into()),
+            mounts: Some(mounts),
+            nano_cpus: self.limits.cpus.map(|c| (c * 1e9).round() as i64),
+            memory: self
+                .limits
+                .memory_bytes
+                .map(|m| i64::try_from(m).unwrap_or(i64::MAX)),
+            cpuset_cpus: self.limits.cpuset.clone(),
+            ..Default::default()
+        }
+    }
+
+    fn describe(&self, image: &str, command: &[String]) -> String {
+        let mut out = format!("{}: {image}", self.name);
+        for arg in command {
+            out.push(' ');
+            out.push_str(arg);
+        }
+        let mut limits = Vec::new();
+        if let Some(c) = self.limits.cpus {
+            limits.push(format!("{c} CPU"));
+        }
+        if let Some(m) = self.limits.memory_bytes {
+            limits.push(format!("{} MiB", m / (1024 * 1024)));
+        }
+        if let Some(set) = &self.limits.cpuset {
+            limits.push(format!("cpuset {set}"));
+        }
+        if !limits.is_empty() {
+            out.push_str(&format!(" (limits: {})", limits.join(", ")));
+        }
+        out
+    }
+
+    async fn wait_ready(
+        &self,
+        running: &RunningContainer,
+        endpoint: &Endpoint,
+    ) -> Result<(), String> {
+        let deadline = Instant::now() + self.startup_timeout;
+        loop {
+            if running.exited() && !is_running(&running.docker, &running.id).await {
+                let status = exit_status(&running.docker, &running.id).await;
+                return Err(format!(
+                    "the container exited before it was ready ({status})"
+                ));
+            }
+            let last = match self.check_ready(running, endpoint).await {
+                Ok(()) => return Ok(()),
+                Err(e) => e,
+            };
+            if Instant::now() >= deadline {
+                return Err(format!("timed out; last check: {last}"));
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
+    async fn check_ready(
+        &self,
+        running: &RunningContainer,
+        endpoint: &Endpoint,
+    ) -> Result<(), String> {
+        let probe_timeout = Duration::from_secs(2);
+        match &self.readiness {
+            Readiness::Log(needle) => {
+                if running.logs.as_ref().is_some_and(|l| l.seen()) {
+                    Ok(())
+                } else {
+                    Err(format!("no log line containing {needle:?} yet"))
+                }
+            }
+            Readiness::Initialize => {
+                let options = SessionOptions {
+                    timeout: probe_timeout,
+                    ..Default::default()
+                };
+                let session = Session::open(endpoint, options)
+                    .await
+                    .map_err(|e| format!("initialize failed: {e}"))?;
+                let _ = session.close().await;
+                Ok(())
+            }
+            Readiness::Http(path) => {
+                let Endpoint::Http(url) = endpoint else {
+                    return Err(format!(
+                        "an HTTP readiness path needs an HTTP endpoint, not {endpoint}"
+                    ));
+                };
+                let mut url = url.clone();
+                url.set_path(path);
+                let client = reqwest::Client::builder()
+                    .no_proxy()
+                    .timeout(probe_timeout)
+                    .build()
+                    .map_err(|e| e.to_string())?;
+                let status = client
+                    .get(url.clone())
+                    .send()
+                    .await
+                    .map_err(|e| format!("GET {url}: {e}"))?
+                    .status();
+                if status.is_success() {
+                    Ok(())
+                } else {
+                    Err(format!("GET {url} answered {status}"))
+                }
+            }
+        }
+    }
+}
+
+/// Fails unless `image` exists locally. Never pulls.
+async fn check_local_image(docker: &Docker, image: &str) -> Result<(), SutError> {
+    match docker.inspect_image(image).await {
+        Ok(_) => Ok(()),
+        Err(bollard::errors::Error::DockerResponseServerError {
+            status_code: 404, ..
+        }) => Err(SutError::ImageMissing {
+            image: image.to_string(),
+        }),
+        Err(e) => Err(DockerError::new(format!("inspecting image {image}"), e).into()),
+    }
+}
+
+/// `http://127.0.0.1:<published port><path>` for the container's MCP port.
+async fn host_url(
+    docker: &Docker,
+    id: &str,
+    port_key: &str,
+    path: &str,
+) -> Result<url::Url, String> {
+    let info = docker
+        .inspect_container(id, None)
+        .await
+        .map_err(|e| format!("inspecting it failed: {e}"))?;
+    let host_port = info
+        .network_settings
+        .and_then(|n| n.ports)
+        .and_then(|p| p.get(port_key).cloned().flatten())
+        .and_then(|bindings| bindings.into_iter().find_map(|b| b.host_port))
+        .filter(|p| !p.is_empty())
+        .ok_or_else(|| format!("port {port_key} was not published"))?;
+    format!("http://127.0.0.1:{host_port}{path}")
+        .parse()
+        .map_err(|e| format!("bad endpoint URL: {e}"))
+}
+
+async fn is_running(docker: &Docker, id: &str) -> bool {
+    docker
+        .inspect_container(id, None)
+        .await
+        .ok()
+        .and_then(|i| i.state)
+        .and_then(|s| s.running)
+        .unwrap_or(false)
+}
+
+async fn exit_status(docker: &Docker, id: &str) -> String {
+    match docker.inspect_container(id, None).await {
+        Ok(info) => {
+            let state = info.state.unwrap_or_default();
+            let mut s = format!("exit code {}", state.exit_code.unwrap_or(-1));
+            if state.oom_killed == Some(true) {
+                s.push_str(", killed for exceeding its memory limit");
+            }
+            s
+        }
+        Err(e) => format!("state unknown: {e}"),
+    }
+}
+
+/// A started container; removed by [`RunningContainer::stop`] or, failing that, on drop.
+#[derive(Debug)]
+pub(super) struct RunningContainer {
+    docker: Docker,
+    id: String,
+    logs: Option<LogFollower>,
+    removed: bool,
+}
+
+impl RunningContainer {
+    /// The engine and container id, for resource sampling.
+    pub(super) fn probe(&self) -> crate::observe::ContainerProbe {
+        crate::observe::ContainerProbe {
+            docker: self.docker.clone(),
+            id: self.id.clone(),
+        }
+    }
+
+    pub(super) fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// Whether the container's output is still open (it ends when the container exits).
+    pub(super) fn is_running(&self) -> bool {
+        !self.exited()
+    }
+
+    fn exited(&self) -> bool {
+        self.logs.as_ref().is_some_and(|l| l.ended())
+    }
+
+    /// Stops (2 s grace), removes the container and finishes its log.
+    pub(super) async fn stop(mut self) {
+        self.remove().await;
+        if let Some(logs) = self.logs.take() {
+            logs.finish().await;
+        }
+    }
+
+    async fn remove(&mut self) {
+        let options = StopContainerOptions {
+            t: Some(2),
+            ..Default::default()
+        };
+        let _ = self.docker.stop_container(&self.id, Some(options)).await;
+        match docker::remove(&self.docker, &self.id).await {
+            Ok(()) => {
+                self.removed = true;
+                docker::unwatch(&self.id);
+            }
+            Err(e) => tracing::warn!("{e}"),
+        }
+    }
+
+    /// Removes the container after a failed start and builds the error with its last
+    /// log lines.
+    async fn fail(mut self, what: String, timeout: Duration, reason: String) -> SutError {
+        self.remove().await;
+        let log_tail = match self.logs.take() {
+            Some(logs) => logs.finish().await,
+            None => Vec::new(),
+        };
+        SutError::NotReady {
+            what,
+            timeout,
+            reason,
+            log_tail,
+        }
+    }
+}
+
+impl Drop for RunningContainer {
+    fn drop(&mut self) {
+        if let Some(logs) = &self.logs {
+            logs.task.abort();
+        }
+        if !self.removed {
+            docker::remove_blocking(vec![self.id.clone()]);
+            docker::unwatch(&self.id);
+        }
+    }
+}
+
+/// Copies the container's output to the log file and remembers its last lines.
+#[derive(Debug)]
+struct LogFollower {
+    state: Arc<Mutex<LogState>>,
+    ended: Arc<AtomicBool>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+#[derive(Debug, Default)]
+struct LogState {
+    tail: VecDeque<String>,
+    partial: String,
+    needle: Option<String>,
+    seen: bool,
+}
+
+impl LogState {
+    fn push(&mut self, bytes: &[u8]) {
+        self.partial.push_str(&String::from_utf8_lossy(bytes));
+        while let Some(end) = self.partial.find('\n') {
+            let line: String = self.partial.drain(..=end).collect();
+            self.add_line(line.trim_end().to_string());
+        }
+    }
+
+    fn add_line(&mut self, line: String) {
+        if let Some(needle) = &self.needle
+            && line.contains(needle.as_str())
+        {
+            self.seen = true;
+        }
+        if self.tail.len() == TAIL_LINES {
+            self.tail.pop_front();
+        }
+        self.tail.push_back(line);
+    }
+}
+
+impl LogFollower {
+    fn start(docker: &Docker, id: &str, file: Option<&Path>, readiness: &Readiness) -> Self {
+        let state = Arc::new(Mutex::new(LogState {
+            needle: match readiness {
+                Readiness::Log(n) => Some(n.clone()),
+                _ => None,
+            },
+            ..Default::default()
+        }));
+        let ended = Arc::new(AtomicBool::new(false));
+        let mut out = file.and_then(|path| {
+            if let Some(dir) = path.parent() {
+                let _ = std::fs::create_dir_all(dir);
+            }
+            std::fs::File::create(path).ok()
+        });
+        let options = LogsOptions {
+            follow: true,
+            stdout: true,
+            stderr: true,
+            ..Default::default()
+        };
+        let mut stream = docker.logs(id, Some(options));
+        let (task_state, task_ended) = (state.clone(), ended.clone());
+        let task = tokio::spawn(async move {
+            use std::io::Write;
+            while let Some(Ok(chunk)) = stream.next().await {
+                let bytes = chunk.as_ref();
+                if let Some(f) = out.as_mut() {
+                    let _ = f.write_all(bytes);
+                }
+                if let Ok(mut s) = task_state.lock() {
+                    s.push(bytes);
+                }
+            }
+            if let Ok(mut s) = task_state.lock()
+                && !s.partial.is_empty()
+            {
+                let rest = std::mem::take(&mut s.partial);
+                s.add_line(rest);
+            }
+            task_ended.store(true, Ordering::SeqCst);
+        });
+        Self { state, ended, task }
+    }
+
+    fn seen(&self) -> bool {
+        self.state.lock().is_ok_and(|s| s.seen)
+    }
+
+    fn ended(&self) -> bool {
+        self.ended.load(Ordering::SeqCst)
+    }
+
+    /// Waits (briefly) for the output to end, which it does once the container is gone,
+    /// and returns its last lines.
+    async fn finish(self) -> Vec<String> {
+        let abort = self.task.abort_handle();
+        if tokio::time::timeout(Duration::from_secs(3), self.task)
+            .await
+            .is_err()
+        {
+            abort.abort();
+        }
+        self.state
+            .lock()
+            .map(|s| s.tail.iter().cloned().collect())
+            .unwrap_or_default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn log_state_keeps_the_tail_and_spots_the_needle() {
+        let mut s = LogState {
+            needle: Some("listening on".into()),
+            ..Default::default()
+        };
+        s.push(b"starting\nerlmcp-refserver list");
+        assert!(!s.seen);
+        s.push(b"ening on http://0.0.0.0:8080/mcp\n");
+        assert!(s.seen);
+        for i in 0..30 {
+            s.push(format!("line {i}\n").as_bytes());
+        }
+        assert_eq!(s.tail.len(), TAIL_LINES);
+        assert_eq!(s.tail.back().map(String::as_str), Some("line 29"));
+    }
+}

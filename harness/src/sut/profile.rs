@@ -1,0 +1,713 @@
+//! SUT profiles: one small YAML file per system under test (`suts/<name>.yml`) saying how
+//! to start it, reach it, know it is ready and limit it. A profile is read and checked, and
+//! turned into a [`SutSpec`], before anything starts; every problem names the file, the
+//! line where known, the field and the reason.
+//!
+//! ```yaml
+//! kind: container            # embedded | container | process | url
+//! image: "erlmcp:${VERSION:-latest}"
+//! env: { ERLMCP_COOKIE: perf_test_cookie }
+//! files: { config/perf.config: /app/config/sys.config }   # host (relative to this file) -> container, read-only
+//! ports: 8080                # container port of the MCP endpoint
+//! transport: http
+//! endpoint: /mcp
+//! readiness: initialize      # or { http: /health } or { log: "listening on" }
+//! startup_timeout: 60s
+//! cpus: 2
+//! memory: 4G
+//! pin: true                  # run the container on the last CPU only (or a cpuset: "1")
+//! nodes: 1
+//! ```
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use super::container::{ContainerSpec, FileMount, ImageSource, Limits, Readiness};
+use super::{EmbeddedSpec, SutSpec};
+use crate::scenario::locate::{Step, line_of};
+
+/// The profile used when `ERLMCP_PERF_SUT` is not set.
+pub const DEFAULT_PROFILE: &str = "reference";
+/// Directory searched for profiles given by name.
+pub const PROFILE_DIR: &str = "suts";
+
+/// How a SUT is run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Kind {
+    /// The reference server as a child process of the harness.
+    Embedded,
+    /// A Docker container from a local image.
+    Container,
+    /// Any local command (not supported yet).
+    Process,
+    /// A server already running at a URL.
+    Url,
+}
+
+/// The MCP transport the load uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Transport {
+    /// Streamable HTTP.
+    Http,
+}
+
+/// Images the harness builds itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Build {
+    /// The reference server, from the harness's own binary.
+    Refserver,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum OneOrMany {
+    One(u16),
+    Many(Vec<u16>),
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum NumberOrText {
+    Number(f64),
+    Text(String),
+}
+
+/// `initialize`, `{http: /path}` or `{log: text}`.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum RawReadiness {
+    Word(String),
+    Http { http: String },
+    Log { log: String },
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum Pin {
+    Flag(bool),
+    Cpus(String),
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawProfile {
+    kind: Kind,
+    #[serde(default)]
+    description: Option<String>,
+    #[serde(default)]
+    image: Option<String>,
+    #[serde(default)]
+    build: Option<Build>,
+    #[serde(default)]
+    command: Vec<String>,
+    #[serde(default)]
+    env: BTreeMap<String, String>,
+    #[serde(default)]
+    files: BTreeMap<String, String>,
+    #[serde(default)]
+    ports: Option<OneOrMany>,
+    #[serde(default)]
+    transport: Option<Transport>,
+    #[serde(default)]
+    endpoint: Option<String>,
+    #[serde(default)]
+    readiness: Option<RawReadiness>,
+    #[serde(default)]
+    startup_timeout: Option<String>,
+    #[serde(default)]
+    cpus: Option<NumberOrText>,
+    #[serde(default)]
+    memory: Option<NumberOrText>,
+    #[serde(default)]
+    pin: Option<Pin>,
+    #[serde(default)]
+    nodes: Option<u32>,
+    #[serde(default)]
+    url: Option<String>,
+}
+
+/// A checked SUT profile.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SutProfile {
+    /// The file's stem (`reference-container`).
+    pub name: String,
+    /// The file.
+    pub path: PathBuf,
+    pub kind: Kind,
+    pub description: Option<String>,
+    /// The image, with `${VAR}` expanded (container profiles).
+    pub image: Option<String>,
+    /// An image the harness builds itself instead.
+    pub build: Option<Build>,
+    /// Arguments: the container's command, or extra reference-server flags (embedded).
+    pub command: Vec<String>,
+    pub env: BTreeMap<String, String>,
+    /// Read-only mounts, host paths resolved against the profile's directory.
+    pub files: Vec<FileMount>,
+    /// Container port of the MCP endpoint.
+    pub port: u16,
+    pub transport: Transport,
+    /// Path of the MCP endpoint.
+    pub endpoint: String,
+    pub readiness: Readiness,
+    pub startup_timeout: Duration,
+    pub limits: Limits,
+    /// Server nodes (only 1 is supported so far).
+    pub nodes: u32,
+    /// The target of a `url` profile.
+    pub url: Option<url::Url>,
+}
+
+/// A profile that cannot be used.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub struct ProfileError {
+    pub path: PathBuf,
+    /// 1-based line, where known.
+    pub line: Option<usize>,
+    /// The field (`memory`, `files.config/perf.config`), empty for the whole file.
+    pub field: String,
+    pub reason: String,
+}
+
+impl fmt::Display for ProfileError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "invalid SUT profile {}", self.path.display())?;
+        if let Some(line) = self.line {
+            write!(f, ":{line}")?;
+        }
+        if !self.field.is_empty() {
+            write!(f, ": {}", self.field)?;
+        }
+        write!(f, ": {}", self.reason)
+    }
+}
+
+/// What a profile needs from the caller to become a [`SutSpec`].
+#[derive(Debug, Clone, Default)]
+pub struct SpecContext {
+    /// The reference server's executable (`erlmcp-perf` or `erlmcp-refserver`).
+    pub refserver_program: PathBuf,
+    /// Arguments naming the reference server within it (`["refserver"]` for `erlmcp-perf`).
+    pub refserver_args: Vec<String>,
+    /// Reference-server fault injection for the run.
+    pub faults: Option<String>,
+    /// Replaces a container profile's image (`ERLMCP_PERF_IMAGE`).
+    pub image_override: Option<String>,
+}
+
+impl SpecContext {
+    /// A context with the reference server at `program args...`, faults and image override
+    /// from `ERLMCP_PERF_REFSERVER_FAULTS` and `ERLMCP_PERF_IMAGE`.
+    pub fn from_env(
+        program: impl Into<PathBuf>,
+        args: impl IntoIterator<Item = impl Into<String>>,
+    ) -> Self {
+        Self {
+            refserver_program: program.into(),
+            refserver_args: args.into_iter().map(Into::into).collect(),
+            faults: crate::env::refserver_faults(),
+            image_override: crate::env::image_override(),
+        }
+    }
+}
+
+/// The file a profile name or path stands for: a value with a `/` or a `.yml`/`.yaml`
+/// ending is a path, anything else is `suts/<name>.yml`.
+pub fn locate(name_or_path: &str) -> PathBuf {
+    let looks_like_path = name_or_path.contains('/')
+        || name_or_path.ends_with(".yml")
+        || name_or_path.ends_with(".yaml");
+    if looks_like_path {
+        PathBuf::from(name_or_path)
+    } else {
+        Path::new(PROFILE_DIR).join(format!("{name_or_path}.yml"))
+    }
+}
+
+/// The SUT named by `ERLMCP_PERF_SUT` (default `reference`), as a spec ready to start.
+pub fn spec_from_env(ctx: &SpecContext) -> Result<SutSpec, ProfileError> {
+    let name = crate::env::sut();
+    load(&locate(&name))?.to_spec(ctx)
+}
+
+/// Reads and checks a profile file.
+pub fn load(path: &Path) -> Result<SutProfile, ProfileError> {
+    let text = std::fs::read_to_string(path).map_err(|e| ProfileError {
+        path: path.to_owned(),
+        line: None,
+        field: String::new(),
+        reason: format!("failed to read: {e}"),
+    })?;
+    parse(&text, path)
+}
+
+/// Parses and checks profile text; `path` names it in errors and anchors `files`.
+pub fn parse(text: &str, path: &Path) -> Result<SutProfile, ProfileError> {
+    let deserializer = yaml_serde::Deserializer::from_str(text);
+    let raw: RawProfile = serde_path_to_error::deserialize(deserializer).map_err(|e| {
+        let field = e.path().to_string();
+        let field = if field == "." { String::new() } else { field };
+        let inner = e.inner();
+        let line = inner
+            .location()
+            .map(|l| l.line())
+            .or_else(|| line_of(text, &steps(&field)));
+        let mut reason = inner.to_string();
+        // yaml errors end with " at line N column M"; the line is shown already.
+        if let Some(at) = reason.find(" at line ") {
+            reason.truncate(at);
+        }
+        if let Some(rest) = reason.strip_prefix(&format!("{field}: ")) {
+            reason = rest.to_string();
+        }
+        if reason.contains("untagged enum RawReadiness") {
+            reason = "must be `initialize`, `{http: /path}` or `{log: text}`".into();
+        }
+        ProfileError {
+            path: path.to_owned(),
+            line,
+            field,
+            reason,
+        }
+    })?;
+    Checker { text, path }.check(raw)
+}
+
+/// The path of a top-level field (`files.x` is the key `files` then `x`).
+fn steps(field: &str) -> Vec<Step> {
+    match field.split_once('.') {
+        Some((a, b)) => vec![Step::Key(a.into()), Step::Key(b.into())],
+        None if field.is_empty() => Vec::new(),
+        None => vec![Step::Key(field.into())],
+    }
+}
+
+struct Checker<'a> {
+    text: &'a str,
+    path: &'a Path,
+}
+
+impl Checker<'_> {
+    fn error(&self, field: &str, reason: impl Into<String>) -> ProfileError {
+        ProfileError {
+            path: self.path.to_owned(),
+            line: line_of(self.text, &steps(field)),
+            field: field.to_string(),
+            reason: reason.into(),
+        }
+    }
+
+    fn check(&self, raw: RawProfile) -> Result<SutProfile, ProfileError> {
+        let name = self
+            .path
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        match raw.kind {
+            Kind::Process => {
+                return Err(self.error("kind", "`process` profiles are not supported yet"));
+            }
+            Kind::Container if raw.image.is_none() && raw.build.is_none() => {
+                return Err(self.error(
+                    "image",
+                    "a container profile needs an image (or `build: refserver`)",
+                ));
+            }
+            _ => {}
+        }
+        if raw.build.is_some() && raw.kind != Kind::Container {
+            return Err(self.error("build", "only container profiles build images"));
+        }
+        let image = raw
+            .image
+            .as_deref()
+            .map(|i| expand_vars(i).map_err(|e| self.error("image", e)))
+            .transpose()?;
+        let mut env = BTreeMap::new();
+        for (k, v) in raw.env {
+            let v = expand_vars(&v).map_err(|e| self.error(&format!("env.{k}"), e))?;
+            env.insert(k, v);
+        }
+        let base = self.path.parent().unwrap_or(Path::new(""));
+        let mut files = Vec::new();
+        for (host, container) in raw.files {
+            let field = format!("files.{host}");
+            let resolved = base.join(&host);
+            let host_abs = std::fs::canonicalize(&resolved).map_err(|e| {
+                self.error(&field, format!("cannot use {}: {e}", resolved.display()))
+            })?;
+            if !container.starts_with('/') {
+                return Err(self.error(&field, "the container path must be absolute"));
+            }
+            files.push(FileMount {
+                host: host_abs,
+                container,
+            });
+        }
+        let port = match raw.ports {
+            None => 8080,
+            Some(OneOrMany::One(p)) => p,
+            Some(OneOrMany::Many(ps)) => *ps
+                .first()
+                .ok_or_else(|| self.error("ports", "needs the MCP endpoint's port"))?,
+        };
+        if port == 0 {
+            return Err(self.error("ports", "port 0 is not a port"));
+        }
+        let endpoint = raw.endpoint.unwrap_or_else(|| "/mcp".into());
+        if !endpoint.starts_with('/') {
+            return Err(self.error("endpoint", "must be a path starting with `/`"));
+        }
+        let startup_timeout = match raw.startup_timeout {
+            None if raw.kind == Kind::Container => Duration::from_secs(60),
+            None => Duration::from_secs(15),
+            Some(t) => humantime::parse_duration(t.trim())
+                .ok()
+                .filter(|d| !d.is_zero())
+                .ok_or_else(|| {
+                    self.error(
+                        "startup_timeout",
+                        format!("{t:?} is not a duration above zero like `30s`"),
+                    )
+                })?,
+        };
+        let cpus = raw
+            .cpus
+            .map(|c| parse_cpus(&c).map_err(|e| self.error("cpus", e)))
+            .transpose()?;
+        let memory_bytes = raw
+            .memory
+            .map(|m| parse_memory(&m).map_err(|e| self.error("memory", e)))
+            .transpose()?;
+        let cpuset = match raw.pin {
+            None | Some(Pin::Flag(false)) => None,
+            Some(Pin::Flag(true)) => Some(last_cpu().to_string()),
+            Some(Pin::Cpus(set)) => {
+                let ok = !set.is_empty()
+                    && set
+                        .chars()
+                        .all(|c| c.is_ascii_digit() || c == ',' || c == '-');
+                if !ok {
+                    return Err(self.error("pin", "must be true, false or a cpuset like \"1\""));
+                }
+                Some(set)
+            }
+        };
+        let readiness = match raw.readiness {
+            None => Readiness::Initialize,
+            Some(RawReadiness::Word(w)) if w == "initialize" => Readiness::Initialize,
+            Some(RawReadiness::Word(w)) => {
+                return Err(self.error(
+                    "readiness",
+                    format!("{w:?}: must be `initialize`, `{{http: /path}}` or `{{log: text}}`"),
+                ));
+            }
+            Some(RawReadiness::Http { http }) if http.starts_with('/') => Readiness::Http(http),
+            Some(RawReadiness::Http { .. }) => {
+                return Err(self.error("readiness", "the http path must start with `/`"));
+            }
+            Some(RawReadiness::Log { log }) => Readiness::Log(log),
+        };
+        let nodes = raw.nodes.unwrap_or(1);
+        if nodes != 1 {
+            return Err(self.error(
+                "nodes",
+                format!("{nodes} nodes: clusters are not supported yet, only 1"),
+            ));
+        }
+        let url = match (raw.kind, raw.url) {
+            (Kind::Url, None) => return Err(self.error("url", "a url profile needs a url")),
+            (Kind::Url, Some(u)) => Some(
+                u.parse::<url::Url>()
+                    .map_err(|e| self.error("url", format!("{u:?}: {e}")))?,
+            ),
+            (_, Some(_)) => return Err(self.error("url", "only url profiles take a url")),
+            (_, None) => None,
+        };
+        Ok(SutProfile {
+            name,
+            path: self.path.to_owned(),
+            kind: raw.kind,
+            description: raw.description,
+            image,
+            build: raw.build,
+            command: raw.command,
+            env,
+            files,
+            port,
+            transport: raw.transport.unwrap_or(Transport::Http),
+            endpoint,
+            readiness,
+            startup_timeout,
+            limits: Limits {
+                cpus,
+                memory_bytes,
+                cpuset,
+            },
+            nodes,
+            url,
+        })
+    }
+}
+
+impl SutProfile {
+    /// The spec that starts this SUT. A container profile's image is replaced by
+    /// `ctx.image_override` when set.
+    pub fn to_spec(&self, ctx: &SpecContext) -> Result<SutSpec, ProfileError> {
+        let error = |field: &str, reason: &str| ProfileError {
+            path: self.path.clone(),
+            line: None,
+            field: field.into(),
+            reason: reason.into(),
+        };
+        match self.kind {
+            Kind::Embedded => {
+                let mut args = ctx.refserver_args.clone();
+                args.extend(self.command.iter().cloned());
+                let mut spec =
+                    EmbeddedSpec::new(&ctx.refserver_program, args).with_faults(ctx.faults.clone());
+                spec.startup_timeout = self.startup_timeout;
+                Ok(SutSpec::Embedded(spec))
+            }
+            Kind::Url => {
+                let url = self
+                    .url
+                    .clone()
+                    .ok_or_else(|| error("url", "a url profile needs a url"))?;
+                Ok(SutSpec::Url {
+                    url,
+                    allow_remote: false,
+                })
+            }
+            Kind::Process => Err(error("kind", "`process` profiles are not supported yet")),
+            Kind::Container => {
+                let image = match (&ctx.image_override, &self.image, self.build) {
+                    (Some(image), _, _) => ImageSource::Local(image.clone()),
+                    (None, _, Some(Build::Refserver)) => ImageSource::Refserver {
+                        binary: ctx.refserver_program.clone(),
+                        prefix_args: ctx.refserver_args.clone(),
+                    },
+                    (None, Some(image), None) => ImageSource::Local(image.clone()),
+                    (None, None, None) => {
+                        return Err(error("image", "a container profile needs an image"));
+                    }
+                };
+                // Faults are the reference server's flag; other servers do not know it.
+                let faults = match image {
+                    ImageSource::Refserver { .. } => ctx.faults.clone(),
+                    ImageSource::Local(_) => None,
+                };
+                Ok(SutSpec::Container(Box::new(ContainerSpec {
+                    name: self.name.clone(),
+                    image,
+                    command: self.command.clone(),
+                    env: self.env.clone(),
+                    files: self.files.clone(),
+                    port: self.port,
+                    endpoint_path: self.endpoint.clone(),
+                    readiness: self.readiness.clone(),
+                    startup_timeout: self.startup_timeout,
+                    limits: self.limits.clone(),
+                    faults,
+                })))
+            }
+        }
+    }
+}
+
+/// Expands `${NAME}` and `${NAME:-default}` from the environment; an unset `${NAME}` with
+/// no default is an error.
+pub fn expand_vars(text: &str) -> Result<String, String> {
+    let mut out = String::new();
+    let mut rest = text;
+    while let Some(start) = rest.find("${") {
+        out.push_str(&rest[..start]);
+        let after = &rest[start + 2..];
+        let end = after
+            .find('}')
+            .ok_or_else(|| format!("unclosed `${{` in {text:?}"))?;
+        let inner = &after[..end];
+        let (name, default) = match inner.split_once(":-") {
+            Some((n, d)) => (n, Some(d)),
+            None => (inner, None),
+        };
+        let value = std::env::var(name)
+            .ok()
+            .filter(|v| !v.is_empty())
+            .or_else(|| default.map(str::to_string))
+            .ok_or_else(|| format!("${{{name}}} is not set and has no default"))?;
+        out.push_str(&value);
+        rest = &after[end + 1..];
+    }
+    out.push_str(rest);
+    Ok(out)
+}
+
+fn parse_cpus(value: &NumberOrText) -> Result<f64, String> {
+    let n = match value {
+        NumberOrText::Number(n) => *n,
+        NumberOrText::Text(t) => t
+            .trim()
+            .parse::<f64>()
+            .map_err(|_| format!("{t:?} is not a number of CPUs"))?,
+    };
+    if n > 0.0 && n <= 1024.0 {
+        Ok(n)
+    } else {
+        Err(format!("{n} CPUs: must be above 0 and at most 1024"))
+    }
+}
+
+/// `512M`, `4G`, `1.5G`, `4GiB`, `65536` (bytes); units are binary, as Docker's are.
+fn parse_memory(value: &NumberOrText) -> Result<u64, String> {
+    let text = match value {
+        NumberOrText::Number(n) => n.to_string(),
+        NumberOrText::Text(t) => t.trim().to_string(),
+    };
+    let split = text
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let number: f64 = number
+        .parse()
+        .map_err(|_| format!("{text:?} is not a size like 512M or 4G"))?;
+    let shift = match unit
+        .trim()
+        .trim_end_matches(['b', 'B'])
+        .trim_end_matches('i')
+    {
+        "" => 0,
+        "k" | "K" => 10,
+        "m" | "M" => 20,
+        "g" | "G" => 30,
+        "t" | "T" => 40,
+        _ => return Err(format!("{text:?}: unknown unit (use K, M, G or T)")),
+    };
+    let bytes = (number * (1u64 << shift) as f64).round();
+    // Docker refuses limits below 6 MiB.
+    if bytes < (6u64 << 20) as f64 {
+        return Err(format!("{text:?} is below Docker's minimum of 6M"));
+    }
+    Ok(bytes as u64)
+}
+
+/// The highest CPU index this process may run on; `pin: true` puts the SUT there.
+fn last_cpu() -> usize {
+    std::thread::available_parallelism()
+        .map(|n| n.get().saturating_sub(1))
+        .unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse_at(text: &str) -> Result<SutProfile, ProfileError> {
+        parse(text, Path::new("suts/x.yml"))
+    }
+
+    #[test]
+    fn reads_a_container_profile() {
+        let p = parse_at(
+            "kind: container\nimage: \"erlmcp:${ERLMCP_PERF_TEST_UNSET_VAR:-latest}\"\ncommand: [a, b]\nenv:\n  A: \"1\"\nports: [8080, 9090]\nreadiness:\n  http: /health\nstartup_timeout: 20s\ncpus: 1.5\nmemory: 512M\npin: \"1\"\n",
+        )
+        .unwrap();
+        assert_eq!(p.kind, Kind::Container);
+        assert_eq!(p.image.as_deref(), Some("erlmcp:latest"));
+        assert_eq!(p.port, 8080);
+        assert_eq!(p.endpoint, "/mcp");
+        assert_eq!(p.readiness, Readiness::Http("/health".into()));
+        assert_eq!(p.startup_timeout, Duration::from_secs(20));
+        assert_eq!(p.limits.cpus, Some(1.5));
+        assert_eq!(p.limits.memory_bytes, Some(512 << 20));
+        assert_eq!(p.limits.cpuset.as_deref(), Some("1"));
+        assert_eq!(p.nodes, 1);
+    }
+
+    #[test]
+    fn errors_name_line_field_and_reason() {
+        let e = parse_at("kind: container\nimage: x\nmemroy: 4G\n").unwrap_err();
+        assert_eq!(e.line, Some(3), "{e}");
+        assert!(e.reason.contains("unknown field `memroy`"), "{e}");
+        let e = parse_at("kind: container\nimage: x\nmemory: 4Q\n").unwrap_err();
+        assert_eq!((e.line, e.field.as_str()), (Some(3), "memory"), "{e}");
+        assert!(
+            e.to_string()
+                .starts_with("invalid SUT profile suts/x.yml:3: memory: ")
+        );
+        let e = parse_at("kind: container\ncpus: 2\n").unwrap_err();
+        assert_eq!(e.field, "image");
+        assert!(e.reason.contains("needs an image"), "{e}");
+        let e = parse_at("kind: container\nimage: x\nnodes: 3\n").unwrap_err();
+        assert!(e.reason.contains("not supported yet"), "{e}");
+        let e =
+            parse_at("kind: container\nimage: \"${ERLMCP_PERF_TEST_UNSET_VAR}\"\n").unwrap_err();
+        assert!(e.reason.contains("not set"), "{e}");
+        let e = parse_at("kind: url\n").unwrap_err();
+        assert_eq!(e.field, "url");
+        let e =
+            parse_at("kind: container\nimage: x\nfiles:\n  missing.config: /app/x\n").unwrap_err();
+        assert_eq!(
+            (e.line, e.field.as_str()),
+            (Some(4), "files.missing.config"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn sizes_and_names() {
+        let mem = |s: &str| parse_memory(&NumberOrText::Text(s.into()));
+        assert_eq!(mem("4G"), Ok(4 << 30));
+        assert_eq!(mem("1.5GiB"), Ok(3 << 29));
+        assert_eq!(mem("512m"), Ok(512 << 20));
+        assert!(mem("1K").is_err());
+        assert_eq!(locate("erlmcp"), PathBuf::from("suts/erlmcp.yml"));
+        assert_eq!(locate("x/y.yml"), PathBuf::from("x/y.yml"));
+        assert_eq!(
+            expand_vars("a${ERLMCP_PERF_TEST_UNSET_VAR:-b}c"),
+            Ok("abc".into())
+        );
+    }
+
+    #[test]
+    fn override_replaces_the_image() {
+        let p = parse_at("kind: container\nbuild: refserver\n").unwrap();
+        let ctx = SpecContext {
+            refserver_program: "/bin/erlmcp-perf".into(),
+            refserver_args: vec!["refserver".into()],
+            faults: Some("latency=1ms".into()),
+            image_override: None,
+        };
+        let SutSpec::Container(spec) = p.to_spec(&ctx).unwrap() else {
+            panic!("not a container spec")
+        };
+        assert!(matches!(spec.image, ImageSource::Refserver { .. }));
+        assert_eq!(spec.faults.as_deref(), Some("latency=1ms"));
+        let ctx = SpecContext {
+            image_override: Some("mine:1".into()),
+            ..ctx
+        };
+        let SutSpec::Container(spec) = p.to_spec(&ctx).unwrap() else {
+            panic!("not a container spec")
+        };
+        assert_eq!(spec.image, ImageSource::Local("mine:1".into()));
+        assert_eq!(spec.faults, None);
+    }
+
+    #[test]
+    fn shipped_profiles_parse() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../suts");
+        for name in ["reference", "reference-container", "erlmcp"] {
+            let path = dir.join(format!("{name}.yml"));
+            let p = load(&path).unwrap_or_else(|e| panic!("{e}"));
+            assert_eq!(p.name, name);
+        }
+    }
+}

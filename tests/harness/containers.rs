@@ -1,0 +1,282 @@
+//! Containerised SUTs: SUT profiles, the reference server in a limited container with
+//! Docker-sourced resource figures, a missing image, and cleanup after a panic or SIGTERM.
+//!
+//! Where no Docker engine answers, the tests that need one print why and pass, unless
+//! `ERLMCP_PERF_REQUIRE_DOCKER` is set (as `.ci/run` does): then they fail.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use harness::env;
+use harness::sut::{SpecContext, SutError, SutSpec, docker, profile};
+
+use crate::{BIN, run, runtime, scenario_file};
+
+/// Set in a child test process to say what it should do (`panic` or `wait`).
+const CHILD_MODE: &str = "ERLMCP_PERF_TEST_CHILD_MODE";
+
+/// Whether a Docker engine answers; if not, says why, and fails when Docker is required.
+fn docker_ready(test: &str) -> bool {
+    match runtime().block_on(docker::available()) {
+        Ok(()) => true,
+        Err(e) if env::require_docker() => {
+            panic!(
+                "{test}: no Docker engine answers ({e}) and {} is set",
+                env::REQUIRE_DOCKER
+            )
+        }
+        Err(e) => {
+            eprintln!(
+                "SKIPPED {test}: no Docker engine answers ({e}); set {} to make this a failure",
+                env::REQUIRE_DOCKER
+            );
+            false
+        }
+    }
+}
+
+fn workspace() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn context() -> SpecContext {
+    SpecContext {
+        refserver_program: PathBuf::from(BIN),
+        refserver_args: vec!["refserver".into()],
+        faults: None,
+        image_override: None,
+    }
+}
+
+fn reference_container() -> SutSpec {
+    let path = workspace().join("suts/reference-container.yml");
+    profile::load(&path)
+        .and_then(|p| p.to_spec(&context()))
+        .unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// Ids of containers labelled as started by harness process `pid`, as `docker ps` lists them.
+fn containers_of(pid: u32) -> Vec<String> {
+    let out = Command::new("docker")
+        .args(["ps", "-a", "-q", "--filter"])
+        .arg(format!("label={}={pid}", docker::PID_LABEL))
+        .output()
+        .expect("run docker ps");
+    assert!(out.status.success(), "docker ps: {out:?}");
+    String::from_utf8_lossy(&out.stdout)
+        .split_whitespace()
+        .map(str::to_string)
+        .collect()
+}
+
+const SHORT_LOAD: &str = "scenario:\n  name: container\n  clients: 4\n  phases:\n    - name: steady\n      duration: 3s\n      rps: 100\n  requests:\n    - type: tool_call\n      tool: calculator\n      weight: 50%\n    - type: resource_list\n      weight: 50%\n";
+
+#[test]
+fn reference_container_reports_docker_resources() {
+    if !docker_ready("reference_container_reports_docker_resources") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let file = scenario_file(dir.path(), "container", SHORT_LOAD);
+    let r = run(&file, reference_container(), dir.path());
+    assert_eq!(r.sut.kind, "container");
+    assert!(
+        r.sut.description.contains("1 CPU") && r.sut.description.contains("512 MiB"),
+        "{}",
+        r.sut.description
+    );
+    assert!(r.sut.binary_sha256.is_some());
+    assert_eq!(r.throughput.attempts, 300);
+    assert_eq!(r.errors.total, 0, "{:?}", r.errors);
+    let res = r.resources.as_ref().expect("resources sampled");
+    assert_eq!(res.source, "docker");
+    assert!(res.cpu_seconds > 0.0, "{res:?}");
+    assert!(res.cpu_cores_peak < 1.5, "limited to 1 CPU: {res:?}");
+    assert!(
+        res.memory_bytes_peak > 0 && res.memory_bytes_peak < 512 << 20,
+        "{res:?}"
+    );
+    assert!(res.network_rx_bytes.unwrap_or(0) > 0, "{res:?}");
+    assert!(r.efficiency.is_some_and(|e| e > 0.0), "{:?}", r.efficiency);
+    let log = std::fs::read_to_string(dir.path().join("container/sut.log")).unwrap();
+    assert!(log.contains("listening on"), "sut.log: {log}");
+    assert!(
+        containers_of(std::process::id()).is_empty(),
+        "the container outlived the run"
+    );
+}
+
+#[test]
+fn bad_profiles_fail_before_anything_starts() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("bad.yml");
+    std::fs::write(&path, "kind: container\nimage: x\ncpus: 2\nmemory: lots\n").unwrap();
+    let e = profile::load(&path).unwrap_err();
+    let text = e.to_string();
+    assert!(text.contains("bad.yml:4: memory: "), "{text}");
+    std::fs::write(&path, "kind: container\ncpus: 2\n").unwrap();
+    let e = profile::load(&path).unwrap_err();
+    assert!(
+        e.to_string()
+            .contains("image: a container profile needs an image"),
+        "{e}"
+    );
+    std::fs::write(&path, "kind: contianer\n").unwrap();
+    let e = profile::load(&path).unwrap_err();
+    assert_eq!((e.line, e.field.as_str()), (Some(1), "kind"), "{e}");
+}
+
+#[test]
+fn missing_image_fails_fast_without_pulling() {
+    if !docker_ready("missing_image_fails_fast_without_pulling") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("missing.yml");
+    std::fs::write(
+        &path,
+        "kind: container\nimage: erlmcp-perf-test-never-built:0\nports: 8080\n",
+    )
+    .unwrap();
+    let spec = profile::load(&path)
+        .and_then(|p| p.to_spec(&context()))
+        .unwrap();
+    let started = Instant::now();
+    let err = runtime()
+        .block_on(spec.start(None))
+        .expect_err("a missing image must not start");
+    assert!(matches!(err, SutError::ImageMissing { .. }), "{err}");
+    let text = err.to_string();
+    assert!(
+        text.contains("not present locally") && text.contains("never pulls"),
+        "{text}"
+    );
+    assert!(started.elapsed() < Duration::from_secs(10));
+}
+
+/// Runs this binary's `child_process` test in a child process in `mode`.
+fn spawn_child(mode: &str) -> std::process::Child {
+    Command::new(std::env::current_exe().expect("test binary"))
+        .args([
+            "containers::child_process",
+            "--exact",
+            "--ignored",
+            "--nocapture",
+        ])
+        .env(CHILD_MODE, mode)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn child test process")
+}
+
+fn wait_for(what: &str, limit: Duration, mut done: impl FnMut() -> bool) {
+    let until = Instant::now() + limit;
+    while !done() {
+        assert!(Instant::now() < until, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+fn wait_exit(child: &mut std::process::Child) -> std::process::ExitStatus {
+    let until = Instant::now() + Duration::from_secs(60);
+    loop {
+        if let Some(status) = child.try_wait().expect("wait child") {
+            return status;
+        }
+        if Instant::now() > until {
+            let _ = child.kill();
+            panic!("the child test process did not exit");
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn no_container_outlives_a_panic_mid_run() {
+    if !docker_ready("no_container_outlives_a_panic_mid_run") {
+        return;
+    }
+    let mut child = spawn_child("panic");
+    let mut stderr = child.stderr.take().expect("piped stderr");
+    let reader = std::thread::spawn(move || {
+        let mut text = String::new();
+        let _ = std::io::Read::read_to_string(&mut stderr, &mut text);
+        text
+    });
+    let status = wait_exit(&mut child);
+    let stderr = reader.join().unwrap_or_default();
+    assert!(!status.success(), "the child was meant to panic: {status}");
+    assert!(
+        stderr.contains("deliberate panic in the middle of a run"),
+        "the child failed otherwise: {stderr}"
+    );
+    assert_eq!(containers_of(child.id()), Vec::<String>::new());
+}
+
+#[test]
+fn no_container_outlives_sigterm() {
+    if !docker_ready("no_container_outlives_sigterm") {
+        return;
+    }
+    let mut child = spawn_child("wait");
+    let pid = child.id();
+    wait_for("the child's container", Duration::from_secs(90), || {
+        !containers_of(pid).is_empty() || child.try_wait().ok().flatten().is_some()
+    });
+    assert!(child.try_wait().unwrap().is_none(), "the child ended early");
+    // Let it get into the load, then terminate it as nextest does on a timeout.
+    std::thread::sleep(Duration::from_millis(1500));
+    // SAFETY: signalling our own child process by pid; it has not been reaped.
+    unsafe {
+        libc::kill(pid as libc::pid_t, libc::SIGTERM);
+    }
+    let status = wait_exit(&mut child);
+    assert!(!status.success(), "{status}");
+    assert_eq!(containers_of(pid), Vec::<String>::new());
+}
+
+/// Not a test on its own: the child process of the cleanup tests. `panic` panics while a
+/// run against the reference container is under way; `wait` runs load for a minute (until
+/// the parent sends SIGTERM).
+#[test]
+#[ignore = "run by the cleanup tests in a child process"]
+fn child_process() {
+    let Ok(mode) = std::env::var(CHILD_MODE) else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let seconds = if mode == "panic" { 5 } else { 60 };
+    let file = scenario_file(
+        dir.path(),
+        "child",
+        &SHORT_LOAD.replace("duration: 3s", &format!("duration: {seconds}s")),
+    );
+    let scenario = harness::scenario::load(&file).unwrap();
+    let options = crate::quiet();
+    let sut = reference_container();
+    let out = dir.path().join("child");
+    runtime().block_on(async {
+        let run = harness::run::run_scenario(&scenario, &sut, &options, &out);
+        tokio::pin!(run);
+        // Wait until the container is up and the load is running, then panic.
+        let pid = std::process::id();
+        let panic_at = async {
+            loop {
+                tokio::time::sleep(Duration::from_millis(200)).await;
+                let ids = tokio::task::spawn_blocking(move || containers_of(pid))
+                    .await
+                    .unwrap_or_default();
+                if !ids.is_empty() {
+                    break;
+                }
+            }
+            tokio::time::sleep(Duration::from_secs(1)).await;
+        };
+        tokio::select! {
+            r = &mut run => panic!("the run ended first: {:?}", r.map(|_| ())),
+            _ = panic_at, if mode == "panic" => panic!("deliberate panic in the middle of a run"),
+        }
+    });
+}
