@@ -11,7 +11,9 @@
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
-use harness::check::{CheckError, CheckOptions, check_against_file, update_baseline};
+use harness::check::{
+    CheckError, CheckOptions, check_against_file, check_same_run, update_baseline,
+};
 use harness::gate::Status;
 use harness::load::ProgressMode;
 use harness::record::RunRecord;
@@ -65,6 +67,16 @@ fn scenario_files() -> Result<Vec<PathBuf>, String> {
 fn sut_spec() -> Result<SutSpec, Failed> {
     let ctx = SpecContext::from_env(env!("CARGO_BIN_EXE_erlmcp-perf"), ["refserver"]);
     profile::spec_from_env(&ctx).map_err(|e| e.to_string().into())
+}
+
+/// The same profile with `ERLMCP_PERF_BASELINE_IMAGE` as its image: the baseline side of a
+/// same-run A/B gate.
+fn baseline_image_spec(image: String) -> Result<SutSpec, Failed> {
+    let mut ctx = SpecContext::from_env(env!("CARGO_BIN_EXE_erlmcp-perf"), ["refserver"]);
+    ctx.image_override = Some(image);
+    profile::load(&profile::locate(&env::sut()))
+        .and_then(|p| p.to_spec(&ctx))
+        .map_err(|e| e.to_string().into())
 }
 
 /// The name baselines are filed under: the profile's file stem (`reference`).
@@ -121,16 +133,33 @@ fn run(file: &Path) -> Result<(), Failed> {
         );
         return Ok(());
     }
-    let result = runtime
-        .block_on(check_against_file(&scenario, &sut, &options, &baseline_path, &dir))
-        .map_err(|e| match e {
-            CheckError::MissingBaseline(path) => format!(
-                "no baseline at {}; record it with:\n  {}=1 cargo nextest run --profile perf -E 'test(=scenario::{stem})'",
-                path.display(),
-                env::UPDATE_BASELINES
-            ),
-            other => other.to_string(),
-        })?;
+    let checked = match env::baseline_image() {
+        Some(image) => {
+            let baseline_sut = baseline_image_spec(image)?;
+            runtime.block_on(check_same_run(
+                &scenario,
+                &baseline_sut,
+                &sut,
+                &options,
+                &dir,
+            ))
+        }
+        None => runtime.block_on(check_against_file(
+            &scenario,
+            &sut,
+            &options,
+            &baseline_path,
+            &dir,
+        )),
+    };
+    let result = checked.map_err(|e| match e {
+        CheckError::MissingBaseline(path) => format!(
+            "no baseline at {}; record it with:\n  {}=1 cargo nextest run --profile perf -E 'test(=scenario::{stem})'",
+            path.display(),
+            env::UPDATE_BASELINES
+        ),
+        other => other.to_string(),
+    })?;
     for record in &result.records {
         println!("{}", report::summary(record));
     }

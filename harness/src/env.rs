@@ -11,6 +11,9 @@ pub const OUT: &str = "ERLMCP_PERF_OUT";
 pub const REFSERVER_FAULTS: &str = "ERLMCP_PERF_REFSERVER_FAULTS";
 /// `1` makes the perf suite rewrite the baselines of the scenarios it runs instead of gating.
 pub const UPDATE_BASELINES: &str = "ERLMCP_PERF_UPDATE_BASELINES";
+/// An image to run as the baseline side of a same-run A/B gate (with `ERLMCP_PERF_IMAGE` as
+/// the current side), instead of comparing with the committed baseline file.
+pub const BASELINE_IMAGE: &str = "ERLMCP_PERF_BASELINE_IMAGE";
 /// Trials per side of a gated run (default 3).
 pub const TRIALS: &str = "ERLMCP_PERF_TRIALS";
 
@@ -100,6 +103,11 @@ pub fn refserver_faults() -> Option<String> {
 /// `ERLMCP_PERF_SUT`, default `reference`.
 pub fn sut() -> String {
     var(SUT).unwrap_or_else(|| crate::sut::profile::DEFAULT_PROFILE.to_string())
+}
+
+/// `ERLMCP_PERF_BASELINE_IMAGE`, if set.
+pub fn baseline_image() -> Option<String> {
+    var(BASELINE_IMAGE)
 }
 
 /// `ERLMCP_PERF_IMAGE`, if set.
