@@ -112,6 +112,16 @@ pub enum BaselineError {
     },
 }
 
+/// SHA-256 of the canonical form of a baseline's JSON without `receipt.sha256`. Computed on
+/// the file's own JSON when loading, so fields a later harness adds never alter old receipts
+/// and no field of the file escapes the check.
+fn receipt_of(mut value: Value) -> String {
+    if let Some(receipt) = value.get_mut("receipt").and_then(Value::as_object_mut) {
+        receipt.remove("sha256");
+    }
+    hex::encode(Sha256::digest(canonical_json(&value).as_bytes()))
+}
+
 /// The canonical form: compact JSON with object keys sorted at every level.
 pub fn canonical_json(value: &Value) -> String {
     serde_json::to_string(&sorted(value)).expect("JSON values serialise")
@@ -180,11 +190,7 @@ impl Baseline {
 
     /// SHA-256 of the canonical JSON of this baseline with the receipt's hash left out.
     pub fn compute_receipt(&self) -> String {
-        let mut value = serde_json::to_value(self).expect("baselines serialise");
-        if let Some(receipt) = value.get_mut("receipt").and_then(Value::as_object_mut) {
-            receipt.remove("sha256");
-        }
-        hex::encode(Sha256::digest(canonical_json(&value).as_bytes()))
+        receipt_of(serde_json::to_value(self).expect("baselines serialise"))
     }
 
     /// The merged latency histogram.
@@ -227,7 +233,7 @@ impl Baseline {
         }
         let baseline: Baseline = serde_path_to_error::deserialize(&value)
             .map_err(|e| invalid(format!("{}: {}", e.path(), e.inner())))?;
-        let computed = baseline.compute_receipt();
+        let computed = receipt_of(value);
         if computed != baseline.receipt.sha256 {
             return Err(BaselineError::ReceiptMismatch {
                 path: path.to_owned(),
@@ -325,6 +331,11 @@ pub fn median_figures(runs: &[Figures]) -> Figures {
             p99_us: med_u(&|r| r.latency.p99_us),
             p999_us: med_u(&|r| r.latency.p999_us),
         },
+        operation_ok: runs
+            .iter()
+            .flat_map(|r| r.operation_ok.keys())
+            .map(|op| (op.clone(), med_u(&|r| r.ok_of(op))))
+            .collect(),
         operations,
         cpu_cores: med(&|r| r.cpu_cores),
         memory_peak_bytes: med(&|r| r.memory_peak_bytes.map(|b| b as f64))

@@ -30,6 +30,9 @@ pub struct Figures {
     pub latency: Percentiles,
     /// Latency per operation.
     pub operations: BTreeMap<String, Percentiles>,
+    /// Successful requests per operation (the samples behind its percentiles).
+    #[serde(default)]
+    pub operation_ok: BTreeMap<String, u64>,
     /// Mean SUT CPU cores in use.
     pub cpu_cores: Option<f64>,
     /// Peak SUT resident memory, bytes.
@@ -58,10 +61,28 @@ impl Figures {
                 .iter()
                 .map(|o| (o.operation.clone(), p(&o.latency)))
                 .collect(),
+            operation_ok: r
+                .operations
+                .iter()
+                .map(|o| (o.operation.clone(), o.ok))
+                .collect(),
             cpu_cores: r.resources.as_ref().map(|x| x.cpu_cores_mean),
             memory_peak_bytes: r.resources.as_ref().map(|x| x.memory_bytes_peak),
             efficiency: r.efficiency,
         }
+    }
+
+    /// Successful requests: the samples behind the overall percentiles.
+    pub fn ok(&self) -> u64 {
+        self.attempts.saturating_sub(self.errors)
+    }
+
+    /// Successful requests of one operation (the overall count if not recorded).
+    pub fn ok_of(&self, op: &str) -> u64 {
+        self.operation_ok
+            .get(op)
+            .copied()
+            .unwrap_or_else(|| self.ok())
     }
 
     /// Error rate, percent.

@@ -214,14 +214,9 @@ pub fn gate(
         ("P999", "p999", |p| p.p999_us),
     ];
     for (name, key, get) in percentiles {
-        g.continuous(
-            "Latency",
-            name,
-            key,
-            Unit::Micros,
-            Worse::Higher,
-            move |f| Some(get(&f.latency) as f64),
-        );
+        g.percentile("Latency", name, key, Figures::ok, move |f| {
+            Some(get(&f.latency) as f64)
+        });
     }
     let ops: BTreeSet<String> = baseline
         .iter()
@@ -230,12 +225,11 @@ pub fn gate(
         .collect();
     for op in &ops {
         let name = format!("`{op}` P99");
-        g.continuous(
+        g.percentile(
             "Latency by Operation",
             &name,
             "p99",
-            Unit::Micros,
-            Worse::Higher,
+            |f| f.ok_of(op),
             |f| f.operations.get(op).map(|p| p.p99_us as f64),
         );
     }
@@ -288,7 +282,48 @@ fn bad_change(base: f64, cur: f64, worse: Worse) -> Option<f64> {
     })
 }
 
+/// Samples each run needs for a percentile to be gated: ten beyond it (P99 needs 1,000,
+/// P999 10,000). With fewer, the percentile is little more than the run's slowest request.
+pub fn samples_needed(key: &str) -> u64 {
+    match key {
+        "p50" => 20,
+        "p95" => 200,
+        "p99" => 1_000,
+        "p999" => 10_000,
+        _ => 0,
+    }
+}
+
 impl Gate<'_> {
+    /// A latency percentile (`key` = `p50` ... `p999`), gated only when every run on both
+    /// sides has enough samples for it.
+    fn percentile(
+        &mut self,
+        group: &str,
+        name: &str,
+        key: &str,
+        samples: impl Fn(&Figures) -> u64,
+        get: impl Fn(&Figures) -> Option<f64>,
+    ) {
+        let needed = samples_needed(key);
+        let fewest = self
+            .baseline
+            .iter()
+            .chain(self.current)
+            .map(&samples)
+            .min()
+            .unwrap_or(0);
+        if fewest >= needed {
+            return self.continuous(group, name, key, Unit::Micros, Worse::Higher, get);
+        }
+        let before = self.out.len();
+        self.continuous(group, name, key, Unit::Micros, Worse::Higher, get);
+        if let Some(m) = self.out.get_mut(before) {
+            m.status = Status::Ok;
+            m.noise = format!("not gated: {fewest} samples in a run, {needed} needed for {name}");
+        }
+    }
+
     fn continuous(
         &mut self,
         group: &str,

@@ -206,3 +206,24 @@ fn unchanged_runs_pass() {
     );
     assert_eq!(v.status, Status::Ok, "{:#?}", v.metrics);
 }
+
+#[test]
+fn tails_need_enough_samples_to_be_gated() {
+    // 300 requests a run: P999 is the slowest request, P99 the third slowest.
+    let few = |p99: u64| {
+        let mut r = runs(&[p99, p99 + 10, p99 + 20]);
+        for f in &mut r {
+            f.attempts = 300;
+        }
+        r
+    };
+    let v = gate(&few(1000), &few(2000), &Thresholds::default(), Comparison::SameRun);
+    for name in ["P99", "P999"] {
+        let m = row(&v, "Latency", name);
+        assert_eq!(m.threshold_status, Status::Regression, "{m:?}");
+        assert_eq!(m.status, Status::Ok, "{m:?}");
+        assert!(m.noise.starts_with("not gated: 300 samples"), "{}", m.noise);
+    }
+    assert_eq!(row(&v, "Latency", "P95").status, Status::Ok);
+    assert_eq!(samples_needed("p99"), 1_000);
+}
