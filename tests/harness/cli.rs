@@ -23,8 +23,10 @@ fn run_prints_every_operation_of_the_realistic_mix() {
         .unwrap();
     let stdout = String::from_utf8_lossy(&output.stdout);
     let stderr = String::from_utf8_lossy(&output.stderr);
+    // 0, or 1 when a busy machine made the run breach its SLO or fall behind its schedule:
+    // either way the run completed and reported.
     assert!(
-        output.status.success(),
+        matches!(output.status.code(), Some(0 | 1)),
         "stdout:\n{stdout}\nstderr:\n{stderr}"
     );
     for op in [

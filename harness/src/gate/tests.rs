@@ -217,7 +217,12 @@ fn tails_need_enough_samples_to_be_gated() {
         }
         r
     };
-    let v = gate(&few(1000), &few(2000), &Thresholds::default(), Comparison::SameRun);
+    let v = gate(
+        &few(1000),
+        &few(2000),
+        &Thresholds::default(),
+        Comparison::SameRun,
+    );
     for name in ["P99", "P999"] {
         let m = row(&v, "Latency", name);
         assert_eq!(m.threshold_status, Status::Regression, "{m:?}");
