@@ -227,6 +227,7 @@ fn cluster_node_killed_mid_run_is_counted_and_reported() {
         line.contains("errors") && line.contains("stopped answering"),
         "{line}"
     );
+    eprintln!("run ended {took:?} after the kill; report says:\n{line}");
     assert!(dir.path().join("cluster/sut-node3.log").exists());
 
     assert_eq!(
