@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use crate::load::{LATE_THRESHOLD, LoadOutcome, LoadPlan, OpStats, Stats};
 use crate::observe::ResourceUsage;
 use crate::scenario::Scenario;
-use crate::sut::SutInfo;
+use crate::sut::{NodeInfo, SutInfo};
 
 /// Version of the `record.json` schema; bumped on any incompatible change.
 pub const RECORD_SCHEMA_VERSION: u32 = 1;
@@ -47,6 +47,33 @@ pub struct RunRecord {
     pub efficiency: Option<f64>,
     /// Service-level checks from the scenario's `slo`.
     pub slo: Vec<SloCheck>,
+    /// Per node of a clustered SUT, measured phases; empty (and absent from the JSON) for a
+    /// single server, so records of schema 1 without it still read.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub nodes: Vec<NodeRecord>,
+}
+
+/// What one node of a clustered SUT answered over the measured phases.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NodeRecord {
+    /// 1-based node number; session `i` was opened on node `i % nodes + 1`.
+    pub node: u32,
+    /// The node's container name.
+    pub name: String,
+    /// Its MCP endpoint.
+    pub endpoint: String,
+    pub attempts: u64,
+    pub ok: u64,
+    pub errors: ErrorSummary,
+    /// Latency from the intended send time, successful requests.
+    pub latency: LatencySummary,
+    /// Seconds from the schedule's start (warm-up included) to the intended send time of
+    /// the node's first failed request.
+    pub first_error_seconds: Option<f64>,
+    /// Seconds from the schedule's start to the intended send time of its last failure.
+    pub last_error_seconds: Option<f64>,
+    /// Seconds from the schedule's start to the intended send time of its last success.
+    pub last_ok_seconds: Option<f64>,
 }
 
 /// The harness that produced the record.
@@ -237,6 +264,9 @@ pub struct RecordInputs<'a> {
     pub sut: SutInfo,
     pub resources: Option<ResourceUsage>,
     pub duration_scale: f64,
+    /// The SUT's nodes when it is a cluster ([`crate::sut::RunningSut::nodes`]); empty for
+    /// a single server.
+    pub nodes: Vec<NodeInfo>,
 }
 
 impl RunRecord {
@@ -249,6 +279,7 @@ impl RunRecord {
             sut,
             resources,
             duration_scale,
+            nodes,
         } = inputs;
         let stats: &Stats = &outcome.stats;
         let overall = stats.overall();
@@ -313,6 +344,25 @@ impl RunRecord {
             .as_ref()
             .filter(|r| r.cpu_seconds > 0.0)
             .map(|r| round1(overall.ok as f64 / r.cpu_seconds));
+        let nodes = nodes
+            .into_iter()
+            .enumerate()
+            .map(|(i, info)| {
+                let s = stats.nodes.get(i).cloned().unwrap_or_default();
+                NodeRecord {
+                    node: u32::try_from(i + 1).unwrap_or(u32::MAX),
+                    name: info.name,
+                    endpoint: info.endpoint,
+                    attempts: s.ops.attempts(),
+                    ok: s.ops.ok,
+                    errors: ErrorSummary::of(&s.ops),
+                    latency: LatencySummary::of(&s.ops.latency),
+                    first_error_seconds: s.first_error.map(|d| round2(d.as_secs_f64())),
+                    last_error_seconds: s.last_error.map(|d| round2(d.as_secs_f64())),
+                    last_ok_seconds: s.last_ok.map(|d| round2(d.as_secs_f64())),
+                }
+            })
+            .collect();
         let mut record = Self {
             schema_version: RECORD_SCHEMA_VERSION,
             harness: HarnessInfo {
@@ -369,6 +419,7 @@ impl RunRecord {
             resources,
             efficiency,
             slo: Vec::new(),
+            nodes,
         };
         record.slo = crate::slo::check(&scenario.slo, &record);
         record

@@ -69,13 +69,14 @@ pub async fn run_scenario(
         scenario.name.clone(),
         options.progress,
     ));
-    let outcome = load::run(plan.clone(), running.endpoint.clone(), progress).await;
+    let outcome = load::run(plan.clone(), running.endpoints(), progress).await;
     let samples = match sampler {
         Some(s) => s.finish().await,
         None => Samples::None,
     };
     let _ = reporter.await;
     let info = running.info.clone();
+    let nodes = running.nodes();
     running.stop().await;
     let outcome = outcome?;
     let measured_from = outcome.start + plan.schedule.measured_start();
@@ -88,6 +89,7 @@ pub async fn run_scenario(
         sut: info,
         resources,
         duration_scale: options.duration_scale,
+        nodes,
     });
     let files = write_run(dir, &record)?;
     Ok(RunResult { record, files })

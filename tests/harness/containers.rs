@@ -1,5 +1,6 @@
 //! Containerised SUTs: SUT profiles, the reference server in a limited container with
-//! Docker-sourced resource figures, a missing image, and cleanup after a panic or SIGTERM.
+//! Docker-sourced resource figures, a missing image, cleanup after a panic or SIGTERM, and
+//! a 3-node cluster that loses a node mid-run.
 //!
 //! Where no Docker engine answers, the tests that need one print why and pass, unless
 //! `ERLMCP_PERF_REQUIRE_DOCKER` is set (as `.ci/run` does): then they fail.
@@ -70,6 +71,35 @@ fn containers_of(pid: u32) -> Vec<String> {
         .collect()
 }
 
+/// Ids of networks labelled as created by harness process `pid`, as `docker network ls`
+/// lists them.
+fn networks_of(pid: u32) -> Vec<String> {
+    let out = Command::new("docker")
+        .args(["network", "ls", "-q", "--filter"])
+        .arg(format!("label={}={pid}", docker::PID_LABEL))
+        .output()
+        .expect("run docker network ls");
+    assert!(out.status.success(), "docker network ls: {out:?}");
+    String::from_utf8_lossy(&out.stdout)
+        .split_whitespace()
+        .map(str::to_string)
+        .collect()
+}
+
+/// Names of the running containers of harness process `pid`.
+fn running_names_of(pid: u32) -> Vec<String> {
+    let out = Command::new("docker")
+        .args(["ps", "--format", "{{.Names}}", "--filter"])
+        .arg(format!("label={}={pid}", docker::PID_LABEL))
+        .output()
+        .expect("run docker ps");
+    assert!(out.status.success(), "docker ps: {out:?}");
+    String::from_utf8_lossy(&out.stdout)
+        .split_whitespace()
+        .map(str::to_string)
+        .collect()
+}
+
 const SHORT_LOAD: &str = "scenario:\n  name: container\n  clients: 4\n  phases:\n    - name: steady\n      duration: 3s\n      rps: 100\n  requests:\n    - type: tool_call\n      tool: calculator\n      weight: 50%\n    - type: resource_list\n      weight: 50%\n";
 
 #[test]
@@ -104,6 +134,111 @@ fn reference_container_reports_docker_resources() {
     assert!(
         containers_of(std::process::id()).is_empty(),
         "the container outlived the run"
+    );
+}
+
+/// The measured phase of the cluster test, and where in it a node is killed.
+const CLUSTER_LOAD_SECONDS: u64 = 6;
+const CLUSTER_KILL_AFTER: Duration = Duration::from_secs(2);
+const CLUSTER_LOAD: &str = "scenario:\n  name: cluster\n  clients: 6\n  timeout: 1s\n  phases:\n    - name: steady\n      duration: 6s\n      rps: 150\n  requests:\n    - type: tool_call\n      tool: calculator\n      weight: 50%\n    - type: resource_list\n      weight: 50%\n";
+
+#[test]
+fn cluster_node_killed_mid_run_is_counted_and_reported() {
+    if !docker_ready("cluster_node_killed_mid_run_is_counted_and_reported") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let file = scenario_file(dir.path(), "cluster", CLUSTER_LOAD);
+    let spec = profile::load(&workspace().join("suts/reference-cluster.yml"))
+        .and_then(|p| p.to_spec(&context()))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let pid = std::process::id();
+    // Node 3 starts after nodes 1 and 2 are ready, and the sessions open as soon as it is
+    // ready too: once it runs, the load is (about to be) under way. Kill node 2 then.
+    let killer = std::thread::spawn(move || {
+        let mut node2 = None;
+        wait_for("the cluster's third node", Duration::from_secs(120), || {
+            let names = running_names_of(pid);
+            node2 = names.iter().find(|n| n.ends_with("-node2")).cloned();
+            names.iter().any(|n| n.ends_with("-node3"))
+        });
+        let node2 = node2.expect("node 2 runs");
+        std::thread::sleep(CLUSTER_KILL_AFTER);
+        let out = Command::new("docker")
+            .args(["kill", &node2])
+            .output()
+            .expect("run docker kill");
+        assert!(out.status.success(), "docker kill {node2}: {out:?}");
+        (node2, Instant::now())
+    });
+    let r = run(&file, spec, dir.path());
+    let ended = Instant::now();
+    let (killed, killed_at) = killer.join().expect("the killer thread");
+
+    // On time: the rest of the schedule, one request timeout, and the teardown of three
+    // containers and a network; never a hang.
+    let limit = Duration::from_secs(CLUSTER_LOAD_SECONDS) + Duration::from_secs(1);
+    let took = ended.duration_since(killed_at);
+    assert!(
+        took < limit + Duration::from_secs(8),
+        "the run ended {took:?} after the kill"
+    );
+
+    assert_eq!(r.nodes.len(), 3, "{:?}", r.nodes);
+    assert_eq!(
+        r.throughput.attempts, 900,
+        "every planned request is counted"
+    );
+    let dead = &r.nodes[1];
+    assert_eq!(dead.name, killed);
+    assert!(
+        dead.ok > 0,
+        "node 2 answered before it was killed: {dead:?}"
+    );
+    assert!(
+        dead.errors.total > 0,
+        "node 2's failures are counted: {dead:?}"
+    );
+    assert!(
+        dead.errors
+            .by_class
+            .keys()
+            .all(|c| c == "connect" || c == "timeout"),
+        "{:?}",
+        dead.errors
+    );
+    for live in [&r.nodes[0], &r.nodes[2]] {
+        assert_eq!(live.errors.total, 0, "{live:?}");
+        assert!(live.ok > 0, "{live:?}");
+    }
+    assert_eq!(r.errors.total, dead.errors.total);
+    assert_eq!(
+        r.nodes.iter().map(|n| n.attempts).sum::<u64>(),
+        r.throughput.attempts
+    );
+
+    let report = std::fs::read_to_string(dir.path().join("cluster/report.md")).unwrap();
+    assert!(report.contains("### Nodes"), "{report}");
+    let line = report
+        .lines()
+        .find(|l| l.contains("node 2 (") && l.contains(&killed))
+        .unwrap_or_else(|| panic!("no line for node 2 in the report:\n{report}"));
+    assert!(
+        line.contains("errors") && line.contains("stopped answering"),
+        "{line}"
+    );
+    eprintln!("run ended {took:?} after the kill; report says:\n{line}");
+    assert!(dir.path().join("cluster/sut-node3.log").exists());
+
+    assert_eq!(
+        containers_of(pid),
+        Vec::<String>::new(),
+        "containers outlived the run"
+    );
+    assert_eq!(
+        networks_of(pid),
+        Vec::<String>::new(),
+        "the network outlived the run"
     );
 }
 

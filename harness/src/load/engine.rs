@@ -1,5 +1,6 @@
-//! The open-model load engine: opens the sessions, sends every slot of the schedule at its
-//! intended time whatever the server does, and measures from that time.
+//! The open-model load engine: opens the sessions (round-robin over the SUT's nodes), sends
+//! every slot of the schedule at its intended time whatever the server does, and measures
+//! from that time.
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -85,14 +86,21 @@ pub struct LoadOutcome {
     pub unmatched_responses: u64,
 }
 
-/// Runs `plan` against `endpoint`.
+/// Runs `plan` against `endpoints`, one per SUT node: session `i` is opened on node
+/// `i % endpoints.len()`, and every completion is counted against its session's node.
+///
+/// # Panics
+///
+/// If `endpoints` is empty.
 pub async fn run(
     plan: Arc<LoadPlan>,
-    endpoint: Endpoint,
+    endpoints: &[Endpoint],
     progress: Arc<Progress>,
 ) -> Result<LoadOutcome, LoadError> {
+    assert!(!endpoints.is_empty(), "the load needs an endpoint");
     raise_open_files_limit();
-    let sessions = Arc::new(open_sessions(&plan, &endpoint).await?);
+    let sessions = Arc::new(open_sessions(&plan, endpoints).await?);
+    let nodes = endpoints.len();
     let workers = tokio::runtime::Handle::current()
         .metrics()
         .num_workers()
@@ -109,7 +117,7 @@ pub async fn run(
                 workers as u64,
                 start,
                 plan,
-                sessions,
+                Nodes { sessions, nodes },
                 progress,
             ))
         })
@@ -145,10 +153,11 @@ pub async fn run(
     })
 }
 
-async fn open_sessions(plan: &LoadPlan, endpoint: &Endpoint) -> Result<Vec<Session>, LoadError> {
+/// Opens the plan's sessions, session `i` on `endpoints[i % endpoints.len()]`.
+async fn open_sessions(plan: &LoadPlan, endpoints: &[Endpoint]) -> Result<Vec<Session>, LoadError> {
     let total = plan.clients;
     let opened = join_all((0..total).map(|index| async move {
-        Session::open(endpoint, plan.session.clone())
+        Session::open(&endpoints[index % endpoints.len()], plan.session.clone())
             .await
             .map_err(|source| LoadError::Session {
                 index: index + 1,
@@ -176,6 +185,12 @@ async fn open_sessions(plan: &LoadPlan, endpoint: &Endpoint) -> Result<Vec<Sessi
     }
 }
 
+/// The open sessions and the number of SUT nodes they were spread over.
+struct Nodes {
+    sessions: Arc<Vec<Session>>,
+    nodes: usize,
+}
+
 /// Sends slots `w`, `w + n`, `w + 2n`, ... at their intended times and records their
 /// answers. Sending never waits for answers: the model is open.
 async fn worker(
@@ -183,9 +198,10 @@ async fn worker(
     n: u64,
     start: Instant,
     plan: Arc<LoadPlan>,
-    sessions: Arc<Vec<Session>>,
+    nodes: Nodes,
     progress: Arc<Progress>,
 ) -> Stats {
+    let Nodes { sessions, nodes } = nodes;
     let schedule = &plan.schedule;
     let segments = schedule.segments();
     let measured_start = schedule.measured_start();
@@ -197,7 +213,9 @@ async fn worker(
         let at = schedule.slot(slot);
         let intended = start + at.at;
         let op = plan.mix.op(slot);
-        let session = &sessions[session_of(slot, sessions.len())];
+        let index = session_of(slot, sessions.len());
+        let session = &sessions[index];
+        let node = index % nodes;
         let template = &plan.templates[op];
         let window = segments[at.segment]
             .phase
@@ -214,6 +232,8 @@ async fn worker(
                 latency: finished.saturating_duration_since(intended),
                 service: finished.saturating_duration_since(sent),
                 outcome,
+                node,
+                at: at.at,
             }
         }
     };

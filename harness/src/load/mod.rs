@@ -11,5 +11,6 @@ pub use mix::{Mix, session_of};
 pub use progress::{Progress, ProgressMode, report};
 pub use schedule::{Schedule, Segment, Slot};
 pub use stats::{
-    Completion, LATE_THRESHOLD, LATENCY_SIGFIG, OpStats, Stats, WindowStats, histogram, micros,
+    Completion, LATE_THRESHOLD, LATENCY_SIGFIG, NodeStats, OpStats, Stats, WindowStats, histogram,
+    micros,
 };

@@ -1,5 +1,5 @@
-//! What the load engine measures: per-operation and per-segment histograms, errors by
-//! class, per-second windows and the generator's own lag. Workers keep their own
+//! What the load engine measures: per-operation, per-segment and (for a cluster) per-node
+//! histograms, errors by class, per-second windows and the generator's own lag. Workers keep their own
 //! [`Stats`] and merge with `+=` at the end; nothing is shared in the request loop.
 
 use std::collections::BTreeMap;
@@ -128,6 +128,30 @@ impl AddAssign<&WindowStats> for WindowStats {
     }
 }
 
+/// What one node of the SUT answered over the measured phases.
+#[derive(Debug, Clone, Default)]
+pub struct NodeStats {
+    pub ops: OpStats,
+    /// Intended send time, from the schedule's start, of the first failed request.
+    pub first_error: Option<Duration>,
+    /// Intended send time, from the schedule's start, of the last failed request.
+    pub last_error: Option<Duration>,
+    /// Intended send time, from the schedule's start, of the last successful request.
+    pub last_ok: Option<Duration>,
+}
+
+impl AddAssign<&NodeStats> for NodeStats {
+    fn add_assign(&mut self, other: &NodeStats) {
+        self.ops += &other.ops;
+        self.first_error = match (self.first_error, other.first_error) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        self.last_error = self.last_error.max(other.last_error);
+        self.last_ok = self.last_ok.max(other.last_ok);
+    }
+}
+
 /// Everything one worker (or, merged, the whole run) measured.
 #[derive(Debug, Clone)]
 pub struct Stats {
@@ -141,6 +165,8 @@ pub struct Stats {
     pub lag: Histogram<u64>,
     /// Measured requests sent more than [`LATE_THRESHOLD`] late.
     pub late: u64,
+    /// Measured phases by SUT node, indexed by node (grows to the highest node seen).
+    pub nodes: Vec<NodeStats>,
 }
 
 /// One finished request, as the engine hands it to [`Stats::record`].
@@ -157,6 +183,10 @@ pub struct Completion {
     /// Finished minus sent.
     pub service: Duration,
     pub outcome: crate::mcp::Outcome,
+    /// The SUT node (0-based) whose session sent it.
+    pub node: usize,
+    /// Intended send time, from the schedule's start.
+    pub at: Duration,
 }
 
 impl Stats {
@@ -168,6 +198,7 @@ impl Stats {
             windows: Vec::new(),
             lag: histogram(LATENCY_SIGFIG),
             late: 0,
+            nodes: Vec::new(),
         }
     }
 
@@ -183,16 +214,25 @@ impl Stats {
         if self.windows.len() <= w {
             self.windows.resize_with(w + 1, WindowStats::default);
         }
+        if self.nodes.len() <= c.node {
+            self.nodes.resize_with(c.node + 1, NodeStats::default);
+        }
         let window = &mut self.windows[w];
         let op = &mut self.ops[c.op];
+        let node = &mut self.nodes[c.node];
         match c.outcome {
             Outcome::Ok => {
                 op.record_ok(c.latency, c.service);
+                node.ops.record_ok(c.latency, c.service);
+                node.last_ok = node.last_ok.max(Some(c.at));
                 window.ok += 1;
                 record_duration(&mut window.latency, c.latency);
             }
             Outcome::Failed(class) => {
                 op.record_error(class);
+                node.ops.record_error(class);
+                node.first_error = Some(node.first_error.map_or(c.at, |t| t.min(c.at)));
+                node.last_error = node.last_error.max(Some(c.at));
                 window.failed += 1;
             }
         }
@@ -231,6 +271,13 @@ impl AddAssign<&Stats> for Stats {
             .add(&other.lag)
             .expect("auto-resizing histograms merge");
         self.late += other.late;
+        if self.nodes.len() < other.nodes.len() {
+            self.nodes
+                .resize_with(other.nodes.len(), NodeStats::default);
+        }
+        for (a, b) in self.nodes.iter_mut().zip(&other.nodes) {
+            *a += b;
+        }
     }
 }
 
@@ -253,6 +300,8 @@ mod tests {
             latency: Duration::from_millis(latency_ms),
             service: Duration::from_millis(latency_ms / 2),
             outcome,
+            node: op,
+            at: Duration::from_secs(window.unwrap_or(0) as u64),
         }
     }
 
@@ -296,5 +345,12 @@ mod tests {
         assert_eq!(a.windows.len(), 3);
         assert_eq!((a.windows[2].ok, a.windows[2].failed), (1, 1));
         assert_eq!(a.overall().attempts(), 3);
+        // The helper sends operation i through node i.
+        assert_eq!(a.nodes.len(), 2);
+        assert_eq!(a.nodes[0].ops.attempts(), 0);
+        assert_eq!((a.nodes[1].ops.ok, a.nodes[1].ops.failed()), (2, 1));
+        assert_eq!(a.nodes[1].first_error, Some(Duration::from_secs(2)));
+        assert_eq!(a.nodes[1].last_ok, Some(Duration::from_secs(2)));
+        assert_eq!(a.nodes[1].last_error, Some(Duration::from_secs(2)));
     }
 }

@@ -3,7 +3,7 @@
 use std::fmt::Write as _;
 
 use super::text::thousands;
-use crate::record::{LatencySummary, RunRecord, format_us};
+use crate::record::{LatencySummary, NodeRecord, RunRecord, format_us};
 
 const MIB: f64 = 1024.0 * 1024.0;
 
@@ -203,6 +203,8 @@ pub fn run_report(r: &RunRecord, record_sha256: &str) -> String {
     }
     let _ = writeln!(s, "```\n");
 
+    nodes_section(&mut s, r);
+
     let _ = writeln!(s, "### Resource Usage\n```");
     match &r.resources {
         Some(res) => {
@@ -226,6 +228,14 @@ pub fn run_report(r: &RunRecord, record_sha256: &str) -> String {
                 "Efficiency: {} msg per CPU-second",
                 r.efficiency.map_or("n/a".into(), |e| thousands(e as u64))
             );
+            if let Some(first) = r.nodes.first() {
+                let _ = writeln!(
+                    s,
+                    "Sampled: node 1 ({}) only, of {} nodes",
+                    first.name,
+                    r.nodes.len()
+                );
+            }
         }
         None => {
             let why = if r.sut.transport == "stdio" {
@@ -283,6 +293,78 @@ pub fn run_report(r: &RunRecord, record_sha256: &str) -> String {
     s
 }
 
+/// The per-node table of a cluster, and a line for every node that had errors.
+fn nodes_section(s: &mut String, r: &RunRecord) {
+    if r.nodes.is_empty() {
+        return;
+    }
+    let _ = writeln!(s, "### Nodes\n");
+    let _ = writeln!(
+        s,
+        "Sessions are spread round-robin over the nodes; every request counts against the node its session is on.\n"
+    );
+    let _ = writeln!(
+        s,
+        "| Node | Container | Endpoint | Requests | OK | Errors | P50 | P99 |"
+    );
+    let _ = writeln!(
+        s,
+        "|------|-----------|----------|----------|----|--------|-----|-----|"
+    );
+    for n in &r.nodes {
+        let _ = writeln!(
+            s,
+            "| {} | `{}` | {} | {} | {} | {} | {} | {} |",
+            n.node,
+            n.name,
+            n.endpoint,
+            thousands(n.attempts),
+            thousands(n.ok),
+            thousands(n.errors.total),
+            format_us(n.latency.p50_us),
+            format_us(n.latency.p99_us)
+        );
+    }
+    let _ = writeln!(s);
+    for n in r.nodes.iter().filter(|n| n.errors.total > 0) {
+        let _ = writeln!(s, "{}\n", node_error_line(n));
+    }
+}
+
+/// `⚠️ node 2 (name): 812 errors (connect 800, timeout 12) of 900 requests: it stopped
+/// answering at 4.1 s into the run (failures from 4.1 s to 8.0 s).`
+fn node_error_line(n: &NodeRecord) -> String {
+    let classes: Vec<String> = n
+        .errors
+        .by_class
+        .iter()
+        .map(|(class, count)| format!("{class} {}", thousands(*count)))
+        .collect();
+    let mut line = format!(
+        "⚠️ **node {} (`{}`): {} errors** ({}) of {} requests",
+        n.node,
+        n.name,
+        thousands(n.errors.total),
+        classes.join(", "),
+        thousands(n.attempts)
+    );
+    if let (Some(first), Some(last)) = (n.first_error_seconds, n.last_error_seconds) {
+        let span = format!("failures from {first:.1} s to {last:.1} s into the run");
+        let _ = match n.last_ok_seconds {
+            None => write!(line, ": it never answered ({span})"),
+            // The last answer it gave was a failure: it went away and did not come back.
+            Some(ok) if ok < last => write!(
+                line,
+                ": it stopped answering at {:.1} s into the run ({span}, last success at {ok:.1} s)",
+                first.max(ok)
+            ),
+            Some(_) => write!(line, ": {span}; it answered again afterwards"),
+        };
+    }
+    line.push('.');
+    line
+}
+
 fn latency_row(s: &mut String, name: &str, weight: &str, n: u64, errors: u64, l: &LatencySummary) {
     let _ = writeln!(
         s,
@@ -308,4 +390,46 @@ fn fmt_rate(x: f64) -> String {
 fn trim_float(x: f64) -> String {
     let s = format!("{x:.2}");
     s.trim_end_matches('0').trim_end_matches('.').to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::record::ErrorSummary;
+
+    fn node(ok: Option<f64>, errors: Option<(f64, f64)>) -> NodeRecord {
+        let by_class: std::collections::BTreeMap<String, u64> = match errors {
+            Some(_) => [("connect".to_string(), 800), ("timeout".to_string(), 12)].into(),
+            None => Default::default(),
+        };
+        NodeRecord {
+            node: 2,
+            name: "erlmcp-perf-1-1-node2".into(),
+            endpoint: "http://127.0.0.1:1/mcp".into(),
+            attempts: 900,
+            ok: 88,
+            errors: ErrorSummary {
+                total: by_class.values().sum(),
+                rate_percent: 0.0,
+                by_class,
+            },
+            latency: LatencySummary::of(&crate::load::histogram(2)),
+            first_error_seconds: errors.map(|e| e.0),
+            last_error_seconds: errors.map(|e| e.1),
+            last_ok_seconds: ok,
+        }
+    }
+
+    #[test]
+    fn a_node_that_died_gets_a_clear_line() {
+        let line = node_error_line(&node(Some(4.0), Some((4.1, 8.0))));
+        assert_eq!(
+            line,
+            "⚠️ **node 2 (`erlmcp-perf-1-1-node2`): 812 errors** (connect 800, timeout 12) of \
+             900 requests: it stopped answering at 4.1 s into the run (failures from 4.1 s to \
+             8.0 s into the run, last success at 4.0 s)."
+        );
+        assert!(node_error_line(&node(None, Some((0.0, 8.0)))).contains("it never answered"));
+        assert!(node_error_line(&node(Some(7.0), Some((4.1, 5.0)))).contains("answered again"));
+    }
 }

@@ -2,15 +2,18 @@
 //! published on an ephemeral 127.0.0.1 port, CPU and memory limited, its log kept with the
 //! results, and removed when the run ends however it ends (see [`super::docker`]).
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use bollard::Docker;
-use bollard::models::{ContainerCreateBody, HostConfig, Mount, MountType, PortBinding};
-use bollard::query_parameters::{LogsOptions, StopContainerOptions};
+use bollard::models::{
+    ContainerCreateBody, EndpointSettings, HostConfig, Mount, MountType, NetworkingConfig,
+    PortBinding,
+};
+use bollard::query_parameters::{CreateContainerOptions, LogsOptions, StopContainerOptions};
 use futures_util::StreamExt;
 
 use super::docker::{self, DockerError};
@@ -83,6 +86,75 @@ pub struct ContainerSpec {
     pub limits: Limits,
     /// Reference-server fault injection, appended to the command as `--faults`.
     pub faults: Option<String>,
+    /// Containers to start (a cluster when above 1: same spec, one user-defined network,
+    /// each with its own published port).
+    pub nodes: u32,
+}
+
+/// What every node of one start shares.
+struct NodePlan<'a> {
+    docker: &'a Docker,
+    image: &'a str,
+    entrypoint: Option<Vec<String>>,
+    command: &'a [String],
+    network: Option<&'a ClusterNetwork>,
+}
+
+/// The log file of node `node`: node 1 writes `log` itself, node N `sut-nodeN.log` beside it.
+fn node_log(log: &Path, node: u32) -> PathBuf {
+    if node == 1 {
+        log.to_owned()
+    } else {
+        log.with_file_name(format!("sut-node{node}.log"))
+    }
+}
+
+/// Names of networks created by this process are unique with this counter.
+static NETWORKS: AtomicU32 = AtomicU32::new(0);
+
+/// The user-defined bridge network of a cluster; removed by [`ClusterNetwork::remove`] or,
+/// failing that, on drop (after the containers on it).
+#[derive(Debug)]
+pub(super) struct ClusterNetwork {
+    docker: Docker,
+    id: String,
+    /// `erlmcp-perf-<pid>-<n>`; also the prefix of its containers' names.
+    pub(super) name: String,
+    removed: bool,
+}
+
+impl ClusterNetwork {
+    async fn create(docker: &Docker) -> Result<Self, DockerError> {
+        let n = NETWORKS.fetch_add(1, Ordering::Relaxed) + 1;
+        let name = format!("erlmcp-perf-{}-{n}", std::process::id());
+        let id = docker::create_network(docker, &name).await?;
+        Ok(Self {
+            docker: docker.clone(),
+            id,
+            name,
+            removed: false,
+        })
+    }
+
+    /// Removes the network; its containers must be removed first.
+    pub(super) async fn remove(mut self) {
+        match docker::remove_network(&self.docker, &self.id).await {
+            Ok(()) => {
+                self.removed = true;
+                docker::unwatch_network(&self.id);
+            }
+            Err(e) => tracing::warn!("{e}"),
+        }
+    }
+}
+
+impl Drop for ClusterNetwork {
+    fn drop(&mut self) {
+        if !self.removed {
+            docker::remove_blocking(Vec::new(), vec![self.id.clone()]);
+            docker::unwatch_network(&self.id);
+        }
+    }
 }
 
 impl ContainerSpec {
@@ -110,19 +182,116 @@ impl ContainerSpec {
         if let Some(faults) = &self.faults {
             command.extend(["--faults".to_string(), faults.clone()]);
         }
-        let port_key = format!("{}/tcp", self.port);
-        let body = ContainerCreateBody {
-            image: Some(image.clone()),
+        let network = if self.nodes > 1 {
+            Some(ClusterNetwork::create(&docker).await?)
+        } else {
+            None
+        };
+        let plan = NodePlan {
+            docker: &docker,
+            image: &image,
             entrypoint,
-            cmd: (!command.is_empty()).then(|| command.clone()),
+            command: &command,
+            network: network.as_ref(),
+        };
+        let mut containers: Vec<RunningContainer> = Vec::new();
+        let mut endpoints = Vec::new();
+        let mut urls = Vec::new();
+        let mut names = Vec::new();
+        for node in 1..=self.nodes {
+            let log = log.as_deref().map(|p| node_log(p, node));
+            match self.start_node(&plan, node, log).await {
+                Ok((running, url)) => {
+                    names.push(running.name.clone().unwrap_or_else(|| running.id.clone()));
+                    containers.push(running);
+                    endpoints.push(Endpoint::Http(url.clone()));
+                    urls.push(url.to_string());
+                }
+                Err(e) => {
+                    for c in containers {
+                        c.stop().await;
+                    }
+                    if let Some(n) = network {
+                        n.remove().await;
+                    }
+                    return Err(e);
+                }
+            }
+        }
+        let version = match &self.image {
+            ImageSource::Refserver { .. } => Some(env!("CARGO_PKG_VERSION").to_string()),
+            ImageSource::Local(image) => image.rsplit_once(':').map(|(_, tag)| tag.to_string()),
+        };
+        let mut description = self.describe(&image, &command);
+        if let Some(n) = &network {
+            description.push_str(&format!(" × {} nodes on network {}", self.nodes, n.name));
+        }
+        Ok(RunningSut {
+            endpoints,
+            node_names: if self.nodes > 1 { names } else { Vec::new() },
+            info: SutInfo {
+                kind: "container".into(),
+                description,
+                endpoint: urls.join(", "),
+                transport: "http".into(),
+                version,
+                binary_sha256,
+                faults: self.faults.clone(),
+            },
+            process: None,
+            containers,
+            network,
+        })
+    }
+
+    /// Creates, starts and waits for node `node` (1-based); returns it with its endpoint.
+    async fn start_node(
+        &self,
+        plan: &NodePlan<'_>,
+        node: u32,
+        log: Option<PathBuf>,
+    ) -> Result<(RunningContainer, url::Url), SutError> {
+        let docker = plan.docker;
+        let image = plan.image;
+        let port_key = format!("{}/tcp", self.port);
+        let mut host_config = self.host_config(&port_key);
+        let mut networking_config = None;
+        let mut hostname = None;
+        let mut options = None;
+        let mut name = None;
+        if let Some(network) = plan.network {
+            let node_name = format!("{}-node{node}", network.name);
+            host_config.network_mode = Some(network.name.clone());
+            networking_config = Some(NetworkingConfig {
+                endpoints_config: Some(HashMap::from([(
+                    network.name.clone(),
+                    EndpointSettings {
+                        aliases: Some(vec![format!("node{node}")]),
+                        ..Default::default()
+                    },
+                )])),
+            });
+            hostname = Some(format!("node{node}"));
+            options = Some(CreateContainerOptions {
+                name: Some(node_name.clone()),
+                ..Default::default()
+            });
+            name = Some(node_name);
+        }
+        let body = ContainerCreateBody {
+            image: Some(image.to_string()),
+            entrypoint: plan.entrypoint.clone(),
+            cmd: (!plan.command.is_empty()).then(|| plan.command.to_vec()),
             env: Some(self.env.iter().map(|(k, v)| format!("{k}={v}")).collect()),
             labels: Some(docker::labels()),
             exposed_ports: Some(vec![port_key.clone()]),
-            host_config: Some(self.host_config(&port_key)),
+            host_config: Some(host_config),
+            hostname,
+            networking_config,
             ..Default::default()
         };
         let id = docker
-            .create_container(None, body)
+            .create_container(options, body)
             .await
             .map_err(|e| DockerError::new(format!("creating a container from {image}"), e))?
             .id;
@@ -130,10 +299,15 @@ impl ContainerSpec {
         let mut running = RunningContainer {
             docker: docker.clone(),
             id: id.clone(),
+            name,
             logs: None,
             removed: false,
         };
-        let what = format!("container {} ({image})", self.name);
+        let what = if self.nodes > 1 {
+            format!("container {} node {node} ({image})", self.name)
+        } else {
+            format!("container {} ({image})", self.name)
+        };
         if let Err(e) = docker.start_container(&id, None).await {
             let reason = format!("the engine refused to start it: {e}");
             return Err(running.fail(what, self.startup_timeout, reason).await);
@@ -141,12 +315,12 @@ impl ContainerSpec {
         // Followed only once started: following a container that has not started yet ends
         // at once. Output from the start on is replayed, so nothing is lost.
         running.logs = Some(LogFollower::start(
-            &docker,
+            docker,
             &id,
             log.as_deref(),
             &self.readiness,
         ));
-        let url = match host_url(&docker, &id, &port_key, &self.endpoint_path).await {
+        let url = match host_url(docker, &id, &port_key, &self.endpoint_path).await {
             Ok(url) => url,
             Err(reason) => return Err(running.fail(what, self.startup_timeout, reason).await),
         };
@@ -154,24 +328,7 @@ impl ContainerSpec {
         if let Err(reason) = self.wait_ready(&running, &endpoint).await {
             return Err(running.fail(what, self.startup_timeout, reason).await);
         }
-        let version = match &self.image {
-            ImageSource::Refserver { .. } => Some(env!("CARGO_PKG_VERSION").to_string()),
-            ImageSource::Local(image) => image.rsplit_once(':').map(|(_, tag)| tag.to_string()),
-        };
-        Ok(RunningSut {
-            endpoint,
-            info: SutInfo {
-                kind: "container".into(),
-                description: self.describe(&image, &command),
-                endpoint: url.to_string(),
-                transport: "http".into(),
-                version,
-                binary_sha256,
-                faults: self.faults.clone(),
-            },
-            process: None,
-            container: Some(running),
-        })
+        Ok((running, url))
     }
 
     fn host_config(&self, port_key: &str) -> HostConfig {
@@ -368,6 +525,8 @@ async fn exit_status(docker: &Docker, id: &str) -> String {
 pub(super) struct RunningContainer {
     docker: Docker,
     id: String,
+    /// The container's name, when the harness chose one (cluster nodes).
+    name: Option<String>,
     logs: Option<LogFollower>,
     removed: bool,
 }
@@ -440,7 +599,7 @@ impl Drop for RunningContainer {
             logs.task.abort();
         }
         if !self.removed {
-            docker::remove_blocking(vec![self.id.clone()]);
+            docker::remove_blocking(vec![self.id.clone()], Vec::new());
             docker::unwatch(&self.id);
         }
     }

@@ -1,6 +1,6 @@
 //! The Docker engine as the harness uses it: a client that speaks the engine's own API
-//! version, the labels that mark our containers, and the cleanup that removes them however
-//! the run ends (normal stop, drop after an error or panic, SIGTERM/SIGINT/SIGQUIT, or a
+//! version, the labels that mark our containers and networks, and the cleanup that removes
+//! them however the run ends (normal stop, drop after an error or panic, SIGTERM/SIGINT/SIGQUIT, or a
 //! later run finding the leftovers of a process that was killed outright).
 //!
 //! The client is `bollard`, the crate `testcontainers` is built on. `testcontainers` 0.28
@@ -11,11 +11,14 @@ use std::collections::{BTreeSet, HashMap};
 use std::sync::{Mutex, Once};
 
 use bollard::Docker;
-use bollard::query_parameters::{ListContainersOptions, RemoveContainerOptions};
+use bollard::models::NetworkCreateRequest;
+use bollard::query_parameters::{
+    ListContainersOptions, ListNetworksOptions, RemoveContainerOptions,
+};
 
-/// Label every container the harness starts carries (value `1`).
+/// Label every container and network the harness starts carries (value `1`).
 pub const LABEL: &str = "erlmcp-perf";
-/// Label holding the process id of the harness that started the container.
+/// Label holding the process id of the harness that started the container or network.
 pub const PID_LABEL: &str = "erlmcp-perf.pid";
 
 /// No Docker engine answered, or it refused a request.
@@ -62,7 +65,7 @@ pub async fn available() -> Result<(), DockerError> {
         .map_err(|e| DockerError::new("ping", e))
 }
 
-/// Labels for a container started by this process.
+/// Labels for a container or network started by this process.
 pub(crate) fn labels() -> HashMap<String, String> {
     HashMap::from([
         (LABEL.to_string(), "1".to_string()),
@@ -132,6 +135,76 @@ pub(crate) async fn remove_orphans(docker: &Docker) {
             let _ = remove(docker, &id).await;
         }
     }
+    let options = ListNetworksOptions {
+        filters: Some(HashMap::from([(
+            "label".to_string(),
+            vec![format!("{LABEL}=1")],
+        )])),
+    };
+    let Ok(list) = docker.list_networks(Some(options)).await else {
+        return;
+    };
+    for n in list {
+        let pid = n
+            .labels
+            .as_ref()
+            .and_then(|l| l.get(PID_LABEL))
+            .and_then(|p| p.parse::<i32>().ok());
+        if let (Some(id), Some(pid)) = (n.id, pid)
+            && !process_exists(pid)
+        {
+            tracing::info!("removing network {id} left by harness process {pid}");
+            let _ = remove_network(docker, &id).await;
+        }
+    }
+}
+
+/// Creates a user-defined bridge network for a cluster, labelled like our containers and
+/// put under the signal watchdog. Returns its id.
+pub(crate) async fn create_network(docker: &Docker, name: &str) -> Result<String, DockerError> {
+    let request = NetworkCreateRequest {
+        name: name.to_string(),
+        driver: Some("bridge".into()),
+        labels: Some(labels()),
+        ..Default::default()
+    };
+    let id = docker
+        .create_network(request)
+        .await
+        .map_err(|e| DockerError::new(format!("creating network {name}"), e))?
+        .id;
+    watch_network(&id);
+    Ok(id)
+}
+
+/// Removes a network (its containers must be gone); a network already gone is not an error.
+pub(crate) async fn remove_network(docker: &Docker, id: &str) -> Result<(), DockerError> {
+    match docker.remove_network(id).await {
+        Ok(())
+        | Err(bollard::errors::Error::DockerResponseServerError {
+            status_code: 404, ..
+        }) => Ok(()),
+        Err(e) => Err(DockerError::new(format!("removing network {id}"), e)),
+    }
+}
+
+/// Ids of our networks, optionally only those of one harness process.
+pub async fn list_our_networks(
+    docker: &Docker,
+    pid: Option<u32>,
+) -> Result<Vec<String>, DockerError> {
+    let mut label = vec![format!("{LABEL}=1")];
+    if let Some(pid) = pid {
+        label.push(format!("{PID_LABEL}={pid}"));
+    }
+    let options = ListNetworksOptions {
+        filters: Some(HashMap::from([("label".to_string(), label)])),
+    };
+    let list = docker
+        .list_networks(Some(options))
+        .await
+        .map_err(|e| DockerError::new("listing networks", e))?;
+    Ok(list.into_iter().filter_map(|n| n.id).collect())
 }
 
 fn process_exists(pid: i32) -> bool {
@@ -140,10 +213,11 @@ fn process_exists(pid: i32) -> bool {
     rc == 0 || std::io::Error::last_os_error().raw_os_error() != Some(libc::ESRCH)
 }
 
-/// Removes containers from outside any async context: on its own thread with its own
-/// runtime, so it works from `Drop` whether or not a runtime is running on this thread.
-pub(crate) fn remove_blocking(ids: Vec<String>) {
-    if ids.is_empty() {
+/// Removes containers, then networks, from outside any async context: on its own thread
+/// with its own runtime, so it works from `Drop` whether or not a runtime is running on this
+/// thread.
+pub(crate) fn remove_blocking(ids: Vec<String>, networks: Vec<String>) {
+    if ids.is_empty() && networks.is_empty() {
         return;
     }
     let worker = std::thread::spawn(move || {
@@ -160,6 +234,11 @@ pub(crate) fn remove_blocking(ids: Vec<String>) {
                     eprintln!("erlmcp-perf: {e}");
                 }
             }
+            for id in networks {
+                if let Err(e) = remove_network(&docker, &id).await {
+                    eprintln!("erlmcp-perf: {e}");
+                }
+            }
         });
     });
     let _ = worker.join();
@@ -167,6 +246,8 @@ pub(crate) fn remove_blocking(ids: Vec<String>) {
 
 /// Containers to remove if the process is told to stop by a signal.
 static WATCHED: Mutex<BTreeSet<String>> = Mutex::new(BTreeSet::new());
+/// Networks to remove (after the containers) if the process is told to stop by a signal.
+static WATCHED_NETWORKS: Mutex<BTreeSet<String>> = Mutex::new(BTreeSet::new());
 static WATCHDOG: Once = Once::new();
 
 /// Puts a container under the signal watchdog: on SIGTERM, SIGINT or SIGQUIT it is removed
@@ -181,6 +262,21 @@ pub(crate) fn watch(id: &str) {
 /// Takes a container out of the watchdog's care (it has been removed).
 pub(crate) fn unwatch(id: &str) {
     if let Ok(mut set) = WATCHED.lock() {
+        set.remove(id);
+    }
+}
+
+/// Puts a network under the signal watchdog, like [`watch`] for a container.
+pub(crate) fn watch_network(id: &str) {
+    WATCHDOG.call_once(start_watchdog);
+    if let Ok(mut set) = WATCHED_NETWORKS.lock() {
+        set.insert(id.to_string());
+    }
+}
+
+/// Takes a network out of the watchdog's care (it has been removed).
+pub(crate) fn unwatch_network(id: &str) {
+    if let Ok(mut set) = WATCHED_NETWORKS.lock() {
         set.remove(id);
     }
 }
@@ -202,7 +298,11 @@ fn start_watchdog() {
                     .lock()
                     .map(|s| s.iter().cloned().collect())
                     .unwrap_or_default();
-                remove_blocking(ids);
+                let networks: Vec<String> = WATCHED_NETWORKS
+                    .lock()
+                    .map(|s| s.iter().cloned().collect())
+                    .unwrap_or_default();
+                remove_blocking(ids, networks);
                 let _ = signal_hook::low_level::emulate_default_handler(signal);
             }
         });

@@ -151,12 +151,12 @@ impl EmbeddedSpec {
         };
         // Keep reading stdout so the server never writes into a closed pipe.
         let drain = tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-        Ok(RunningSut {
-            info: self.info(&endpoint, self.description()).await,
+        let info = self.info(&endpoint, self.description()).await;
+        Ok(RunningSut::single(
             endpoint,
-            process: Some(ServerProcess { child, drain }),
-            container: None,
-        })
+            info,
+            Some(ServerProcess { child, drain }),
+        ))
     }
 
     /// The endpoint of a started server whose HTTP endpoint is `url` and TCP listener
@@ -192,12 +192,8 @@ impl EmbeddedSpec {
             "{} (stdio: one server process per session, resources not sampled)",
             self.description()
         );
-        RunningSut {
-            info: self.info(&endpoint, description).await,
-            endpoint,
-            process: None,
-            container: None,
-        }
+        let info = self.info(&endpoint, description).await;
+        RunningSut::single(endpoint, info, None)
     }
 
     /// `program args...`.

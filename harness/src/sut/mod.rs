@@ -108,46 +108,108 @@ fn format_log_tail(lines: &[String]) -> String {
 /// A started SUT. Dropping it stops it.
 #[derive(Debug)]
 pub struct RunningSut {
-    /// Where the load goes.
-    pub endpoint: crate::mcp::Endpoint,
+    /// Where the load goes: one endpoint per node (one for anything but a cluster).
+    endpoints: Vec<crate::mcp::Endpoint>,
+    /// The nodes' container names, for a cluster; empty otherwise.
+    node_names: Vec<String>,
     pub info: SutInfo,
     process: Option<embedded::ServerProcess>,
-    container: Option<container::RunningContainer>,
+    /// Declared before `network`: dropped (removed) first.
+    containers: Vec<container::RunningContainer>,
+    network: Option<container::ClusterNetwork>,
+}
+
+/// One node of a cluster, as the record names it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NodeInfo {
+    /// The node's container name.
+    pub name: String,
+    /// Its MCP endpoint.
+    pub endpoint: String,
 }
 
 impl RunningSut {
+    /// A SUT with one endpoint and nothing to stop but `process`, if any.
+    fn single(
+        endpoint: crate::mcp::Endpoint,
+        info: SutInfo,
+        process: Option<embedded::ServerProcess>,
+    ) -> Self {
+        Self {
+            endpoints: vec![endpoint],
+            node_names: Vec::new(),
+            info,
+            process,
+            containers: Vec::new(),
+            network: None,
+        }
+    }
+
+    /// Where the load goes (the first node's endpoint for a cluster).
+    pub fn endpoint(&self) -> &crate::mcp::Endpoint {
+        &self.endpoints[0]
+    }
+
+    /// Every node's endpoint, in node order (a single one unless the SUT is a cluster).
+    pub fn endpoints(&self) -> &[crate::mcp::Endpoint] {
+        &self.endpoints
+    }
+
+    /// The nodes of a cluster, in node order; empty for a single server.
+    pub fn nodes(&self) -> Vec<NodeInfo> {
+        self.node_names
+            .iter()
+            .zip(&self.endpoints)
+            .map(|(name, endpoint)| NodeInfo {
+                name: name.clone(),
+                endpoint: endpoint.to_string(),
+            })
+            .collect()
+    }
+
     /// The server's process id, when the harness started one long-running server, for
     /// resource sampling (not over stdio, where every session starts its own).
     pub fn pid(&self) -> Option<u32> {
         self.process.as_ref().and_then(|p| p.pid())
     }
 
-    /// The container's id, when the SUT runs in one.
+    /// The container's id, when the SUT runs in one (the first node's for a cluster).
     pub fn container_id(&self) -> Option<&str> {
-        self.container.as_ref().map(|c| c.id())
+        self.containers.first().map(|c| c.id())
     }
 
-    /// What the resource sampler should watch: the process, or the container.
+    /// Every container's id, in node order.
+    pub fn container_ids(&self) -> Vec<&str> {
+        self.containers.iter().map(|c| c.id()).collect()
+    }
+
+    /// What the resource sampler should watch: the process, or the container (the first
+    /// node's for a cluster).
     pub fn resource_probe(&self) -> Option<crate::observe::ResourceProbe> {
-        if let Some(c) = &self.container {
+        if let Some(c) = self.containers.first() {
             return Some(crate::observe::ResourceProbe::Container(c.probe()));
         }
         self.pid().map(crate::observe::ResourceProbe::Process)
     }
 
-    /// Whether the server is still running (always true for a URL target).
+    /// Whether the server is still running (always true for a URL target); for a cluster,
+    /// whether every node is.
     pub fn is_running(&mut self) -> bool {
         self.process.as_mut().is_none_or(|p| p.is_running())
-            && self.container.as_ref().is_none_or(|c| c.is_running())
+            && self.containers.iter().all(|c| c.is_running())
     }
 
-    /// Stops the server and waits for it to exit (a container is removed).
+    /// Stops the server and waits for it to exit (containers, then a cluster's network,
+    /// are removed).
     pub async fn stop(mut self) {
         if let Some(p) = self.process.take() {
             p.stop().await;
         }
-        if let Some(c) = self.container.take() {
+        for c in std::mem::take(&mut self.containers) {
             c.stop().await;
+        }
+        if let Some(n) = self.network.take() {
+            n.remove().await;
         }
     }
 }
@@ -161,9 +223,9 @@ impl SutSpec {
                 if !allow_remote {
                     check_loopback(url)?;
                 }
-                Ok(RunningSut {
-                    endpoint: crate::mcp::Endpoint::Http(url.clone()),
-                    info: SutInfo {
+                Ok(RunningSut::single(
+                    crate::mcp::Endpoint::Http(url.clone()),
+                    SutInfo {
                         kind: "url".into(),
                         description: url.to_string(),
                         endpoint: url.to_string(),
@@ -172,9 +234,8 @@ impl SutSpec {
                         binary_sha256: None,
                         faults: None,
                     },
-                    process: None,
-                    container: None,
-                })
+                    None,
+                ))
             }
             SutSpec::Container(spec) => spec.start(log).await,
         }

@@ -16,7 +16,7 @@
 //! cpus: 2
 //! memory: 4G
 //! pin: true                  # run the container on the last CPU only (or a cpuset: "1")
-//! nodes: 1
+//! nodes: 1                   # above 1: a cluster of containers on one network
 //! ```
 
 use std::collections::BTreeMap;
@@ -34,6 +34,8 @@ use crate::scenario::locate::{Step, line_of};
 pub const DEFAULT_PROFILE: &str = "reference";
 /// Directory searched for profiles given by name.
 pub const PROFILE_DIR: &str = "suts";
+/// The most nodes a cluster profile may ask for.
+pub const MAX_NODES: u32 = 16;
 
 /// How a SUT is run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -159,7 +161,8 @@ pub struct SutProfile {
     pub readiness: Readiness,
     pub startup_timeout: Duration,
     pub limits: Limits,
-    /// Server nodes (only 1 is supported so far).
+    /// Server nodes: above 1, a container profile starts a cluster of that many containers
+    /// on one user-defined network.
     pub nodes: u32,
     /// The target of a `url` profile.
     pub url: Option<url::Url>,
@@ -416,10 +419,16 @@ impl Checker<'_> {
             Some(RawReadiness::Log { log }) => Readiness::Log(log),
         };
         let nodes = raw.nodes.unwrap_or(1);
-        if nodes != 1 {
+        if nodes == 0 || nodes > MAX_NODES {
             return Err(self.error(
                 "nodes",
-                format!("{nodes} nodes: clusters are not supported yet, only 1"),
+                format!("{nodes} nodes: must be from 1 to {MAX_NODES}"),
+            ));
+        }
+        if nodes > 1 && raw.kind != Kind::Container {
+            return Err(self.error(
+                "nodes",
+                format!("{nodes} nodes: only container profiles run clusters"),
             ));
         }
         let url = match (raw.kind, raw.url) {
@@ -516,6 +525,7 @@ impl SutProfile {
                     startup_timeout: self.startup_timeout,
                     limits: self.limits.clone(),
                     faults,
+                    nodes: self.nodes,
                 })))
             }
         }
@@ -645,8 +655,15 @@ mod tests {
         let e = parse_at("kind: container\ncpus: 2\n").unwrap_err();
         assert_eq!(e.field, "image");
         assert!(e.reason.contains("needs an image"), "{e}");
-        let e = parse_at("kind: container\nimage: x\nnodes: 3\n").unwrap_err();
-        assert!(e.reason.contains("not supported yet"), "{e}");
+        let e = parse_at("kind: embedded\nnodes: 3\n").unwrap_err();
+        assert_eq!((e.line, e.field.as_str()), (Some(2), "nodes"), "{e}");
+        assert!(e.reason.contains("only container profiles"), "{e}");
+        let e = parse_at("kind: container\nimage: x\nnodes: 0\n").unwrap_err();
+        assert_eq!(e.field, "nodes", "{e}");
+        assert_eq!(
+            parse_at("kind: container\nimage: x\nnodes: 3\n").map(|p| p.nodes),
+            Ok(3)
+        );
         let e =
             parse_at("kind: container\nimage: \"${ERLMCP_PERF_TEST_UNSET_VAR}\"\n").unwrap_err();
         assert!(e.reason.contains("not set"), "{e}");
@@ -704,7 +721,12 @@ mod tests {
     #[test]
     fn shipped_profiles_parse() {
         let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../suts");
-        for name in ["reference", "reference-container", "erlmcp"] {
+        for name in [
+            "reference",
+            "reference-container",
+            "reference-cluster",
+            "erlmcp",
+        ] {
             let path = dir.join(format!("{name}.yml"));
             let p = load(&path).unwrap_or_else(|e| panic!("{e}"));
             assert_eq!(p.name, name);
