@@ -7,7 +7,6 @@ use bollard::Docker;
 use bollard::models::ContainerStatsResponse;
 use bollard::query_parameters::StatsOptions;
 use futures_util::StreamExt;
-use tokio::sync::oneshot;
 
 use super::procfs::{ProcSample, ResourceUsage, summarize};
 
@@ -77,40 +76,20 @@ fn from_stats(stats: &ContainerStatsResponse, at: Instant) -> Option<DockerSampl
 
 /// Samples a container at a fixed interval until finished.
 #[derive(Debug)]
-pub struct DockerSampler {
-    stop: oneshot::Sender<()>,
-    task: tokio::task::JoinHandle<Vec<DockerSample>>,
-}
+pub struct DockerSampler(super::Periodic<DockerSample>);
 
 impl DockerSampler {
-    /// Starts sampling every `interval`.
+    /// Starts sampling every `interval`; stops by itself when the container is gone.
     pub fn start(probe: ContainerProbe, interval: Duration) -> Self {
-        let (stop, mut stopped) = oneshot::channel();
-        let task = tokio::spawn(async move {
-            let mut samples = Vec::new();
-            let mut tick = tokio::time::interval(interval);
-            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            loop {
-                tokio::select! {
-                    _ = &mut stopped => break,
-                    _ = tick.tick() => match read_sample(&probe).await {
-                        Some(s) => samples.push(s),
-                        None => break, // the container is gone
-                    },
-                }
-            }
-            if let Some(s) = read_sample(&probe).await {
-                samples.push(s);
-            }
-            samples
-        });
-        Self { stop, task }
+        Self(super::Periodic::start(interval, move || {
+            let probe = probe.clone();
+            async move { read_sample(&probe).await }
+        }))
     }
 
     /// Stops sampling and returns every sample taken.
     pub async fn finish(self) -> Vec<DockerSample> {
-        let _ = self.stop.send(());
-        self.task.await.unwrap_or_default()
+        self.0.finish().await
     }
 }
 

@@ -9,6 +9,48 @@ use std::time::{Duration, Instant};
 pub use docker::{ContainerProbe, DockerSample, DockerSampler, summarize_docker};
 pub use procfs::{ProcSample, ResourceSampler, ResourceUsage, read_sample, summarize};
 
+/// Takes a reading every `interval` until finished (plus one last reading then), or until a
+/// reading fails because the target is gone.
+#[derive(Debug)]
+pub(crate) struct Periodic<T> {
+    stop: tokio::sync::oneshot::Sender<()>,
+    task: tokio::task::JoinHandle<Vec<T>>,
+}
+
+impl<T: Send + 'static> Periodic<T> {
+    pub(crate) fn start<F, Fut>(interval: Duration, mut read: F) -> Self
+    where
+        F: FnMut() -> Fut + Send + 'static,
+        Fut: std::future::Future<Output = Option<T>> + Send,
+    {
+        let (stop, mut stopped) = tokio::sync::oneshot::channel();
+        let task = tokio::spawn(async move {
+            let mut samples = Vec::new();
+            let mut tick = tokio::time::interval(interval);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tokio::select! {
+                    _ = &mut stopped => break,
+                    _ = tick.tick() => match read().await {
+                        Some(s) => samples.push(s),
+                        None => return samples, // the target is gone
+                    },
+                }
+            }
+            if let Some(s) = read().await {
+                samples.push(s);
+            }
+            samples
+        });
+        Self { stop, task }
+    }
+
+    pub(crate) async fn finish(self) -> Vec<T> {
+        let _ = self.stop.send(());
+        self.task.await.unwrap_or_default()
+    }
+}
+
 /// What to sample.
 #[derive(Debug, Clone)]
 pub enum ResourceProbe {

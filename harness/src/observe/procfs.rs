@@ -3,7 +3,6 @@
 use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
-use tokio::sync::oneshot;
 
 /// One reading of a process.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -75,40 +74,19 @@ pub fn read_sample(pid: u32) -> std::io::Result<ProcSample> {
 
 /// Samples a process at a fixed interval until finished.
 #[derive(Debug)]
-pub struct ResourceSampler {
-    stop: oneshot::Sender<()>,
-    task: tokio::task::JoinHandle<Vec<ProcSample>>,
-}
+pub struct ResourceSampler(super::Periodic<ProcSample>);
 
 impl ResourceSampler {
-    /// Starts sampling `pid` every `interval`.
+    /// Starts sampling `pid` every `interval`; stops by itself when the process is gone.
     pub fn start(pid: u32, interval: Duration) -> Self {
-        let (stop, mut stopped) = oneshot::channel();
-        let task = tokio::spawn(async move {
-            let mut samples = Vec::new();
-            let mut tick = tokio::time::interval(interval);
-            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            loop {
-                tokio::select! {
-                    _ = &mut stopped => break,
-                    _ = tick.tick() => match read_sample(pid) {
-                        Ok(s) => samples.push(s),
-                        Err(_) => break, // the process is gone
-                    },
-                }
-            }
-            if let Ok(s) = read_sample(pid) {
-                samples.push(s);
-            }
-            samples
-        });
-        Self { stop, task }
+        Self(super::Periodic::start(interval, move || {
+            std::future::ready(read_sample(pid).ok())
+        }))
     }
 
     /// Stops sampling and returns every sample taken.
     pub async fn finish(self) -> Vec<ProcSample> {
-        let _ = self.stop.send(());
-        self.task.await.unwrap_or_default()
+        self.0.finish().await
     }
 }
 
