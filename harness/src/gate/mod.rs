@@ -270,6 +270,19 @@ pub fn gate(
     }
 }
 
+/// The status after the noise check: a REGRESSION the noise test did not confirm is a
+/// WARNING, and any flagged change that is not confirmed says so in `noise`.
+fn settle(threshold_status: Status, confirmed: bool, noise: &mut String) -> Status {
+    if threshold_status > Status::Ok && !confirmed {
+        noise.push_str(": within noise");
+    }
+    if threshold_status == Status::Regression && !confirmed {
+        Status::Warning
+    } else {
+        threshold_status
+    }
+}
+
 fn bad_change(base: f64, cur: f64, worse: Worse) -> Option<f64> {
     if base == 0.0 {
         return if cur == 0.0 { Some(0.0) } else { None };
@@ -363,15 +376,7 @@ impl Gate<'_> {
             if self.comparison == Comparison::File {
                 noise.push_str(&format!(", spread {allowance:.0}%"));
             }
-            if threshold_status > Status::Ok && !confirmed {
-                noise.push_str(": within noise");
-            }
-            let status = if threshold_status == Status::Regression && !confirmed {
-                Status::Warning
-            } else {
-                threshold_status
-            };
-            (status, noise)
+            (settle(threshold_status, confirmed, &mut noise), noise)
         };
         self.out.push(MetricVerdict {
             group: group.into(),
@@ -406,14 +411,7 @@ impl Gate<'_> {
         let p = error_counts_greater(kb, nb, kc, nc);
         let confirmed = p <= ALPHA;
         let mut noise = format!("{kb} vs {kc} errors, p={p:.3}");
-        if threshold_status > Status::Ok && !confirmed {
-            noise.push_str(": within noise");
-        }
-        let status = if threshold_status == Status::Regression && !confirmed {
-            Status::Warning
-        } else {
-            threshold_status
-        };
+        let status = settle(threshold_status, confirmed, &mut noise);
         self.out.push(MetricVerdict {
             group: "Error Rate".into(),
             name: name.into(),
