@@ -12,8 +12,9 @@ use sha2::{Digest, Sha256};
 use crate::fsio::write_atomic;
 use crate::gate::Figures;
 use crate::gate::noise::median;
-use crate::load::{LATENCY_SIGFIG, histogram};
-use crate::record::{RunRecord, WindowRecord, decode_histogram, encode_histogram};
+use crate::record::{
+    RunRecord, WindowRecord, decode_histogram, encode_histogram, merged_latency,
+};
 
 /// Version of the baseline schema.
 pub const BASELINE_SCHEMA_VERSION: u32 = 1;
@@ -148,14 +149,7 @@ impl Baseline {
     pub fn from_runs(profile: &str, records: &[RunRecord], timestamp: String) -> Self {
         let first = &records[0];
         let runs: Vec<Figures> = records.iter().map(Figures::of).collect();
-        let mut merged = histogram(LATENCY_SIGFIG);
-        for r in records {
-            for op in &r.operations {
-                if let Ok(h) = decode_histogram(&op.latency_histogram) {
-                    merged.add(&h).expect("auto-resizing histograms merge");
-                }
-            }
-        }
+        let merged = merged_latency(records);
         let mut baseline = Self {
             schema_version: BASELINE_SCHEMA_VERSION,
             scenario: ScenarioIdentity {

@@ -9,8 +9,7 @@ use sha2::{Digest, Sha256};
 use crate::baseline::{Baseline, BaselineError};
 use crate::fsio::write_atomic;
 use crate::gate::{Comparison, Figures, Verdict, gate};
-use crate::load::{LATENCY_SIGFIG, histogram};
-use crate::record::{RunRecord, decode_histogram};
+use crate::record::{RunRecord, merged_latency};
 use crate::report::svg::{Series, latency_over_time, percentile_spectrum};
 use crate::report::{ComparisonContext, WriteError, regression_report, verdict_tables};
 use crate::run::{RunError, RunOptions, RunResult, run_scenario};
@@ -257,7 +256,7 @@ pub async fn check_same_run(
         dir,
         context,
         &verdict,
-        Some(merged_histogram(&base)),
+        Some(merged_latency(&base)),
         &windows,
         &current,
     )
@@ -280,16 +279,6 @@ fn describe(records: &[RunRecord], options: &CheckOptions) -> String {
     )
 }
 
-fn merged_histogram(records: &[RunRecord]) -> hdrhistogram::Histogram<u64> {
-    let mut merged = histogram(LATENCY_SIGFIG);
-    for op in records.iter().flat_map(|r| &r.operations) {
-        if let Ok(h) = decode_histogram(&op.latency_histogram) {
-            merged.add(&h).expect("auto-resizing histograms merge");
-        }
-    }
-    merged
-}
-
 fn write_gate(
     dir: &Path,
     mut context: ComparisonContext,
@@ -307,7 +296,7 @@ fn write_gate(
         })?;
         Ok::<PathBuf, WriteError>(path)
     };
-    let current_histogram = merged_histogram(&records);
+    let current_histogram = merged_latency(&records);
     let (blue, red) = ("#1f77b4", "#d62728");
     let mut spectrum = vec![Series {
         name: "current",

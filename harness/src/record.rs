@@ -441,6 +441,18 @@ pub fn encode_histogram(h: &Histogram<u64>) -> String {
     base64::engine::general_purpose::STANDARD.encode(bytes)
 }
 
+/// The latency histograms of every operation of `records`, merged: all their successful
+/// requests in one histogram. Unreadable histograms are skipped.
+pub fn merged_latency(records: &[RunRecord]) -> Histogram<u64> {
+    let mut merged = crate::load::histogram(crate::load::LATENCY_SIGFIG);
+    for op in records.iter().flat_map(|r| &r.operations) {
+        if let Ok(h) = decode_histogram(&op.latency_histogram) {
+            merged.add(&h).expect("auto-resizing histograms merge");
+        }
+    }
+    merged
+}
+
 /// Reads a histogram written by [`encode_histogram`].
 pub fn decode_histogram(text: &str) -> Result<Histogram<u64>, String> {
     let bytes = base64::engine::general_purpose::STANDARD

@@ -196,9 +196,7 @@ impl RefServer {
 }
 
 async fn sleep(duration: Duration) {
-    if !duration.is_zero() {
-        tokio::time::sleep(duration).await;
-    }
+    crate::delay::precise_sleep(duration).await;
 }
 
 fn tool_outcome(response: &CallToolResponse) -> Outcome {

@@ -15,6 +15,7 @@ use std::{io::Write, net::SocketAddr, path::PathBuf, time::Duration};
 
 mod cli;
 mod config;
+mod delay;
 mod faults;
 mod handler;
 mod http;
