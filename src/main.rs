@@ -13,6 +13,7 @@ use harness::run::{RunError, RunOptions, results_dir, run_scenario};
 use harness::sut::{EmbeddedSpec, SutSpec, Transport};
 use harness::{env, report, scenario};
 
+mod calibrate;
 mod compare;
 
 pub(crate) mod exit {
@@ -52,6 +53,10 @@ enum Command {
         #[arg(required = true)]
         files: Vec<PathBuf>,
     },
+    /// Measure the gate's accuracy against the reference server: false alarms on unchanged
+    /// reruns, detection of injected slowdowns, measurement accuracy. Exits 1 when a goal
+    /// is missed.
+    Calibrate(calibrate::CalibrateArgs),
     /// Run the reference MCP server (the default system under test).
     Refserver(refserver::Args),
 }
@@ -113,14 +118,54 @@ fn main() -> ExitCode {
         Command::Compare(args) => compare::compare(args),
         Command::Verify { files } => compare::verify(&files),
         Command::Run(args) => {
-            tracing_subscriber::fmt()
-                .with_writer(std::io::stderr)
-                .with_env_filter(
-                    tracing_subscriber::EnvFilter::try_from_default_env()
-                        .unwrap_or_else(|_| "warn".into()),
-                )
-                .init();
+            init_tracing();
             run(args)
+        }
+        Command::Calibrate(args) => {
+            init_tracing();
+            let command_line = std::iter::once("erlmcp-perf".to_string())
+                .chain(std::env::args().skip(1))
+                .collect::<Vec<_>>()
+                .join(" ");
+            calibrate::calibrate(args, command_line)
+        }
+    }
+}
+
+fn init_tracing() {
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "warn".into()),
+        )
+        .init();
+}
+
+/// The reference server as this executable's `refserver` subcommand; `None` (after saying
+/// why) when the executable cannot be found.
+fn reference_server() -> Option<EmbeddedSpec> {
+    match std::env::current_exe() {
+        Ok(me) => Some(EmbeddedSpec::new(me, ["refserver"])),
+        Err(e) => {
+            eprintln!(
+                "error: cannot find the erlmcp-perf executable to start the reference server: {e}"
+            );
+            None
+        }
+    }
+}
+
+/// A multi-threaded runtime with every driver; `None` (after saying why) if it fails.
+fn runtime() -> Option<tokio::runtime::Runtime> {
+    match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => Some(rt),
+        Err(e) => {
+            eprintln!("error: failed to start the async runtime: {e}");
+            None
         }
     }
 }
@@ -163,18 +208,13 @@ fn run(args: RunArgs) -> ExitCode {
             url,
             allow_remote: args.allow_remote,
         },
-        None => match std::env::current_exe() {
-            Ok(me) => SutSpec::Embedded(
-                EmbeddedSpec::new(me, ["refserver"])
+        None => match reference_server() {
+            Some(server) => SutSpec::Embedded(
+                server
                     .with_faults(args.faults)
                     .with_transport(args.transport),
             ),
-            Err(e) => {
-                eprintln!(
-                    "error: cannot find the erlmcp-perf executable to start the reference server: {e}"
-                );
-                return ExitCode::from(exit::SETUP);
-            }
+            None => return ExitCode::from(exit::SETUP),
         },
     };
     let options = RunOptions {
@@ -186,15 +226,8 @@ fn run(args: RunArgs) -> ExitCode {
         },
     };
     let dir = results_dir(&args.out, &scenario);
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("error: failed to start the async runtime: {e}");
-            return ExitCode::from(exit::SETUP);
-        }
+    let Some(runtime) = runtime() else {
+        return ExitCode::from(exit::SETUP);
     };
     let result = runtime.block_on(async {
         tokio::select! {

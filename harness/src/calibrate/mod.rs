@@ -1,0 +1,404 @@
+//! The gate's accuracy study, against the reference server and its fault injection:
+//! - false alarms: unchanged reruns gated against a fresh baseline;
+//! - detection: reruns with a known injected slowdown (P99 +x%), a throughput cut or an
+//!   error rate, and how often the gate flags the metric that was hurt;
+//! - measurement accuracy: a known injected latency against what the harness reports
+//!   (see [`accuracy`]).
+//!
+//! Reruns go round-robin over the cases (one rerun of each per round), so the machine's
+//! drift over the study spreads over every case alike instead of favouring the first.
+
+pub mod accuracy;
+mod doc;
+
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use crate::baseline::Baseline;
+use crate::check::{CheckError, run_trials};
+use crate::gate::{Comparison, Figures, MetricVerdict, Status, Verdict, gate};
+use crate::run::RunOptions;
+use crate::scenario::Scenario;
+use crate::sut::{EmbeddedSpec, SutSpec};
+
+pub use accuracy::{AccuracyRow, OverheadRow};
+pub use doc::render;
+
+/// The metric a case is meant to hurt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Target {
+    /// Overall P99 latency.
+    P99,
+    /// Successful requests per second.
+    Throughput,
+    /// The total error rate.
+    ErrorRate,
+}
+
+impl Target {
+    /// Whether `m` is the verdict row of this target.
+    fn is(self, m: &MetricVerdict) -> bool {
+        match self {
+            Target::P99 => m.group == "Latency" && m.name == "P99",
+            Target::Throughput => m.group == "Throughput",
+            Target::ErrorRate => m.group == "Error Rate" && m.name == "Total",
+        }
+    }
+
+    /// The row's name in reports.
+    pub fn label(self) -> &'static str {
+        match self {
+            Target::P99 => "P99",
+            Target::Throughput => "RPS",
+            Target::ErrorRate => "error rate",
+        }
+    }
+}
+
+/// One condition of the study: what the server is told to do, and what should notice.
+#[derive(Debug, Clone, Serialize)]
+pub struct Case {
+    /// `unchanged`, `P99 +15%`, `throughput -10%`, `error rate 0.5%`.
+    pub name: String,
+    /// The reference server's fault spec, if any.
+    pub faults: Option<String>,
+    /// The metric that should catch it; `None` for the unchanged case.
+    pub target: Option<Target>,
+    /// Size of the injected change, percent of the baseline value (0 when unchanged).
+    pub injected_percent: f64,
+    /// Reruns of this case.
+    pub reruns: usize,
+}
+
+/// What the gate said about one rerun.
+#[derive(Debug, Clone, Serialize)]
+pub struct Rerun {
+    /// The overall verdict: REGRESSION fails the gate.
+    pub status: Status,
+    /// The target metric's status (`None` for the unchanged case).
+    pub target_status: Option<Status>,
+    /// The target metric's measured change, percent.
+    pub target_change: Option<f64>,
+    /// Metrics at REGRESSION, by name.
+    pub regressions: Vec<String>,
+}
+
+impl Rerun {
+    fn of(verdict: &Verdict, target: Option<Target>) -> Self {
+        let row = target.and_then(|t| verdict.metrics.iter().find(|m| t.is(m)));
+        Self {
+            status: verdict.status,
+            target_status: row.map(|m| m.status),
+            target_change: row.and_then(|m| m.change_percent),
+            regressions: verdict
+                .at(Status::Regression)
+                .map(|m| format!("{} {}", m.group, m.name))
+                .collect(),
+        }
+    }
+}
+
+/// A case and its reruns.
+#[derive(Debug, Clone, Serialize)]
+pub struct CaseResult {
+    pub case: Case,
+    pub reruns: Vec<Rerun>,
+}
+
+impl CaseResult {
+    /// Reruns that failed the gate (overall REGRESSION).
+    pub fn failed(&self) -> usize {
+        self.count(|r| r.status == Status::Regression)
+    }
+
+    /// Reruns whose target metric was at least at `status`.
+    pub fn target_at_least(&self, status: Status) -> usize {
+        self.count(|r| r.target_status.is_some_and(|s| s >= status))
+    }
+
+    /// The median measured change of the target metric, percent.
+    pub fn median_change(&self) -> Option<f64> {
+        let changes: Vec<f64> = self.reruns.iter().filter_map(|r| r.target_change).collect();
+        crate::gate::noise::median(&changes)
+    }
+
+    fn count(&self, f: impl Fn(&Rerun) -> bool) -> usize {
+        self.reruns.iter().filter(|r| f(r)).count()
+    }
+}
+
+/// How to run the study.
+#[derive(Debug, Clone)]
+pub struct StudyOptions {
+    /// The gated scenario (its `gate:` thresholds apply).
+    pub scenario: Scenario,
+    /// The reference server; each case sets its faults.
+    pub server: EmbeddedSpec,
+    /// Duration scale and progress of every trial.
+    pub run: RunOptions,
+    /// Trials per side of each gate.
+    pub trials: usize,
+    /// Unchanged reruns (false alarms).
+    pub reruns: usize,
+    /// Reruns of each injected case.
+    pub detection_reruns: usize,
+    /// Injected P99 slowdowns, percent of the baseline's P99.
+    pub slowdowns: Vec<f64>,
+    /// Injected cut of successful throughput, percent (requests answered with an error).
+    pub throughput_cut: f64,
+    /// Injected error rate, percent.
+    pub error_rate: f64,
+    /// Rate of the measurement-accuracy runs, requests per second; `None` skips them.
+    pub accuracy_rate: Option<f64>,
+    /// Rates of the harness-overhead runs.
+    pub overhead_rates: Vec<f64>,
+    /// Results go here.
+    pub out: PathBuf,
+}
+
+/// Everything the study found.
+#[derive(Debug, Clone, Serialize)]
+pub struct Study {
+    /// The fresh baseline every rerun was gated against.
+    pub baseline: Baseline,
+    /// Its median P99, microseconds: what the slowdowns are a percentage of.
+    pub baseline_p99_us: u64,
+    pub trials: usize,
+    pub duration_scale: f64,
+    pub scenario_file: String,
+    pub cases: Vec<CaseResult>,
+    pub accuracy: Vec<AccuracyRow>,
+    pub overhead: Vec<OverheadRow>,
+}
+
+/// The cases of a study: unchanged, each slowdown, the throughput cut and the error rate.
+/// A slowdown of x% adds a fixed latency of x% of `baseline_p99_us` to every request,
+/// which moves P99 by that much.
+pub fn cases(options: &StudyOptions, baseline_p99_us: u64) -> Vec<Case> {
+    let mut cases = vec![Case {
+        name: "unchanged".into(),
+        faults: None,
+        target: None,
+        injected_percent: 0.0,
+        reruns: options.reruns,
+    }];
+    for &pct in &options.slowdowns {
+        let us = (baseline_p99_us as f64 * pct / 100.0).round().max(1.0) as u64;
+        cases.push(Case {
+            name: format!("P99 +{pct}%"),
+            faults: Some(format!("latency={us}us")),
+            target: Some(Target::P99),
+            injected_percent: pct,
+            reruns: options.detection_reruns,
+        });
+    }
+    let injected_errors = |name: String, pct: f64, target| Case {
+        name,
+        faults: Some(format!("error_rate={}", pct / 100.0)),
+        target: Some(target),
+        injected_percent: pct,
+        reruns: options.detection_reruns,
+    };
+    if options.throughput_cut > 0.0 {
+        cases.push(injected_errors(
+            format!("throughput -{}%", options.throughput_cut),
+            options.throughput_cut,
+            Target::Throughput,
+        ));
+    }
+    if options.error_rate > 0.0 {
+        cases.push(injected_errors(
+            format!("error rate {}%", options.error_rate),
+            options.error_rate,
+            Target::ErrorRate,
+        ));
+    }
+    cases
+}
+
+fn server(options: &StudyOptions, faults: Option<String>) -> SutSpec {
+    SutSpec::Embedded(options.server.clone().with_faults(faults))
+}
+
+fn slug(name: &str) -> String {
+    let mut s: String = name
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
+        .collect();
+    while s.contains("--") {
+        s = s.replace("--", "-");
+    }
+    s.trim_matches('-').to_lowercase()
+}
+
+async fn trials(
+    options: &StudyOptions,
+    sut: &SutSpec,
+    dir: &Path,
+    label: &str,
+) -> Result<Vec<Figures>, CheckError> {
+    let mut discarded = Vec::new();
+    let results = run_trials(
+        &options.scenario,
+        sut,
+        &options.run,
+        dir,
+        label,
+        options.trials.max(1),
+        &mut discarded,
+    )
+    .await?;
+    for note in discarded {
+        tracing::warn!("{note}");
+    }
+    Ok(results.iter().map(|r| Figures::of(&r.record)).collect())
+}
+
+/// Runs the study; `progress` hears one line per finished gate.
+pub async fn run_study(
+    options: &StudyOptions,
+    progress: impl Fn(&str),
+) -> Result<Study, CheckError> {
+    let base_dir = options.out.join("baseline");
+    let mut discarded = Vec::new();
+    let results = run_trials(
+        &options.scenario,
+        &server(options, None),
+        &options.run,
+        &base_dir,
+        "run",
+        options.trials.max(1),
+        &mut discarded,
+    )
+    .await?;
+    let records: Vec<_> = results.into_iter().map(|r| r.record).collect();
+    let baseline = Baseline::from_runs(
+        "reference",
+        &records,
+        humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string(),
+    );
+    baseline.write(&base_dir.join("baseline.json"))?;
+    let baseline_p99_us = baseline.figures.latency.p99_us;
+    progress(&format!(
+        "fresh baseline: {} runs, P99 {} µs",
+        baseline.runs.len(),
+        baseline_p99_us
+    ));
+    let mut results: Vec<CaseResult> = cases(options, baseline_p99_us)
+        .into_iter()
+        .map(|case| CaseResult {
+            case,
+            reruns: Vec::new(),
+        })
+        .collect();
+    let rounds = results.iter().map(|c| c.case.reruns).max().unwrap_or(0);
+    for round in 1..=rounds {
+        for result in results.iter_mut().filter(|c| c.case.reruns >= round) {
+            let case = &result.case;
+            let dir = options
+                .out
+                .join(slug(&case.name))
+                .join(format!("rerun-{round}"));
+            let current = trials(options, &server(options, case.faults.clone()), &dir, "trial")
+                .await?;
+            let verdict = gate(
+                &baseline.runs,
+                &current,
+                &options.scenario.gate,
+                Comparison::File,
+            );
+            let rerun = Rerun::of(&verdict, case.target);
+            progress(&format!(
+                "round {round}/{rounds} {}: {}{}",
+                case.name,
+                rerun.status.name(),
+                match (case.target, rerun.target_status, rerun.target_change) {
+                    (Some(t), Some(s), Some(c)) =>
+                        format!(" ({} {c:+.1}% {})", t.label(), s.name()),
+                    _ => String::new(),
+                }
+            ));
+            result.reruns.push(rerun);
+        }
+    }
+    let (accuracy, overhead) = match options.accuracy_rate {
+        Some(rate) => {
+            accuracy::measure(options, rate, &options.out.join("accuracy"), &progress).await?
+        }
+        None => (Vec::new(), Vec::new()),
+    };
+    Ok(Study {
+        baseline_p99_us,
+        trials: options.trials.max(1),
+        duration_scale: options.run.duration_scale,
+        scenario_file: options.scenario.source.path.display().to_string(),
+        baseline,
+        cases: results,
+        accuracy,
+        overhead,
+    })
+}
+
+/// The study's goals, each with whether it was met.
+#[derive(Debug, Clone, Serialize)]
+pub struct Goal {
+    pub text: String,
+    pub met: bool,
+}
+
+/// Reruns of an injected case that must be caught in every rerun (it is far beyond the
+/// threshold): slowdowns of at least this much, percent.
+pub const MUST_CATCH_PERCENT: f64 = 50.0;
+
+/// The study's goals: no false alarm; a slowdown of 1.5 T (where T is the P99 threshold)
+/// flagged in at least 95% of reruns; gross changes (>= +50%, the throughput cut, the
+/// error rate) failing the gate every time.
+pub fn goals(cases: &[CaseResult], p99_threshold: f64) -> Vec<Goal> {
+    let mut goals = Vec::new();
+    for c in cases {
+        let n = c.reruns.len();
+        if n == 0 {
+            continue;
+        }
+        match c.case.target {
+            None => goals.push(Goal {
+                text: format!("no false alarm in {n} unchanged reruns"),
+                met: c.failed() == 0,
+            }),
+            Some(Target::P99) if c.case.injected_percent >= MUST_CATCH_PERCENT => {
+                goals.push(must_fail(c))
+            }
+            Some(Target::P99) if (c.case.injected_percent - 1.5 * p99_threshold).abs() < 1e-9 => {
+                let flagged = c.target_at_least(Status::Warning);
+                goals.push(Goal {
+                    text: format!(
+                        "{}: P99 flagged in at least 95% of reruns ({flagged} of {n})",
+                        c.case.name
+                    ),
+                    met: flagged as f64 >= 0.95 * n as f64,
+                });
+            }
+            Some(Target::P99) => {}
+            Some(_) => goals.push(must_fail(c)),
+        }
+    }
+    goals
+}
+
+fn must_fail(c: &CaseResult) -> Goal {
+    let n = c.reruns.len();
+    let caught = c.target_at_least(Status::Regression);
+    Goal {
+        text: format!(
+            "{}: {} at REGRESSION in every rerun ({caught} of {n})",
+            c.case.name,
+            c.case.target.map_or("", Target::label)
+        ),
+        met: caught == n,
+    }
+}
+
+#[cfg(test)]
+mod tests;

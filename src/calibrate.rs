@@ -1,0 +1,157 @@
+//! `erlmcp-perf calibrate`: the gate accuracy study (false alarms, detection, measurement
+//! accuracy) against the reference server, written as `gate-accuracy.md` and `study.json`.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use harness::calibrate::{self, StudyOptions};
+use harness::fsio::write_atomic;
+use harness::load::ProgressMode;
+use harness::run::RunOptions;
+use harness::{env, scenario};
+
+use crate::exit;
+
+#[derive(clap::Args)]
+pub struct CalibrateArgs {
+    /// The scenario gated in the study; its `gate:` thresholds apply.
+    #[arg(long, default_value = "scenarios/baseline.yml")]
+    scenario: PathBuf,
+    /// A short study for CI: 3 unchanged reruns, P99 +50% and the error cases twice, no
+    /// accuracy runs. Explicit options below still apply.
+    #[arg(long)]
+    quick: bool,
+    /// Unchanged reruns (false alarms) [default: 20, quick 3].
+    #[arg(long)]
+    reruns: Option<usize>,
+    /// Reruns of each injected case [default: 20, quick 2].
+    #[arg(long)]
+    detection_reruns: Option<usize>,
+    /// Injected P99 slowdowns, percent of the baseline's P99 [default: 5,10,15,25,50; quick 50].
+    #[arg(long, value_delimiter = ',')]
+    slowdowns: Option<Vec<f64>>,
+    /// Injected cut of successful throughput, percent (0 skips it).
+    #[arg(long, default_value_t = 10.0)]
+    throughput_cut: f64,
+    /// Injected error rate, percent (0 skips it).
+    #[arg(long, default_value_t = 0.5)]
+    error_rate: f64,
+    /// Trials per side of each gate.
+    #[arg(long, env = env::TRIALS, default_value_t = harness::check::DEFAULT_TRIALS)]
+    trials: usize,
+    /// Scale of the scenario's durations for every gated trial (0.01 of the 300 s baseline
+    /// scenario is 3 s, 3,000 requests).
+    #[arg(long, value_parser = env::parse_scale, default_value_t = 0.01)]
+    duration_scale: f64,
+    /// Rate of the measurement-accuracy runs, requests per second (0 skips them) [default:
+    /// 500, quick 0].
+    #[arg(long)]
+    accuracy_rate: Option<f64>,
+    /// Directory for every run's results and `study.json`.
+    #[arg(long, default_value = "target/perf/calibrate")]
+    out: PathBuf,
+    /// Where the Markdown goes [default: <out>/gate-accuracy.md]; the full study's home is
+    /// docs/gate-accuracy.md.
+    #[arg(long)]
+    output: Option<PathBuf>,
+}
+
+/// Runs the study; exits 1 when a goal is missed.
+pub fn calibrate(args: CalibrateArgs, command_line: String) -> ExitCode {
+    let scenario = match scenario::load(&args.scenario) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(exit::BAD_INPUT);
+        }
+    };
+    if args.trials < 2 {
+        eprintln!(
+            "error: --trials must be at least 2 (the gate's noise checks need runs to compare), got {}",
+            args.trials
+        );
+        return ExitCode::from(exit::BAD_INPUT);
+    }
+    let Some(server) = crate::reference_server() else {
+        return ExitCode::from(exit::SETUP);
+    };
+    let (reruns, detection, slowdowns, accuracy) = if args.quick {
+        (3, 2, vec![50.0], 0.0)
+    } else {
+        (20, 20, vec![5.0, 10.0, 15.0, 25.0, 50.0], 500.0)
+    };
+    let accuracy_rate = args.accuracy_rate.unwrap_or(accuracy);
+    let options = StudyOptions {
+        scenario,
+        server,
+        run: RunOptions {
+            duration_scale: args.duration_scale,
+            progress: ProgressMode::Quiet,
+        },
+        trials: args.trials,
+        reruns: args.reruns.unwrap_or(reruns),
+        detection_reruns: args.detection_reruns.unwrap_or(detection),
+        slowdowns: args.slowdowns.unwrap_or(slowdowns),
+        throughput_cut: args.throughput_cut,
+        error_rate: args.error_rate,
+        accuracy_rate: (accuracy_rate > 0.0).then_some(accuracy_rate),
+        overhead_rates: if accuracy_rate > 0.0 {
+            vec![500.0, 2_000.0, 4_000.0]
+        } else {
+            Vec::new()
+        },
+        out: args.out.clone(),
+    };
+    let Some(runtime) = crate::runtime() else {
+        return ExitCode::from(exit::SETUP);
+    };
+    let result = runtime.block_on(async {
+        tokio::select! {
+            r = calibrate::run_study(&options, |line| eprintln!("calibrate: {line}")) => Some(r),
+            _ = tokio::signal::ctrl_c() => None,
+        }
+    });
+    let study = match result {
+        None => {
+            eprintln!("interrupted: the study was stopped, nothing written");
+            return ExitCode::from(130);
+        }
+        Some(Err(e)) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(exit::SETUP);
+        }
+        Some(Ok(study)) => study,
+    };
+    let goals = calibrate::goals(&study.cases, options.scenario.gate.of("p99"));
+    let when = humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string();
+    let markdown = calibrate::render(&study, &goals, &command_line, &when);
+    let output = args
+        .output
+        .unwrap_or_else(|| args.out.join("gate-accuracy.md"));
+    let json = match serde_json::to_vec_pretty(&serde_json::json!({"study": study, "goals": goals}))
+    {
+        Ok(j) => j,
+        Err(e) => {
+            eprintln!("error: the study does not serialise: {e}");
+            return ExitCode::from(exit::WRITE);
+        }
+    };
+    for (path, bytes) in [
+        (args.out.join("study.json"), json.as_slice()),
+        (output.clone(), markdown.as_bytes()),
+    ] {
+        if let Err(e) = write_atomic(&path, bytes) {
+            eprintln!("error: failed to write {}: {e}", path.display());
+            return ExitCode::from(exit::WRITE);
+        }
+    }
+    for g in &goals {
+        println!("{} {}", if g.met { "met:   " } else { "MISSED:" }, g.text);
+    }
+    println!("  report: {}", output.display());
+    if goals.iter().all(|g| g.met) {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(exit::FAILED_CHECK)
+    }
+}
