@@ -31,7 +31,7 @@ pub struct CalibrateArgs {
     #[arg(long, value_delimiter = ',')]
     slowdowns: Option<Vec<f64>>,
     /// Injected cut of successful throughput, percent (0 skips it).
-    #[arg(long, default_value_t = 10.0)]
+    #[arg(long, default_value_t = 20.0)]
     throughput_cut: f64,
     /// Injected error rate, percent (0 skips it).
     #[arg(long, default_value_t = 0.5)]
@@ -50,6 +50,10 @@ pub struct CalibrateArgs {
     /// Directory for every run's results and `study.json`.
     #[arg(long, default_value = "target/perf/calibrate")]
     out: PathBuf,
+    /// Send no load: gate again the runs of an earlier study in --out (same options), e.g.
+    /// after a change to the gate's statistics.
+    #[arg(long)]
+    replay: bool,
     /// Where the Markdown goes [default: <out>/gate-accuracy.md]; the full study's home is
     /// docs/gate-accuracy.md.
     #[arg(long)]
@@ -101,6 +105,7 @@ pub fn calibrate(args: CalibrateArgs, command_line: String) -> ExitCode {
             Vec::new()
         },
         out: args.out.clone(),
+        replay: args.replay,
     };
     let Some(runtime) = crate::runtime() else {
         return ExitCode::from(exit::SETUP);

@@ -14,7 +14,7 @@ use std::time::Duration;
 use hdrhistogram::Histogram;
 use serde::Serialize;
 
-use super::{StudyOptions, server};
+use super::{StudyError, StudyOptions, read_record, server};
 use crate::check::CheckError;
 use crate::record::{RunRecord, merged_latency};
 use crate::run::{RunOptions, run_scenario};
@@ -183,13 +183,19 @@ async fn one_run(
     scenario: &Scenario,
     faults: Option<String>,
     dir: &Path,
-) -> Result<RunRecord, CheckError> {
+) -> Result<RunRecord, StudyError> {
+    if options.replay {
+        return read_record(dir);
+    }
     let run = RunOptions {
         duration_scale: 1.0,
         ..options.run.clone()
     };
     let sut = server(options, faults);
-    Ok(run_scenario(scenario, &sut, &run, dir).await?.record)
+    Ok(run_scenario(scenario, &sut, &run, dir)
+        .await
+        .map_err(CheckError::from)?
+        .record)
 }
 
 /// Runs the accuracy cases at `rate` and the overhead runs, results under `dir`.
@@ -198,7 +204,7 @@ pub async fn measure(
     rate: f64,
     dir: &Path,
     progress: &impl Fn(&str),
-) -> Result<(Vec<AccuracyRow>, Vec<OverheadRow>), CheckError> {
+) -> Result<(Vec<AccuracyRow>, Vec<OverheadRow>), StudyError> {
     let scenario = constant_rate(&options.scenario, rate, ACCURACY_SECONDS);
     let reference = one_run(options, &scenario, None, &dir.join("reference")).await?;
     let reference_histogram = merged_latency(std::slice::from_ref(&reference));

@@ -52,8 +52,9 @@ pub fn render(study: &Study, goals: &[Goal], command: &str, when: &str) -> Strin
     );
     let _ = writeln!(
         md,
-        "| Gate | {} trials a side against a baseline file (noise checks for a file: \
-         Mann-Whitney p ≤ 0.05 and beyond the runs' spread) |",
+        "| Gate | {} trials a side against a baseline file; a REGRESSION must also pass the \
+         noise check for a file (one-sided Mann-Whitney, p ≤ 0.05, of the current runs \
+         against the baseline's runs worsened by the threshold) |",
         study.trials
     );
     let _ = writeln!(

@@ -6,9 +6,10 @@
 //! noise, or it is reported as WARNING:
 //! - latency, throughput, memory, efficiency: each side's runs are compared with a one-sided
 //!   exact Mann-Whitney U test (p <= 0.05; with 3 runs a side, every current run must be
-//!   worse than every baseline run). Against a baseline *file* the change must also exceed
-//!   the spread (max/min - 1) of either side's runs, as the file was recorded at another time;
-//!   a same-run A/B comparison interleaves its trials, so drift cancels and the test suffices.
+//!   worse than every baseline run). Against a baseline *file*, recorded at another time,
+//!   the test is against the baseline's runs worsened by T itself: every current run must
+//!   be worse than every baseline run by more than the threshold. A same-run A/B comparison
+//!   interleaves its trials, so drift cancels and the plain test suffices.
 //! - error rates: a conditional binomial test on the error counts (p <= 0.05), so a
 //!   tiny denominator (2 vs 5 errors) is judged by counts, not by its ratio alone.
 //!   With a single run a side, latency-like metrics have no noise estimate and the
@@ -22,7 +23,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::{Deserialize, Serialize};
 
 pub use figures::{Figures, Percentiles};
-use noise::{error_counts_greater, mann_whitney_greater, median, spread};
+use noise::{error_counts_greater, mann_whitney_greater, median};
 
 /// Threshold of every metric unless a scenario sets another, percent.
 pub const DEFAULT_THRESHOLD_PERCENT: f64 = 10.0;
@@ -365,16 +366,19 @@ impl Gate<'_> {
                     .map(|x| if worse == Worse::Higher { *x } else { -*x })
                     .collect()
             };
-            let p = mann_whitney_greater(&flip(&b), &flip(&c)).unwrap_or(1.0);
-            let allowance = match self.comparison {
-                Comparison::File => 100.0 * spread(&b).max(spread(&c)),
+            // Against a file the runs must be worse than the baseline's by more than the
+            // threshold itself: the file was recorded at another time, so "some change" is
+            // expected and only one beyond T is evidence.
+            let margin = match self.comparison {
+                Comparison::File => t / 100.0,
                 Comparison::SameRun => 0.0,
             };
-            let beyond = bad.is_none_or(|x| x > allowance);
-            let confirmed = p <= ALPHA && beyond;
+            let base_shifted: Vec<f64> = flip(&b).iter().map(|x| x + margin * x.abs()).collect();
+            let p = mann_whitney_greater(&base_shifted, &flip(&c)).unwrap_or(1.0);
+            let confirmed = p <= ALPHA;
             let mut noise = format!("p={p:.3}");
-            if self.comparison == Comparison::File {
-                noise.push_str(&format!(", spread {allowance:.0}%"));
+            if margin > 0.0 {
+                noise.push_str(&format!(" beyond {t}%"));
             }
             (settle(threshold_status, confirmed, &mut noise), noise)
         };

@@ -114,20 +114,6 @@ pub fn median(values: &[f64]) -> Option<f64> {
     })
 }
 
-/// Relative spread of a sample: `max / min - 1` (0 for fewer than two positive values).
-pub fn spread(values: &[f64]) -> f64 {
-    let positive: Vec<f64> = values
-        .iter()
-        .copied()
-        .filter(|x| *x > 0.0 && x.is_finite())
-        .collect();
-    if positive.len() < 2 {
-        return 0.0;
-    }
-    let max = positive.iter().copied().fold(f64::MIN, f64::max);
-    let min = positive.iter().copied().fold(f64::MAX, f64::min);
-    max / min - 1.0
-}
 
 #[cfg(test)]
 mod tests {
@@ -178,11 +164,9 @@ mod tests {
     }
 
     #[test]
-    fn medians_and_spread() {
+    fn medians() {
         assert_eq!(median(&[3.0, 1.0, 2.0]), Some(2.0));
         assert_eq!(median(&[4.0, 1.0, 2.0, 3.0]), Some(2.5));
         assert_eq!(median(&[]), None);
-        assert!(close(spread(&[10.0, 12.0, 11.0]), 0.2));
-        assert_eq!(spread(&[5.0]), 0.0);
     }
 }

@@ -172,7 +172,7 @@ pub fn regression_report(ctx: &ComparisonContext, v: &Verdict) -> String {
         v.current_runs,
         v.baseline_runs,
         if v.comparison == Comparison::File {
-            " and a change larger than the spread of either side's runs"
+            ", against the baseline's runs worsened by T itself (every current run worse than every baseline run by more than the threshold)"
         } else {
             ""
         }
