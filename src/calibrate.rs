@@ -123,7 +123,10 @@ pub fn calibrate(args: CalibrateArgs, command_line: String) -> ExitCode {
         }
         Some(Err(e)) => {
             eprintln!("error: {e}");
-            return ExitCode::from(exit::SETUP);
+            return ExitCode::from(match e {
+                calibrate::StudyError::Replay { .. } => exit::BAD_INPUT,
+                _ => exit::SETUP,
+            });
         }
         Some(Ok(study)) => study,
     };

@@ -12,9 +12,7 @@ use sha2::{Digest, Sha256};
 use crate::fsio::write_atomic;
 use crate::gate::Figures;
 use crate::gate::noise::median;
-use crate::record::{
-    RunRecord, WindowRecord, decode_histogram, encode_histogram, merged_latency,
-};
+use crate::record::{RunRecord, WindowRecord, decode_histogram, encode_histogram, merged_latency};
 
 /// Version of the baseline schema.
 pub const BASELINE_SCHEMA_VERSION: u32 = 1;

@@ -10,7 +10,10 @@ fn pct(part: usize, whole: usize) -> String {
     if whole == 0 {
         "–".into()
     } else {
-        format!("{part} of {whole} ({:.0}%)", 100.0 * part as f64 / whole as f64)
+        format!(
+            "{part} of {whole} ({:.0}%)",
+            100.0 * part as f64 / whole as f64
+        )
     }
 }
 
@@ -167,7 +170,11 @@ pub fn render(study: &Study, goals: &[Goal], command: &str, when: &str) -> Strin
                     format_us(*reported),
                     format_us(truth.round() as u64),
                     err,
-                    if *truth > 0.0 { 100.0 * err / truth } else { 0.0 }
+                    if *truth > 0.0 {
+                        100.0 * err / truth
+                    } else {
+                        0.0
+                    }
                 );
             }
         }

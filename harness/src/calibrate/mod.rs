@@ -17,8 +17,8 @@ use serde::Serialize;
 
 use crate::baseline::Baseline;
 use crate::check::{CheckError, run_trials};
-use crate::record::RunRecord;
 use crate::gate::{Comparison, Figures, MetricVerdict, Status, Verdict, gate};
+use crate::record::RunRecord;
 use crate::run::RunOptions;
 use crate::scenario::Scenario;
 use crate::sut::{EmbeddedSpec, SutSpec};

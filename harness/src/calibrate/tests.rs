@@ -81,7 +81,12 @@ fn fault_specs_name_the_injected_delay() {
     );
 }
 
-fn case(name: &str, target: Option<Target>, injected: f64, runs: &[(Status, Status)]) -> CaseResult {
+fn case(
+    name: &str,
+    target: Option<Target>,
+    injected: f64,
+    runs: &[(Status, Status)],
+) -> CaseResult {
     CaseResult {
         case: Case {
             name: name.into(),
@@ -107,7 +112,12 @@ fn goals_count_false_alarms_and_misses() {
     use Status::{Ok, Regression, Warning};
     let cases = [
         case("unchanged", None, 0.0, &[(Ok, Ok), (Warning, Ok), (Ok, Ok)]),
-        case("P99 +15%", Some(Target::P99), 15.0, &[(Warning, Warning); 20]),
+        case(
+            "P99 +15%",
+            Some(Target::P99),
+            15.0,
+            &[(Warning, Warning); 20],
+        ),
         case(
             "P99 +50%",
             Some(Target::P99),

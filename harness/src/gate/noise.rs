@@ -114,7 +114,6 @@ pub fn median(values: &[f64]) -> Option<f64> {
     })
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;

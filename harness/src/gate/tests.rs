@@ -154,7 +154,12 @@ fn against_a_file_every_run_must_be_worse_by_more_than_the_threshold() {
     assert_eq!(p99.status, Status::Warning, "{p99:?}");
     assert!(p99.noise.contains("beyond 10%"), "{}", p99.noise);
     // In a same-run A/B the plain test decides: every current run is worse.
-    let v = gate(&noisy, &current, &Thresholds::default(), Comparison::SameRun);
+    let v = gate(
+        &noisy,
+        &current,
+        &Thresholds::default(),
+        Comparison::SameRun,
+    );
     assert_eq!(row(&v, "Latency", "P99").status, Status::Regression);
     // The same change against quiet runs is a regression.
     let quiet = runs(&[1000, 1020, 1040]);
