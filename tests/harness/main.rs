@@ -4,6 +4,7 @@
 mod cli;
 mod containers;
 mod engine;
+mod faults;
 mod gate;
 mod transports;
 
