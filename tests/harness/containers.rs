@@ -111,6 +111,10 @@ fn reference_container_reports_docker_resources() {
     let file = scenario_file(dir.path(), "container", SHORT_LOAD);
     let r = run(&file, reference_container(), dir.path());
     assert_eq!(r.sut.kind, "container");
+    // The load reaches the container the harness started through a port published on
+    // loopback, never through a routable address.
+    let endpoint: url::Url = r.sut.endpoint.parse().unwrap();
+    harness::sut::check_loopback(&endpoint).unwrap_or_else(|e| panic!("{e}"));
     assert!(
         r.sut.description.contains("1 CPU") && r.sut.description.contains("512 MiB"),
         "{}",

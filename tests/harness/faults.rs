@@ -619,3 +619,57 @@ fn update_child() {
         ))
         .unwrap();
 }
+
+// --- A server that refuses every session ------------------------------------------------
+
+/// Waits for `child` at most `limit`, killing it if it takes longer.
+fn wait_bounded(
+    child: &mut std::process::Child,
+    limit: Duration,
+) -> Option<std::process::ExitStatus> {
+    let until = Instant::now() + limit;
+    while Instant::now() < until {
+        if let Some(status) = child.try_wait().unwrap() {
+            return Some(status);
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    None
+}
+
+#[test]
+fn a_run_whose_sessions_cannot_open_ends_with_an_error_showing_progress_or_not() {
+    // A loopback port nobody listens on.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let url = format!("http://127.0.0.1:{port}/mcp");
+    let out = tempfile::tempdir().unwrap();
+    for quiet in [false, true] {
+        let mut command = std::process::Command::new(crate::BIN);
+        command
+            .args(["run", "scenarios/warmup.yml", "--url", &url])
+            .arg("--out")
+            .arg(out.path())
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped());
+        if quiet {
+            command.arg("--quiet");
+        }
+        let mut child = command.spawn().unwrap();
+        let status = wait_bounded(&mut child, Duration::from_secs(30));
+        let mut stderr = String::new();
+        std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
+        let status = status.unwrap_or_else(|| panic!("quiet={quiet}: hung\n{stderr}"));
+        assert_eq!(status.code(), Some(3), "quiet={quiet}: {stderr}");
+        assert!(
+            stderr.contains(&format!("initialize at {url} failed: connect")),
+            "quiet={quiet}: {stderr}"
+        );
+    }
+}

@@ -7,6 +7,7 @@ mod containers;
 mod engine;
 mod faults;
 mod gate;
+mod remote_target;
 mod transports;
 
 use std::path::{Path, PathBuf};
