@@ -319,17 +319,8 @@ fn wait_for(what: &str, limit: Duration, mut done: impl FnMut() -> bool) {
 }
 
 fn wait_exit(child: &mut std::process::Child) -> std::process::ExitStatus {
-    let until = Instant::now() + Duration::from_secs(60);
-    loop {
-        if let Some(status) = child.try_wait().expect("wait child") {
-            return status;
-        }
-        if Instant::now() > until {
-            let _ = child.kill();
-            panic!("the child test process did not exit");
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    crate::wait_bounded(child, Duration::from_secs(60))
+        .expect("the child test process did not exit")
 }
 
 #[test]

@@ -16,7 +16,7 @@ use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{TcpListener, TcpStream};
 
-use crate::{quiet, refserver, run, runtime, scenario_file};
+use crate::{quiet, refserver, run, runtime, scenario_file, wait_bounded};
 
 // --- A fake Streamable HTTP server ---------------------------------------------------
 
@@ -549,18 +549,8 @@ fn interrupted_update_keeps_the_old_baseline(signal: libc::c_int) {
     unsafe {
         libc::kill(child.id() as libc::pid_t, signal);
     }
-    let until = Instant::now() + Duration::from_secs(20);
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        if Instant::now() > until {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("the interrupted update did not exit");
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    };
+    let status = wait_bounded(&mut child, Duration::from_secs(20))
+        .expect("the interrupted update did not exit");
     assert!(!status.success(), "{status}");
     assert!(
         !dir.path().join("out/run-1/record.json").exists(),
@@ -621,23 +611,6 @@ fn update_child() {
 }
 
 // --- A server that refuses every session ------------------------------------------------
-
-/// Waits for `child` at most `limit`, killing it if it takes longer.
-fn wait_bounded(
-    child: &mut std::process::Child,
-    limit: Duration,
-) -> Option<std::process::ExitStatus> {
-    let until = Instant::now() + limit;
-    while Instant::now() < until {
-        if let Some(status) = child.try_wait().unwrap() {
-            return Some(status);
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    let _ = child.kill();
-    let _ = child.wait();
-    None
-}
 
 #[test]
 fn a_run_whose_sessions_cannot_open_ends_with_an_error_showing_progress_or_not() {
