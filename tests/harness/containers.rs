@@ -1,6 +1,6 @@
 //! Containerised SUTs: SUT profiles, the reference server in a limited container with
-//! Docker-sourced resource figures, a missing image, cleanup after a panic or SIGTERM, and
-//! a 3-node cluster that loses a node mid-run.
+//! Docker-sourced resource figures, a missing image, a container that never becomes ready,
+//! cleanup after a panic or SIGTERM, and a 3-node cluster that loses a node mid-run.
 //!
 //! Where no Docker engine answers, the tests that need one print why and pass, unless
 //! `ERLMCP_PERF_REQUIRE_DOCKER` is set (as `.ci/run` does): then they fail.
@@ -292,6 +292,39 @@ fn missing_image_fails_fast_without_pulling() {
         "{text}"
     );
     assert!(started.elapsed() < Duration::from_secs(10));
+}
+
+#[test]
+fn a_container_that_never_becomes_ready_fails_at_the_timeout_with_its_log_and_is_removed() {
+    if !docker_ready("a_container_that_never_becomes_ready_fails_at_the_timeout") {
+        return;
+    }
+    // The reference server starts, but the readiness check waits for a line it never prints.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("never-ready.yml");
+    std::fs::write(
+        &path,
+        "kind: container\nbuild: refserver\nports: 8080\nreadiness: { log: \"a line never printed\" }\nstartup_timeout: 3s\n",
+    )
+    .unwrap();
+    let spec = profile::load(&path)
+        .and_then(|p| p.to_spec(&context()))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let started = Instant::now();
+    let err = runtime()
+        .block_on(spec.start(None))
+        .expect_err("the readiness line never comes");
+    let elapsed = started.elapsed();
+    let text = err.to_string();
+    assert!(matches!(err, SutError::NotReady { .. }), "{text}");
+    assert!(text.contains("did not become ready within 3s"), "{text}");
+    assert!(
+        text.contains("last log lines:") && text.contains("erlmcp-refserver listening on"),
+        "{text}"
+    );
+    // Three seconds of waiting plus building (cached) and removing the container.
+    assert!(elapsed < Duration::from_secs(60), "{elapsed:?}");
+    assert_eq!(containers_of(std::process::id()), Vec::<String>::new());
 }
 
 /// Runs this binary's `child_process` test in a child process in `mode`.

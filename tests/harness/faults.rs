@@ -352,6 +352,7 @@ async fn huge_body_is_refused(mode: Misbehaviour) {
         fake.cut_short.load(Ordering::SeqCst),
         "{mode:?}: the client read on ({sent} bytes sent)"
     );
+    eprintln!("{mode:?}: the client took {sent} bytes of {HUGE} before it hung up");
     // The limit (4 MB) plus what the kernel's socket buffers hold.
     assert!(sent < 20 * 1024 * 1024, "{mode:?}: {sent} bytes were read");
 }
@@ -489,6 +490,10 @@ fn a_sut_killed_mid_run_ends_the_run_on_time_with_errors_counted_and_a_report() 
     let r = run(&file, SutSpec::Embedded(refserver(&[])), dir.path());
     let elapsed = started.elapsed();
     killer.join().unwrap();
+    eprintln!(
+        "killed mid-run: run took {elapsed:?}; ok {}, errors {:?}",
+        r.throughput.ok, r.errors.by_class
+    );
     // 4 s of schedule plus one 1 s timeout, with room for start-up on a busy machine.
     assert!(elapsed < Duration::from_secs(12), "{elapsed:?}");
     assert_eq!(r.throughput.attempts, 200, "every request is accounted for");
