@@ -266,25 +266,27 @@ fn bad_profiles_fail_before_anything_starts() {
     assert_eq!((e.line, e.field.as_str()), (Some(1), "kind"), "{e}");
 }
 
+/// Starts the SUT of the profile `yaml`, which must fail.
+fn start_error(yaml: &str) -> SutError {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("profile.yml");
+    std::fs::write(&path, yaml).unwrap();
+    let spec = profile::load(&path)
+        .and_then(|p| p.to_spec(&context()))
+        .unwrap_or_else(|e| panic!("{e}"));
+    match runtime().block_on(spec.start(None)) {
+        Ok(_) => panic!("started: {yaml}"),
+        Err(e) => e,
+    }
+}
+
 #[test]
 fn missing_image_fails_fast_without_pulling() {
     if !docker_ready("missing_image_fails_fast_without_pulling") {
         return;
     }
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("missing.yml");
-    std::fs::write(
-        &path,
-        "kind: container\nimage: erlmcp-perf-test-never-built:0\nports: 8080\n",
-    )
-    .unwrap();
-    let spec = profile::load(&path)
-        .and_then(|p| p.to_spec(&context()))
-        .unwrap();
     let started = Instant::now();
-    let err = runtime()
-        .block_on(spec.start(None))
-        .expect_err("a missing image must not start");
+    let err = start_error("kind: container\nimage: erlmcp-perf-test-never-built:0\nports: 8080\n");
     assert!(matches!(err, SutError::ImageMissing { .. }), "{err}");
     let text = err.to_string();
     assert!(
@@ -300,20 +302,10 @@ fn a_container_that_never_becomes_ready_fails_at_the_timeout_with_its_log_and_is
         return;
     }
     // The reference server starts, but the readiness check waits for a line it never prints.
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("never-ready.yml");
-    std::fs::write(
-        &path,
-        "kind: container\nbuild: refserver\nports: 8080\nreadiness: { log: \"a line never printed\" }\nstartup_timeout: 3s\n",
-    )
-    .unwrap();
-    let spec = profile::load(&path)
-        .and_then(|p| p.to_spec(&context()))
-        .unwrap_or_else(|e| panic!("{e}"));
     let started = Instant::now();
-    let err = runtime()
-        .block_on(spec.start(None))
-        .expect_err("the readiness line never comes");
+    let err = start_error(
+        "kind: container\nbuild: refserver\nports: 8080\nreadiness: { log: \"a line never printed\" }\nstartup_timeout: 3s\n",
+    );
     let elapsed = started.elapsed();
     let text = err.to_string();
     assert!(matches!(err, SutError::NotReady { .. }), "{text}");
