@@ -12,16 +12,28 @@ use harness::report::{ComparisonContext, regression_report, verdict_tables};
 use crate::CompareArgs;
 use crate::exit;
 
+/// What a file holds: every run of a baseline, or the one run of a record.
+struct Loaded {
+    runs: Vec<Figures>,
+    /// The baseline's receipt, or the SHA-256 of the record's canonical JSON.
+    sha256: String,
+    /// The scenario's name.
+    scenario: String,
+}
+
 /// The runs of a file: every run of a baseline, or the one run of a record.
-fn load_runs(path: &Path) -> Result<(Vec<Figures>, String), String> {
+fn load_runs(path: &Path) -> Result<Loaded, String> {
     let bytes =
         std::fs::read(path).map_err(|e| format!("failed to read {}: {e}", path.display()))?;
     let value: serde_json::Value = serde_json::from_slice(&bytes)
         .map_err(|e| format!("{} is not JSON: {e}", path.display()))?;
     if value.get("receipt").is_some() {
         let b = Baseline::load(path).map_err(|e| e.to_string())?;
-        let receipt = b.receipt.sha256.clone();
-        Ok((b.runs, receipt))
+        Ok(Loaded {
+            sha256: b.receipt.sha256.clone(),
+            scenario: b.scenario.name,
+            runs: b.runs,
+        })
     } else {
         let r: RunRecord = serde_json::from_value(value).map_err(|e| {
             format!(
@@ -31,10 +43,11 @@ fn load_runs(path: &Path) -> Result<(Vec<Figures>, String), String> {
         })?;
         let sha = harness::baseline::canonical_json(&serde_json::to_value(&r).unwrap_or_default());
         use sha2::Digest;
-        Ok((
-            vec![Figures::of(&r)],
-            hex::encode(sha2::Sha256::digest(sha.as_bytes())),
-        ))
+        Ok(Loaded {
+            runs: vec![Figures::of(&r)],
+            sha256: hex::encode(sha2::Sha256::digest(sha.as_bytes())),
+            scenario: r.scenario.name,
+        })
     }
 }
 
@@ -53,9 +66,19 @@ pub fn compare(args: CompareArgs) -> ExitCode {
             return ExitCode::from(exit::BAD_INPUT);
         }
     };
+    if baseline.scenario != current.scenario {
+        eprintln!(
+            "error: {} is of scenario {:?} and {} of scenario {:?}: results of different scenarios are not compared",
+            args.baseline.display(),
+            baseline.scenario,
+            args.current.display(),
+            current.scenario
+        );
+        return ExitCode::from(exit::BAD_INPUT);
+    }
     let verdict = gate(
-        &baseline.0,
-        &current.0,
+        &baseline.runs,
+        &current.runs,
         &Thresholds::uniform(args.threshold),
         Comparison::File,
     );
@@ -64,11 +87,15 @@ pub fn compare(args: CompareArgs) -> ExitCode {
         let context = ComparisonContext {
             scenario_name: "comparison".into(),
             scenario_file: String::new(),
-            baseline: format!("`{}` ({} runs)", args.baseline.display(), baseline.0.len()),
-            current: format!("`{}` ({} runs)", args.current.display(), current.0.len()),
+            baseline: format!(
+                "`{}` ({} runs)",
+                args.baseline.display(),
+                baseline.runs.len()
+            ),
+            current: format!("`{}` ({} runs)", args.current.display(), current.runs.len()),
             receipts: vec![
-                ("Baseline SHA".into(), baseline.1),
-                ("Current SHA".into(), current.1),
+                ("Baseline SHA".into(), baseline.sha256),
+                ("Current SHA".into(), current.sha256),
             ],
             charts: Vec::new(),
             discarded: Vec::new(),

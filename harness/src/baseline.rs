@@ -104,6 +104,16 @@ pub enum BaselineError {
         recorded: String,
         current: String,
     },
+    #[error(
+        "baseline {path} was recorded for scenario {recorded:?} ({recorded_file}), not {scenario:?} ({scenario_file}); pass the baseline of this scenario"
+    )]
+    OtherScenario {
+        path: PathBuf,
+        recorded: String,
+        recorded_file: String,
+        scenario: String,
+        scenario_file: String,
+    },
     #[error("failed to write baseline {path}: {source}")]
     Write {
         path: PathBuf,
@@ -236,14 +246,24 @@ impl Baseline {
         Ok(baseline)
     }
 
-    /// Refuses a baseline recorded for another version of the scenario file.
+    /// Refuses a baseline recorded for another scenario (by name), or for another version
+    /// of the scenario file.
     pub fn check_scenario(
         &self,
         path: &Path,
+        scenario_name: &str,
         scenario_file: &str,
         scenario_sha256: &str,
     ) -> Result<(), BaselineError> {
-        if self.scenario.sha256 == scenario_sha256 {
+        if self.scenario.name != scenario_name {
+            Err(BaselineError::OtherScenario {
+                path: path.to_owned(),
+                recorded: self.scenario.name.clone(),
+                recorded_file: self.scenario.file.clone(),
+                scenario: scenario_name.to_string(),
+                scenario_file: scenario_file.to_string(),
+            })
+        } else if self.scenario.sha256 == scenario_sha256 {
             Ok(())
         } else {
             Err(BaselineError::ScenarioChanged {

@@ -155,6 +155,7 @@ pub fn load_baseline(path: &Path, scenario: &Scenario) -> Result<Baseline, Check
     let baseline = Baseline::load(path)?;
     baseline.check_scenario(
         path,
+        &scenario.name,
         &scenario.source.path.display().to_string(),
         &scenario.source.sha256,
     )?;

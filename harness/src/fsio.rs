@@ -42,4 +42,20 @@ mod tests {
             .collect();
         assert_eq!(names, vec![std::ffi::OsString::from("record.json")]);
     }
+
+    #[test]
+    fn a_failed_write_leaves_the_old_contents_and_no_temporaries() {
+        let dir = tempfile::tempdir().unwrap();
+        // The rename cannot replace a non-empty directory: the write fails at its last step.
+        let target = dir.path().join("baseline.json");
+        std::fs::create_dir(&target).unwrap();
+        std::fs::write(target.join("old"), b"old").unwrap();
+        assert!(write_atomic(&target, b"new").is_err());
+        assert_eq!(std::fs::read(target.join("old")).unwrap(), b"old");
+        let names: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(names, vec![std::ffi::OsString::from("baseline.json")]);
+    }
 }

@@ -74,6 +74,11 @@ pub async fn run_scenario(
         Some(s) => s.finish().await,
         None => Samples::None,
     };
+    if outcome.is_err() {
+        // The engine failed before its schedule began (no session opened): the reporter
+        // would wait for a start that never comes.
+        reporter.abort();
+    }
     let _ = reporter.await;
     let info = running.info.clone();
     let nodes = running.nodes();

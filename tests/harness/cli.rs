@@ -66,25 +66,6 @@ fn bad_scenario_exits_2_naming_file_and_line() {
 }
 
 #[test]
-fn remote_target_is_refused_before_any_connection() {
-    // 192.0.2.0/24 is TEST-NET-1: nothing answers there, and the refusal must come first.
-    let output = Command::new(BIN)
-        .args([
-            "run",
-            "scenarios/warmup.yml",
-            "--quiet",
-            "--url",
-            "http://192.0.2.1:8080/mcp",
-        ])
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert_eq!(output.status.code(), Some(3), "{stderr}");
-    assert!(stderr.contains("is not a loopback address"), "{stderr}");
-}
-
-#[test]
 fn transport_is_checked_and_only_for_the_embedded_server() {
     for (args, expected) in [
         (&["--transport", "quic"][..], "unknown transport \"quic\""),

@@ -1,6 +1,6 @@
 //! Containerised SUTs: SUT profiles, the reference server in a limited container with
-//! Docker-sourced resource figures, a missing image, cleanup after a panic or SIGTERM, and
-//! a 3-node cluster that loses a node mid-run.
+//! Docker-sourced resource figures, a missing image, a container that never becomes ready,
+//! cleanup after a panic or SIGTERM, and a 3-node cluster that loses a node mid-run.
 //!
 //! Where no Docker engine answers, the tests that need one print why and pass, unless
 //! `ERLMCP_PERF_REQUIRE_DOCKER` is set (as `.ci/run` does): then they fail.
@@ -111,6 +111,10 @@ fn reference_container_reports_docker_resources() {
     let file = scenario_file(dir.path(), "container", SHORT_LOAD);
     let r = run(&file, reference_container(), dir.path());
     assert_eq!(r.sut.kind, "container");
+    // The load reaches the container the harness started through a port published on
+    // loopback, never through a routable address.
+    let endpoint: url::Url = r.sut.endpoint.parse().unwrap();
+    harness::sut::check_loopback(&endpoint).unwrap_or_else(|e| panic!("{e}"));
     assert!(
         r.sut.description.contains("1 CPU") && r.sut.description.contains("512 MiB"),
         "{}",
@@ -262,25 +266,27 @@ fn bad_profiles_fail_before_anything_starts() {
     assert_eq!((e.line, e.field.as_str()), (Some(1), "kind"), "{e}");
 }
 
+/// Starts the SUT of the profile `yaml`, which must fail.
+fn start_error(yaml: &str) -> SutError {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("profile.yml");
+    std::fs::write(&path, yaml).unwrap();
+    let spec = profile::load(&path)
+        .and_then(|p| p.to_spec(&context()))
+        .unwrap_or_else(|e| panic!("{e}"));
+    match runtime().block_on(spec.start(None)) {
+        Ok(_) => panic!("started: {yaml}"),
+        Err(e) => e,
+    }
+}
+
 #[test]
 fn missing_image_fails_fast_without_pulling() {
     if !docker_ready("missing_image_fails_fast_without_pulling") {
         return;
     }
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("missing.yml");
-    std::fs::write(
-        &path,
-        "kind: container\nimage: erlmcp-perf-test-never-built:0\nports: 8080\n",
-    )
-    .unwrap();
-    let spec = profile::load(&path)
-        .and_then(|p| p.to_spec(&context()))
-        .unwrap();
     let started = Instant::now();
-    let err = runtime()
-        .block_on(spec.start(None))
-        .expect_err("a missing image must not start");
+    let err = start_error("kind: container\nimage: erlmcp-perf-test-never-built:0\nports: 8080\n");
     assert!(matches!(err, SutError::ImageMissing { .. }), "{err}");
     let text = err.to_string();
     assert!(
@@ -288,6 +294,29 @@ fn missing_image_fails_fast_without_pulling() {
         "{text}"
     );
     assert!(started.elapsed() < Duration::from_secs(10));
+}
+
+#[test]
+fn a_container_that_never_becomes_ready_fails_at_the_timeout_with_its_log_and_is_removed() {
+    if !docker_ready("a_container_that_never_becomes_ready_fails_at_the_timeout") {
+        return;
+    }
+    // The reference server starts, but the readiness check waits for a line it never prints.
+    let started = Instant::now();
+    let err = start_error(
+        "kind: container\nbuild: refserver\nports: 8080\nreadiness: { log: \"a line never printed\" }\nstartup_timeout: 3s\n",
+    );
+    let elapsed = started.elapsed();
+    let text = err.to_string();
+    assert!(matches!(err, SutError::NotReady { .. }), "{text}");
+    assert!(text.contains("did not become ready within 3s"), "{text}");
+    assert!(
+        text.contains("last log lines:") && text.contains("erlmcp-refserver listening on"),
+        "{text}"
+    );
+    // Three seconds of waiting plus building (cached) and removing the container.
+    assert!(elapsed < Duration::from_secs(60), "{elapsed:?}");
+    assert_eq!(containers_of(std::process::id()), Vec::<String>::new());
 }
 
 /// Runs this binary's `child_process` test in a child process in `mode`.
@@ -315,17 +344,8 @@ fn wait_for(what: &str, limit: Duration, mut done: impl FnMut() -> bool) {
 }
 
 fn wait_exit(child: &mut std::process::Child) -> std::process::ExitStatus {
-    let until = Instant::now() + Duration::from_secs(60);
-    loop {
-        if let Some(status) = child.try_wait().expect("wait child") {
-            return status;
-        }
-        if Instant::now() > until {
-            let _ = child.kill();
-            panic!("the child test process did not exit");
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    crate::wait_bounded(child, Duration::from_secs(60))
+        .expect("the child test process did not exit")
 }
 
 #[test]

@@ -1,11 +1,14 @@
 //! Self-tests of the harness against the reference server: one integration-test binary
 //! with shared helpers (`cargo nextest run`).
 
+mod bad_input;
 mod calibrate;
 mod cli;
 mod containers;
 mod engine;
+mod faults;
 mod gate;
+mod remote_target;
 mod transports;
 
 use std::path::{Path, PathBuf};
@@ -66,4 +69,21 @@ pub fn runtime() -> tokio::runtime::Runtime {
         .enable_all()
         .build()
         .expect("runtime")
+}
+
+/// Waits for `child` at most `limit`; kills and reaps it if it takes longer (`None`).
+pub fn wait_bounded(
+    child: &mut std::process::Child,
+    limit: std::time::Duration,
+) -> Option<std::process::ExitStatus> {
+    let until = std::time::Instant::now() + limit;
+    while std::time::Instant::now() < until {
+        if let Some(status) = child.try_wait().expect("wait for the child") {
+            return Some(status);
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    None
 }

@@ -9,8 +9,13 @@ use std::time::{Duration, Instant};
 pub use docker::{ContainerProbe, DockerSample, DockerSampler, summarize_docker};
 pub use procfs::{ProcSample, ResourceSampler, ResourceUsage, read_sample, summarize};
 
+/// Bound on one reading: a Docker engine that stops answering costs a skipped sample, not
+/// a run that never ends.
+const READING_BOUND: Duration = Duration::from_secs(5);
+
 /// Takes a reading every `interval` until finished (plus one last reading then), or until a
-/// reading fails because the target is gone.
+/// reading fails because the target is gone. A reading that takes longer than its bound is
+/// skipped.
 #[derive(Debug)]
 pub(crate) struct Periodic<T> {
     stop: tokio::sync::oneshot::Sender<()>,
@@ -18,7 +23,15 @@ pub(crate) struct Periodic<T> {
 }
 
 impl<T: Send + 'static> Periodic<T> {
-    pub(crate) fn start<F, Fut>(interval: Duration, mut read: F) -> Self
+    pub(crate) fn start<F, Fut>(interval: Duration, read: F) -> Self
+    where
+        F: FnMut() -> Fut + Send + 'static,
+        Fut: std::future::Future<Output = Option<T>> + Send,
+    {
+        Self::start_bounded(interval, READING_BOUND, read)
+    }
+
+    fn start_bounded<F, Fut>(interval: Duration, bound: Duration, mut read: F) -> Self
     where
         F: FnMut() -> Fut + Send + 'static,
         Fut: std::future::Future<Output = Option<T>> + Send,
@@ -31,13 +44,14 @@ impl<T: Send + 'static> Periodic<T> {
             loop {
                 tokio::select! {
                     _ = &mut stopped => break,
-                    _ = tick.tick() => match read().await {
-                        Some(s) => samples.push(s),
-                        None => return samples, // the target is gone
+                    _ = tick.tick() => match tokio::time::timeout(bound, read()).await {
+                        Ok(Some(s)) => samples.push(s),
+                        Ok(None) => return samples, // the target is gone
+                        Err(_) => {}                // too slow: skipped
                     },
                 }
             }
-            if let Some(s) = read().await {
+            if let Ok(Some(s)) = tokio::time::timeout(bound, read()).await {
                 samples.push(s);
             }
             samples
@@ -103,5 +117,36 @@ impl Samples {
             Samples::Process(s) => summarize(s, from, to),
             Samples::Container(s) => summarize_docker(s, from, to),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_reading_that_never_answers_is_skipped_and_finish_is_bounded() {
+        let mut calls = 0u32;
+        let sampler = Periodic::start_bounded(
+            Duration::from_millis(10),
+            Duration::from_millis(100),
+            move || {
+                calls += 1;
+                let hang = calls.is_multiple_of(2);
+                async move {
+                    if hang {
+                        std::future::pending::<()>().await;
+                    }
+                    Some(calls)
+                }
+            },
+        );
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let samples = tokio::time::timeout(Duration::from_secs(5), sampler.finish())
+            .await
+            .expect("finish is bounded");
+        // Odd readings answered, even ones hung and were skipped.
+        assert!(samples.len() >= 2, "{samples:?}");
+        assert!(samples.iter().all(|c| !c.is_multiple_of(2)), "{samples:?}");
     }
 }

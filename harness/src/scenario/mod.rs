@@ -218,9 +218,21 @@ pub fn parse(text: &str, path: &Path) -> Result<Scenario, ScenarioError> {
 
 /// The YAML error's text without its trailing " at line N column M" (the line is reported
 /// separately).
+/// The YAML error without its position (shown already) and without the names of the
+/// parser's own types (`expected struct RawPhase` reads `expected a mapping`).
 fn strip_location(message: &str) -> String {
-    match message.find(" at line ") {
-        Some(i) => message[..i].to_string(),
+    let message = match message.find(" at line ") {
+        Some(i) => &message[..i],
+        None => message,
+    };
+    match message.find("expected struct Raw") {
+        Some(i) => {
+            let rest = &message[i + "expected struct Raw".len()..];
+            let end = rest
+                .find(|c: char| !c.is_ascii_alphanumeric())
+                .unwrap_or(rest.len());
+            format!("{}expected a mapping{}", &message[..i], &rest[end..])
+        }
         None => message.to_string(),
     }
 }
@@ -355,7 +367,11 @@ impl Validator<'_> {
         let mut rate = |field: &str, r: f64, allow_zero: bool| {
             let ok = r.is_finite() && r <= MAX_RATE && (r > 0.0 || (allow_zero && r == 0.0));
             if !ok {
-                let bound = if allow_zero { "0" } else { "greater than 0" };
+                let bound = if allow_zero {
+                    "at least 0"
+                } else {
+                    "greater than 0"
+                };
                 self.problem(
                     at(field),
                     format!("must be {bound} and at most {MAX_RATE}, got {r}"),

@@ -210,6 +210,9 @@ const GOOD: &str = "scenario:
 #[case::bad_version(("  name: x\n", "  name: x\n  protocol_version: \"1999-01-01\"\n"), 3, "scenario.protocol_version", "unsupported version")]
 #[case::missing_phases(("  phases:\n    - name: a\n      duration: 10s\n      rps: 100\n", ""), 2, "scenario", "missing field `phases`")]
 #[case::wrong_type(("  name: x\n", "  name: [x]\n"), 2, "scenario.name", "invalid type: sequence, expected a string")]
+#[case::negative_ramp(("rps: 100", "rps: 100\n      ramp_to: -5"), 7, "scenario.phases[0].ramp_to", "must be at least 0 and at most")]
+#[case::zero_timeout(("  name: x\n", "  name: x\n  timeout: 0s\n"), 3, "scenario.timeout", "must be greater than zero")]
+#[case::phase_not_a_mapping(("    - name: a\n      duration: 10s\n      rps: 100\n", "    - fast\n"), 4, "scenario.phases[0]", "invalid type: string \"fast\", expected a mapping")]
 #[case::syntax(("weight: 100%\n", "weight: \"100%\n"), 10, "scenario.requests[0].weight", "found unexpected end of stream")]
 fn bad_input_is_refused_with_line_and_field(
     #[case] edit: (&str, &str),
@@ -239,6 +242,23 @@ fn every_problem_is_reported_at_once() {
     let err = parse_str(&text).unwrap_err();
     assert_eq!(err.problems.len(), 2, "{err}");
     assert!(err.to_string().contains("2 problems"), "{err}");
+}
+
+#[test]
+fn a_file_that_is_not_a_scenario_says_what_it_needs() {
+    for (text, reason) in [
+        ("", "missing field `scenario`"),
+        ("- a\n- b\n", "invalid type: sequence, expected a mapping"),
+        (
+            "scenario: 5\n",
+            "invalid type: integer `5`, expected a mapping",
+        ),
+    ] {
+        let err = parse_str(text).unwrap_err();
+        let message = err.to_string();
+        assert!(message.contains(reason), "{text:?}: {message}");
+        assert!(!message.contains("Raw"), "{text:?}: {message}");
+    }
 }
 
 #[test]

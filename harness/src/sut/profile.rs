@@ -258,11 +258,14 @@ pub fn parse(text: &str, path: &Path) -> Result<SutProfile, ProfileError> {
         let field = e.path().to_string();
         let field = if field == "." { String::new() } else { field };
         let inner = e.inner();
+        let mut reason = inner.to_string();
+        // A value that fits none of a field's shapes has no useful location of its own.
+        let untagged = reason.contains("did not match any variant of untagged enum");
         let line = inner
             .location()
+            .filter(|_| !untagged)
             .map(|l| l.line())
             .or_else(|| line_of(text, &steps(&field)));
-        let mut reason = inner.to_string();
         // yaml errors end with " at line N column M"; the line is shown already.
         if let Some(at) = reason.find(" at line ") {
             reason.truncate(at);
@@ -270,8 +273,16 @@ pub fn parse(text: &str, path: &Path) -> Result<SutProfile, ProfileError> {
         if let Some(rest) = reason.strip_prefix(&format!("{field}: ")) {
             reason = rest.to_string();
         }
-        if reason.contains("untagged enum RawReadiness") {
-            reason = "must be `initialize`, `{http: /path}` or `{log: text}`".into();
+        if untagged {
+            reason = match field.as_str() {
+                "readiness" => "must be `initialize`, `{http: /path}` or `{log: text}`",
+                "ports" => "must be a port from 1 to 65535, or a list of them",
+                "cpus" => "must be a number of CPUs like `2` or `0.5`",
+                "memory" => "must be a size like `512M` or `4G`",
+                "pin" => "must be true, false or a cpuset like \"1\"",
+                _ => "has the wrong type",
+            }
+            .into();
         }
         ProfileError {
             path: path.to_owned(),
