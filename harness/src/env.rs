@@ -48,11 +48,13 @@ fn var(name: &str) -> Option<String> {
 pub fn pacing() -> Result<crate::load::Pacing, EnvError> {
     match var(PACER) {
         None => Ok(crate::load::Pacing::default()),
-        Some(value) => value.parse().map_err(|e: crate::load::UnknownPacing| EnvError {
-            name: PACER,
-            reason: e.to_string(),
-            value,
-        }),
+        Some(value) => value
+            .parse()
+            .map_err(|e: crate::load::UnknownPacing| EnvError {
+                name: PACER,
+                reason: e.to_string(),
+                value,
+            }),
     }
 }
 

@@ -92,7 +92,8 @@ fn run(args: BenchArgs) -> anyhow::Result<()> {
         }
     }
     let work = args.out.join("runs");
-    std::fs::create_dir_all(&work).with_context(|| format!("failed to create {}", work.display()))?;
+    std::fs::create_dir_all(&work)
+        .with_context(|| format!("failed to create {}", work.display()))?;
     let mut runner = Runner {
         work,
         cpus: generator_cpus.clone(),
@@ -162,11 +163,7 @@ fn placement(args: &BenchArgs) -> anyhow::Result<(CpuSet, CpuSet)> {
     Ok((servers, generators))
 }
 
-fn parse_list<'a>(
-    given: &[String],
-    known: &[&'a str],
-    flag: &str,
-) -> anyhow::Result<Vec<&'a str>> {
+fn parse_list<'a>(given: &[String], known: &[&'a str], flag: &str) -> anyhow::Result<Vec<&'a str>> {
     given
         .iter()
         .map(|g| {
@@ -174,7 +171,12 @@ fn parse_list<'a>(
                 .iter()
                 .find(|k| k.eq_ignore_ascii_case(g.trim()))
                 .copied()
-                .with_context(|| format!("{flag}: unknown {g:?}; expected one of {}", known.join(", ")))
+                .with_context(|| {
+                    format!(
+                        "{flag}: unknown {g:?}; expected one of {}",
+                        known.join(", ")
+                    )
+                })
         })
         .collect()
 }
@@ -231,9 +233,7 @@ fn measure(
                     }
                 }
                 result.best_rung = result.best_rung.max(best);
-                result
-                    .max_rate
-                    .push(best.map_or(0.0, |b| rung(b)));
+                result.max_rate.push(best.map_or(0.0, rung));
                 result.fixed.push(run(open(args.fixed_rate))?);
                 result.low.push(run(open(args.low_rate))?);
             } else {

@@ -53,7 +53,12 @@ impl ToolResult {
         } else {
             &self.flat_out
         };
-        median(&runs.iter().filter_map(Measurement::cpu_per_10k).collect::<Vec<_>>())
+        median(
+            &runs
+                .iter()
+                .filter_map(Measurement::cpu_per_10k)
+                .collect::<Vec<_>>(),
+        )
     }
 
     fn low(&self, pick: fn(&Measurement) -> u64) -> Option<f64> {
@@ -61,7 +66,13 @@ impl ToolResult {
     }
 
     fn flat_out(&self) -> Option<f64> {
-        median(&self.flat_out.iter().map(Measurement::throughput).collect::<Vec<_>>())
+        median(
+            &self
+                .flat_out
+                .iter()
+                .map(Measurement::throughput)
+                .collect::<Vec<_>>(),
+        )
     }
 }
 
@@ -96,7 +107,9 @@ pub fn markdown(cx: &Context) -> String {
         cx.generator_cpus,
         env.harness_version,
         env.opt_level,
-        env.git_commit.as_deref().map_or("unknown", |c| &c[..c.len().min(12)]),
+        env.git_commit
+            .as_deref()
+            .map_or("unknown", |c| &c[..c.len().min(12)]),
         versions(cx.tools).join(", "),
     );
     let _ = writeln!(
@@ -175,7 +188,13 @@ pub fn markdown(cx: &Context) -> String {
     out.push_str("## Every run\n\n| Target | Generator | Load | OK / offered | Failed | P50 (µs) | P99 (µs) | CPU (s) | Held |\n|---|---|---|---:|---:|---:|---:|---:|---|\n");
     for summary in cx.summaries {
         for r in &summary.results {
-            for m in r.ladder.iter().chain(&r.fixed).chain(&r.low).chain(&r.flat_out) {
+            for m in r
+                .ladder
+                .iter()
+                .chain(&r.fixed)
+                .chain(&r.low)
+                .chain(&r.flat_out)
+            {
                 let _ = writeln!(
                     out,
                     "| {} | {} | {} | {} / {} | {} | {} | {} | {:.2} | {} |",

@@ -212,12 +212,10 @@ impl Runner {
                     .with_context(|| format!("bad record {}", record.display()))?;
                 Ok(from_record(&record, finished, load))
             }
-            Tool::Oha if finished.code == Some(0) => {
-                parse_oha(&read(&out)?, finished, load).with_context(|| format!("{}", out.display()))
-            }
-            Tool::Wrk if finished.code == Some(0) => {
-                parse_wrk(&read(&out)?, finished, load).with_context(|| format!("{}", out.display()))
-            }
+            Tool::Oha if finished.code == Some(0) => parse_oha(&read(&out)?, finished, load)
+                .with_context(|| format!("{}", out.display())),
+            Tool::Wrk if finished.code == Some(0) => parse_wrk(&read(&out)?, finished, load)
+                .with_context(|| format!("{}", out.display())),
             _ => bail!(
                 "{} exited with {:?}; see {}",
                 tool.name(),

@@ -354,7 +354,10 @@ impl Placement {
 impl Drop for Placement {
     fn drop(&mut self) {
         if let Err(e) = self.before.pin_process() {
-            tracing::warn!("failed to restore the generator's CPUs {}: {e}", self.before);
+            tracing::warn!(
+                "failed to restore the generator's CPUs {}: {e}",
+                self.before
+            );
         }
     }
 }

@@ -165,7 +165,12 @@ mod tests {
 
     #[test]
     fn cpu_lists_parse_and_print() {
-        for (text, printed) in [("1", "1"), ("0-3", "0-3"), ("0,2-3", "0,2-3"), ("3,1,2", "1-3")] {
+        for (text, printed) in [
+            ("1", "1"),
+            ("0-3", "0-3"),
+            ("0,2-3", "0,2-3"),
+            ("3,1,2", "1-3"),
+        ] {
             assert_eq!(text.parse::<CpuSet>().unwrap().to_string(), printed);
         }
         for bad in ["", "a", "3-1", "1,,2", "-1"] {

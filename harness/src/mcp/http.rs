@@ -185,7 +185,12 @@ impl HttpSession {
         &self,
         request: Request<Full<Bytes>>,
     ) -> Result<(Sender, Response<Incoming>), ErrorClass> {
-        let connect = async || self.connections.open().await.map_err(|_| ErrorClass::Connect);
+        let connect = async || {
+            self.connections
+                .open()
+                .await
+                .map_err(|_| ErrorClass::Connect)
+        };
         let (mut sender, reused) = match self.connections.take_idle() {
             Some(sender) => (sender, true),
             None => (connect().await?, false),
