@@ -120,7 +120,7 @@ fn run(args: BenchArgs) -> anyhow::Result<()> {
             body: TOOL_CALL.to_string(),
         };
         eprintln!("target {name} at {}", target.url);
-        let results = measure(&args, &mut runner, &tools, &target)?;
+        let results = measure(&args, &mut runner, &tools, &target);
         summaries.push(Summary {
             target: name,
             results,
@@ -188,7 +188,7 @@ fn measure(
     runner: &mut Runner,
     tools: &[(Tool, PathBuf)],
     target: &Target,
-) -> anyhow::Result<Vec<ToolResult>> {
+) -> Vec<ToolResult> {
     let mut results: Vec<ToolResult> = tools.iter().map(|(t, _)| ToolResult::new(*t)).collect();
     let open = |rate| Load {
         rate: Some(rate),
@@ -197,21 +197,30 @@ fn measure(
     };
     for rep in 0..args.repetitions {
         for ((tool, program), result) in tools.iter().zip(&mut results) {
-            let mut run = |load: Load| -> anyhow::Result<Measurement> {
-                let m = runner.run(*tool, program, target, load)?;
-                eprintln!(
-                    "  {} {} rep {}: {} ok {}/{} p50 {} us p99 {} us cpu {:.2} s",
-                    tool.name(),
-                    load,
-                    rep + 1,
-                    if m.held() { "held" } else { "-" },
-                    m.ok,
-                    m.offered.map_or("-".into(), |o| o.to_string()),
-                    m.p50_us,
-                    m.p99_us,
-                    m.cpu.as_secs_f64()
-                );
-                Ok(m)
+            // A run that fails (a server flooded past recovery, a tool that crashed) is
+            // reported and counted as not held; the benchmark goes on.
+            let mut run = |load: Load| -> Option<Measurement> {
+                match runner.run(*tool, program, target, load) {
+                    Ok(m) => {
+                        eprintln!(
+                            "  {} {} rep {}: {} ok {}/{} p50 {} us p99 {} us cpu {:.2} s",
+                            tool.name(),
+                            load,
+                            rep + 1,
+                            if m.held() { "held" } else { "-" },
+                            m.ok,
+                            m.offered.map_or("-".into(), |o| o.to_string()),
+                            m.p50_us,
+                            m.p99_us,
+                            m.cpu.as_secs_f64()
+                        );
+                        Some(m)
+                    }
+                    Err(e) => {
+                        eprintln!("  {} {} rep {}: failed: {e:#}", tool.name(), load, rep + 1);
+                        None
+                    }
+                }
             };
             if tool.open_model() {
                 let rung = |k: i32| args.start_rate * args.step.powi(k);
@@ -219,9 +228,9 @@ fn measure(
                 let mut k = result.best_rung.map_or(0, |b: i32| (b - 2).max(0));
                 let (mut best, mut failed) = (None, None);
                 while rung(k) <= args.max_rate && best.is_none_or(|b| failed != Some(b + 1)) {
-                    let m = run(open(rung(k)))?;
-                    let held = m.held();
-                    result.ladder.push(m);
+                    let m = run(open(rung(k)));
+                    let held = m.as_ref().is_some_and(Measurement::held);
+                    result.ladder.extend(m);
                     if held {
                         best = Some(k);
                         k += 1;
@@ -234,21 +243,21 @@ fn measure(
                 }
                 result.best_rung = result.best_rung.max(best);
                 result.max_rate.push(best.map_or(0.0, rung));
-                result.fixed.push(run(open(args.fixed_rate))?);
-                result.low.push(run(open(args.low_rate))?);
+                result.fixed.extend(run(open(args.fixed_rate)));
+                result.low.extend(run(open(args.low_rate)));
             } else {
-                result.flat_out.push(run(Load {
+                result.flat_out.extend(run(Load {
                     rate: None,
                     connections: args.connections,
                     duration: args.duration,
-                })?);
-                result.low.push(run(Load {
+                }));
+                result.low.extend(run(Load {
                     rate: None,
                     connections: 1,
                     duration: args.duration,
-                })?);
+                }));
             }
         }
     }
-    Ok(results)
+    results
 }

@@ -365,7 +365,7 @@ impl Drop for Placement {
 /// Raises the soft limit on open files to the hard limit: an open model under overload
 /// holds one connection per request in flight, and the default soft limit (often 1024)
 /// would turn an overloaded server into the generator's own connect errors.
-fn raise_open_files_limit() {
+pub fn raise_open_files_limit() {
     let mut limit = libc::rlimit {
         rlim_cur: 0,
         rlim_max: 0,

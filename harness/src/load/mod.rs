@@ -8,7 +8,7 @@ mod progress;
 mod schedule;
 mod stats;
 
-pub use engine::{LoadError, LoadOutcome, LoadPlan, run};
+pub use engine::{LoadError, LoadOutcome, LoadPlan, raise_open_files_limit, run};
 pub use mix::{Mix, session_of};
 pub use pacer::{Pacing, PreciseTimer, QUANTUM, UnknownPacing};
 pub use placement::{CpuSet, CpuSetError, set_affinity};
