@@ -13,6 +13,7 @@ use harness::run::{RunError, RunOptions, results_dir, run_scenario};
 use harness::sut::{EmbeddedSpec, SutSpec, Transport};
 use harness::{env, report, scenario};
 
+mod bench;
 mod calibrate;
 mod compare;
 
@@ -59,6 +60,16 @@ enum Command {
     Calibrate(calibrate::CalibrateArgs),
     /// Run the reference MCP server (the default system under test).
     Refserver(refserver::Args),
+    /// Benchmark the load generator against oha and wrk (see docs/performance.md).
+    Bench(bench::BenchArgs),
+    /// The benchmark's minimal HTTP endpoint: answers every POST with a fixed JSON-RPC
+    /// result echoing the request's id.
+    #[command(hide = true)]
+    BenchEcho {
+        /// Address to listen on.
+        #[arg(long, default_value = "127.0.0.1:0")]
+        bind: std::net::SocketAddr,
+    },
 }
 
 #[derive(clap::Args)]
@@ -115,6 +126,14 @@ fn main() -> ExitCode {
             }
         },
         Command::Check { files } => check(&files),
+        Command::Bench(args) => bench::bench(args),
+        Command::BenchEcho { bind } => match bench::echo::serve(bind) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("error: {e:#}");
+                ExitCode::FAILURE
+            }
+        },
         Command::Compare(args) => compare::compare(args),
         Command::Verify { files } => compare::verify(&files),
         Command::Run(args) => {

@@ -20,6 +20,10 @@ pub const TRIALS: &str = "ERLMCP_PERF_TRIALS";
 /// MCP transport to the embedded reference server (`http`, `websocket`, `tcp`, `stdio`).
 pub const TRANSPORT: &str = "ERLMCP_PERF_TRANSPORT";
 
+/// How the load generator paces its sends: `precise` (a high-resolution `timerfd` per
+/// worker, the default) or `timer` (tokio's 1 ms timer).
+pub const PACER: &str = "ERLMCP_PERF_PACER";
+
 /// The SUT profile: a name (`suts/<name>.yml`) or a path (default `reference`).
 pub const SUT: &str = "ERLMCP_PERF_SUT";
 /// Replaces a container profile's image.
@@ -38,6 +42,20 @@ pub struct EnvError {
 
 fn var(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|v| !v.trim().is_empty())
+}
+
+/// `ERLMCP_PERF_PACER`, default `precise`.
+pub fn pacing() -> Result<crate::load::Pacing, EnvError> {
+    match var(PACER) {
+        None => Ok(crate::load::Pacing::default()),
+        Some(value) => value
+            .parse()
+            .map_err(|e: crate::load::UnknownPacing| EnvError {
+                name: PACER,
+                reason: e.to_string(),
+                value,
+            }),
+    }
 }
 
 /// `ERLMCP_PERF_DURATION_SCALE`, default 1.

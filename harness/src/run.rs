@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::load::{self, LoadError, LoadPlan, Progress, ProgressMode};
+use crate::load::{self, CpuSet, LoadError, LoadPlan, Progress, ProgressMode};
 use crate::observe::{Sampler, Samples};
 use crate::record::{RecordInputs, RunRecord};
 use crate::report::{RunFiles, WriteError, write_run};
@@ -49,6 +49,22 @@ pub fn results_dir(out_dir: &Path, scenario: &Scenario) -> PathBuf {
     out_dir.join(stem)
 }
 
+/// The CPUs the generator should keep to: those the SUT is not pinned to.
+fn generator_cpus(sut: &SutSpec) -> Option<CpuSet> {
+    let pinned = sut.cpuset()?;
+    match (pinned.parse::<CpuSet>(), CpuSet::allowed()) {
+        (Ok(sut_cpus), Ok(allowed)) => Some(allowed.without(&sut_cpus)),
+        (Err(e), _) => {
+            tracing::warn!("generator not pinned: {e}");
+            None
+        }
+        (_, Err(e)) => {
+            tracing::warn!("generator not pinned: cannot read its CPU affinity: {e}");
+            None
+        }
+    }
+}
+
 /// Runs `scenario` against `sut` and writes its record, report and the SUT's log to `dir`.
 pub async fn run_scenario(
     scenario: &Scenario,
@@ -57,7 +73,9 @@ pub async fn run_scenario(
     dir: &Path,
 ) -> Result<RunResult, RunError> {
     let scenario = scenario.clone().scaled(options.duration_scale);
-    let plan = Arc::new(LoadPlan::new(&scenario));
+    let mut plan = LoadPlan::new(&scenario);
+    plan.generator_cpus = generator_cpus(sut);
+    let plan = Arc::new(plan);
     let running = sut.start(Some(dir.join("sut.log"))).await?;
     let sampler = running
         .resource_probe()

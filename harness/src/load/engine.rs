@@ -11,6 +11,8 @@ use futures_util::future::join_all;
 use futures_util::stream::{FuturesUnordered, StreamExt};
 
 use super::mix::{Mix, session_of};
+use super::pacer::{Pacing, PreciseTimer};
+use super::placement::CpuSet;
 use super::progress::Progress;
 use super::schedule::Schedule;
 use super::stats::{Completion, Stats};
@@ -26,6 +28,9 @@ pub struct LoadPlan {
     templates: Vec<RequestTemplate>,
     pub clients: usize,
     pub session: SessionOptions,
+    /// CPUs the generator's threads are pinned to for the run (the ones a pinned SUT does
+    /// not use); `None` leaves them where they are.
+    pub generator_cpus: Option<CpuSet>,
 }
 
 impl LoadPlan {
@@ -48,6 +53,7 @@ impl LoadPlan {
                 timeout: scenario.timeout,
                 ..SessionOptions::default()
             },
+            generator_cpus: None,
         }
     }
 }
@@ -55,6 +61,12 @@ impl LoadPlan {
 /// Why a run could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum LoadError {
+    /// An `ERLMCP_PERF_*` setting of the engine is invalid.
+    #[error(transparent)]
+    Setting(#[from] crate::env::EnvError),
+    /// The precise pacer's timer could not be created.
+    #[error("failed to create the pacing timer: {0}")]
+    Pacer(#[source] std::io::Error),
     /// A session could not be opened.
     #[error("failed to open MCP session {index} of {total}: {source}")]
     Session {
@@ -98,19 +110,34 @@ pub async fn run(
     progress: Arc<Progress>,
 ) -> Result<LoadOutcome, LoadError> {
     assert!(!endpoints.is_empty(), "the load needs an endpoint");
+    let pacing = crate::env::pacing()?;
     raise_open_files_limit();
+    let _placement = plan.generator_cpus.as_ref().and_then(Placement::pin);
     let sessions = Arc::new(open_sessions(&plan, endpoints).await?);
     let nodes = endpoints.len();
+    // One worker per runtime thread, but no more than the CPUs the generator may use.
+    let cpus = CpuSet::allowed().map_or(usize::MAX, |set| set.len().max(1));
     let workers = tokio::runtime::Handle::current()
         .metrics()
         .num_workers()
-        .max(1);
+        .clamp(1, cpus);
     // A short lead so every worker is parked before the first slot is due.
     let start = Instant::now() + Duration::from_millis(20);
     let started_at = SystemTime::now() + Duration::from_millis(20);
+    let mut clocks = Vec::with_capacity(workers);
+    for _ in 0..workers {
+        clocks.push(Clock {
+            precise: match pacing {
+                Pacing::Precise => Some(PreciseTimer::new().map_err(LoadError::Pacer)?),
+                Pacing::Timer => None,
+            },
+        });
+    }
     progress.begin(start);
-    let handles: Vec<_> = (0..workers)
-        .map(|w| {
+    let handles: Vec<_> = clocks
+        .into_iter()
+        .enumerate()
+        .map(|(w, clock)| {
             let (plan, sessions, progress) = (plan.clone(), sessions.clone(), progress.clone());
             tokio::spawn(worker(
                 w as u64,
@@ -118,7 +145,7 @@ pub async fn run(
                 start,
                 plan,
                 Nodes { sessions, nodes },
-                progress,
+                (clock, progress),
             ))
         })
         .collect();
@@ -199,7 +226,7 @@ async fn worker(
     start: Instant,
     plan: Arc<LoadPlan>,
     nodes: Nodes,
-    progress: Arc<Progress>,
+    (mut clock, progress): (Clock, Arc<Progress>),
 ) -> Stats {
     let Nodes { sessions, nodes } = nodes;
     let schedule = &plan.schedule;
@@ -259,24 +286,86 @@ async fn worker(
         let next_due = (slot < total).then(|| start + schedule.slot(slot).at);
         tokio::select! {
             biased;
-            _ = sleep_until_opt(next_due) => {}
+            _ = clock.sleep_until(next_due) => {}
             Some(done) = in_flight.next(), if !in_flight.is_empty() => record(done, &mut stats),
         }
     }
     stats
 }
 
-async fn sleep_until_opt(at: Option<Instant>) {
-    match at {
-        Some(at) => tokio::time::sleep_until(at.into()).await,
-        None => std::future::pending().await,
+/// How a worker waits for its next slot.
+struct Clock {
+    /// The precise timer, or `None` for tokio's.
+    precise: Option<PreciseTimer>,
+}
+
+impl Clock {
+    /// Waits until `at`; forever when there is no next slot. May return early: the
+    /// worker checks which slots are due itself.
+    async fn sleep_until(&mut self, at: Option<Instant>) {
+        match (at, &mut self.precise) {
+            (None, _) => std::future::pending().await,
+            (Some(at), Some(timer)) => {
+                if let Err(e) = timer.sleep_until(at).await {
+                    tracing::warn!("precise pacing failed, using tokio's timer: {e}");
+                    self.precise = None;
+                }
+            }
+            (Some(at), None) => tokio::time::sleep_until(at.into()).await,
+        }
+    }
+}
+
+/// The generator pinned to a CPU set for a run; dropping it restores the CPUs it had.
+struct Placement {
+    before: CpuSet,
+}
+
+impl Placement {
+    /// Pins the process to `cpus`, or says why not and leaves it alone.
+    fn pin(cpus: &CpuSet) -> Option<Self> {
+        let before = match CpuSet::allowed() {
+            Ok(set) => set,
+            Err(e) => {
+                tracing::warn!("generator not pinned: cannot read its CPU affinity: {e}");
+                return None;
+            }
+        };
+        let target = before.intersection(cpus);
+        if target.is_empty() {
+            tracing::warn!(
+                "generator not pinned: none of CPUs {cpus} is available to it (it may use {before})"
+            );
+            return None;
+        }
+        match target.pin_process() {
+            Ok(()) => {
+                tracing::info!("generator pinned to CPUs {target}");
+                Some(Self { before })
+            }
+            Err(e) => {
+                tracing::warn!("generator not pinned to CPUs {target}: {e}");
+                None
+            }
+        }
+    }
+}
+
+impl Drop for Placement {
+    fn drop(&mut self) {
+        if let Err(e) = self.before.pin_process() {
+            tracing::warn!(
+                "failed to restore the generator's CPUs {}: {e}",
+                self.before
+            );
+        }
     }
 }
 
 /// Raises the soft limit on open files to the hard limit: an open model under overload
 /// holds one connection per request in flight, and the default soft limit (often 1024)
 /// would turn an overloaded server into the generator's own connect errors.
-fn raise_open_files_limit() {
+pub fn raise_open_files_limit() {
     let mut limit = libc::rlimit {
         rlim_cur: 0,
         rlim_max: 0,

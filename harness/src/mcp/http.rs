@@ -1,19 +1,28 @@
 //! One MCP session over Streamable HTTP: `initialize`, requests with the session's headers,
 //! `DELETE` at the end.
 
+use std::net::SocketAddr;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::body::{Body as _, Incoming};
+use hyper::header::{ACCEPT, CONTENT_TYPE, HOST, HeaderMap, HeaderName, HeaderValue};
+use hyper::{Method, Request, Response, Uri};
+
+use super::connections::{Connections, Sender};
 use super::handshake::{self, INITIALIZE_ID, INITIALIZED};
 use super::jsonrpc::{RequestTemplate, classify_message};
 use super::outcome::{ErrorClass, Outcome, ProtocolViolation};
 use super::sse::SseParser;
 use super::{DEFAULT_PROTOCOL_VERSION, SUPPORTED_PROTOCOL_VERSIONS};
-use reqwest::header::{ACCEPT, CONTENT_TYPE, HeaderValue};
 
-const SESSION_HEADER: &str = "mcp-session-id";
-const VERSION_HEADER: &str = "mcp-protocol-version";
-const ACCEPT_BOTH: &str = "application/json, text/event-stream";
+const SESSION_HEADER: HeaderName = HeaderName::from_static("mcp-session-id");
+const VERSION_HEADER: HeaderName = HeaderName::from_static("mcp-protocol-version");
+const ACCEPT_BOTH: HeaderValue = HeaderValue::from_static("application/json, text/event-stream");
+const JSON: HeaderValue = HeaderValue::from_static("application/json");
 
 /// How sessions talk to the server.
 #[derive(Debug, Clone)]
@@ -39,9 +48,9 @@ impl Default for SessionOptions {
 /// Why a session could not be opened.
 #[derive(Debug, thiserror::Error)]
 pub enum SessionError {
-    /// The transport's client could not be built.
-    #[error("failed to build the client: {0}")]
-    Client(String),
+    /// The URL cannot be reached over HTTP/1.1 (no host, not `http`, unresolvable).
+    #[error("cannot use {url}: {reason}")]
+    Client { url: String, reason: String },
     /// `initialize` did not succeed.
     #[error("initialize at {url} failed: {class}{}", detail.as_deref().map(|d| format!(" ({d})")).unwrap_or_default())]
     Initialize {
@@ -60,8 +69,13 @@ pub enum SessionError {
 /// An initialised MCP session. Request ids are unique within it.
 #[derive(Debug)]
 pub struct HttpSession {
-    client: reqwest::Client,
-    url: reqwest::Url,
+    connections: Arc<Connections>,
+    url: url::Url,
+    /// The URL's path and query: what goes on the request line.
+    path: Uri,
+    /// Every request's headers: host, accept, content type, and once initialised the
+    /// protocol version and session id. Cloned per request, never rebuilt.
+    headers: HeaderMap,
     session_id: Option<HeaderValue>,
     protocol_version: HeaderValue,
     next_id: AtomicU64,
@@ -70,62 +84,75 @@ pub struct HttpSession {
 
 impl HttpSession {
     /// Opens a session: `initialize`, then `notifications/initialized`.
-    pub async fn open(
-        client: reqwest::Client,
-        url: reqwest::Url,
-        options: SessionOptions,
-    ) -> Result<Self, SessionError> {
+    pub async fn open(url: url::Url, options: SessionOptions) -> Result<Self, SessionError> {
+        let (addr, path, host) = target(&url).await?;
+        let mut headers = HeaderMap::with_capacity(6);
+        headers.insert(HOST, host);
+        headers.insert(ACCEPT, ACCEPT_BOTH);
+        headers.insert(CONTENT_TYPE, JSON);
+        let mut session = Self {
+            connections: Arc::new(Connections::new(addr)),
+            url,
+            path,
+            headers,
+            session_id: None,
+            protocol_version: HeaderValue::from_static(DEFAULT_PROTOCOL_VERSION),
+            next_id: AtomicU64::new(1),
+            options,
+        };
         let init_error = |class, detail| SessionError::Initialize {
-            url: url.to_string(),
+            url: session.url.to_string(),
             class,
             detail,
         };
-        let body = handshake::initialize_request(&options);
-        let request = client
-            .post(url.clone())
-            .header(ACCEPT, ACCEPT_BOTH)
-            .header(CONTENT_TYPE, "application/json")
-            .body(body);
-        let answer = tokio::time::timeout(options.timeout, async {
-            let response = request.send().await.map_err(|e| transport_class(&e))?;
+        let body = handshake::initialize_request(&session.options);
+        let request = session.request_with(Method::POST, body.into());
+        let answer = tokio::time::timeout(session.options.timeout, async {
+            let (sender, response) = session.send(request).await?;
             let session_id = response.headers().get(SESSION_HEADER).cloned();
-            let message = read_answer(response, options.max_body_bytes, |msg| {
-                classify_message(msg, INITIALIZE_ID)
-                    .is_some()
-                    .then(|| msg.to_vec())
-            })
-            .await?;
+            let message = session
+                .read(sender, response, |msg| {
+                    classify_message(msg, INITIALIZE_ID)
+                        .is_some()
+                        .then(|| msg.to_vec())
+                })
+                .await?;
             Ok::<_, ErrorClass>((session_id, message))
         })
         .await
         .unwrap_or(Err(ErrorClass::Timeout));
         let (session_id, message) = answer.map_err(|class| init_error(class, None))?;
-        let version = handshake::negotiated_version(url.as_str(), &message)?;
-        let protocol_version =
+        let version = handshake::negotiated_version(session.url.as_str(), &message)?;
+        session.protocol_version =
             HeaderValue::from_str(&version).map_err(|_| SessionError::UnsupportedVersion {
-                url: url.to_string(),
+                url: session.url.to_string(),
                 version: version.clone(),
             })?;
-        let session = Self {
-            client,
-            url,
-            session_id,
-            protocol_version,
-            next_id: AtomicU64::new(1),
-            options,
-        };
+        session
+            .headers
+            .insert(VERSION_HEADER, session.protocol_version.clone());
+        if let Some(id) = &session_id {
+            session.headers.insert(SESSION_HEADER, id.clone());
+        }
+        session.session_id = session_id;
         session.notify_initialized().await?;
         Ok(session)
     }
 
     async fn notify_initialized(&self) -> Result<(), SessionError> {
-        let body = INITIALIZED.to_vec();
-        let result = tokio::time::timeout(self.options.timeout, self.post(body).send()).await;
+        let request = self.request_with(Method::POST, Bytes::from_static(INITIALIZED));
+        let result = tokio::time::timeout(self.options.timeout, async {
+            let (sender, response) = self.send(request).await?;
+            let status = response.status();
+            self.finish(sender, response.into_body()).await;
+            Ok::<_, ErrorClass>(status)
+        })
+        .await;
         let class = match result {
             Err(_) => ErrorClass::Timeout,
-            Ok(Err(e)) => transport_class(&e),
-            Ok(Ok(response)) if response.status().is_success() => return Ok(()),
-            Ok(Ok(response)) => ErrorClass::HttpStatus(response.status().as_u16()),
+            Ok(Err(class)) => class,
+            Ok(Ok(status)) if status.is_success() => return Ok(()),
+            Ok(Ok(status)) => ErrorClass::HttpStatus(status.as_u16()),
         };
         Err(SessionError::Initialized {
             url: self.url.to_string(),
@@ -143,27 +170,89 @@ impl HttpSession {
         self.protocol_version.to_str().unwrap_or_default()
     }
 
-    fn post(&self, body: Vec<u8>) -> reqwest::RequestBuilder {
-        let mut request = self
-            .client
-            .post(self.url.clone())
-            .header(ACCEPT, ACCEPT_BOTH)
-            .header(CONTENT_TYPE, "application/json")
-            .header(VERSION_HEADER, self.protocol_version.clone());
-        if let Some(id) = &self.session_id {
-            request = request.header(SESSION_HEADER, id.clone());
+    /// A request to the session's URL with its headers.
+    fn request_with(&self, method: Method, body: Bytes) -> Request<Full<Bytes>> {
+        let mut request = Request::new(Full::new(body));
+        *request.method_mut() = method;
+        *request.uri_mut() = self.path.clone();
+        *request.headers_mut() = self.headers.clone();
+        request
+    }
+
+    /// Sends `request` on an idle connection, or a new one. A reused connection the
+    /// server closed before the request went out is replaced once.
+    async fn send(
+        &self,
+        request: Request<Full<Bytes>>,
+    ) -> Result<(Sender, Response<Incoming>), ErrorClass> {
+        let connect = async || {
+            self.connections
+                .open()
+                .await
+                .map_err(|_| ErrorClass::Connect)
+        };
+        let (mut sender, reused) = match self.connections.take_idle() {
+            Some(sender) => (sender, true),
+            None => (connect().await?, false),
+        };
+        if sender.ready().await.is_err() {
+            sender = connect().await?;
         }
-        request.body(body)
+        match sender.try_send_request(request).await {
+            Ok(response) => Ok((sender, response)),
+            Err(mut e) => match e.take_message() {
+                Some(request) if reused => {
+                    let mut sender = connect().await?;
+                    sender.ready().await.map_err(|_| ErrorClass::Connect)?;
+                    let response = sender
+                        .send_request(request)
+                        .await
+                        .map_err(|_| ErrorClass::Connect)?;
+                    Ok((sender, response))
+                }
+                _ => Err(ErrorClass::Connect),
+            },
+        }
+    }
+
+    /// Reads an answer with `pick`; the connection goes back to the pool once its body
+    /// is read to the end (an event stream left early is drained in the background).
+    async fn read<T>(
+        &self,
+        sender: Sender,
+        response: Response<Incoming>,
+        pick: impl FnMut(&[u8]) -> Option<T>,
+    ) -> Result<T, ErrorClass> {
+        let (found, rest) = read_answer(response, self.options.max_body_bytes, pick).await?;
+        match rest {
+            None => self.connections.put_back(sender),
+            Some(body) => {
+                let (connections, timeout) = (self.connections.clone(), self.options.timeout);
+                tokio::spawn(async move {
+                    if tokio::time::timeout(timeout, drain(body)).await == Ok(true) {
+                        connections.put_back(sender);
+                    }
+                });
+            }
+        }
+        Ok(found)
+    }
+
+    /// Reads `body` to its end and returns the connection to the pool if that worked.
+    async fn finish(&self, sender: Sender, body: Incoming) {
+        if drain(body).await {
+            self.connections.put_back(sender);
+        }
     }
 
     /// Sends one request built from `template` with a fresh id and waits for its answer.
     pub async fn request(&self, template: &RequestTemplate) -> Outcome {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
-        let request = self.post(template.body(id));
-        let max = self.options.max_body_bytes;
+        let request = self.request_with(Method::POST, template.body(id).into());
         let answer = tokio::time::timeout(self.options.timeout, async {
-            let response = request.send().await.map_err(|e| transport_class(&e))?;
-            read_answer(response, max, |msg| classify_message(msg, id)).await
+            let (sender, response) = self.send(request).await?;
+            self.read(sender, response, |msg| classify_message(msg, id))
+                .await
         })
         .await;
         match answer {
@@ -176,39 +265,81 @@ impl HttpSession {
     /// Ends the session with `DELETE` (servers without sessions, or that refuse it with
     /// 405, are fine). Failures are returned for logging only.
     pub async fn close(&self) -> Result<(), ErrorClass> {
-        let Some(id) = &self.session_id else {
+        if self.session_id.is_none() {
             return Ok(());
-        };
-        let request = self
-            .client
-            .delete(self.url.clone())
-            .header(SESSION_HEADER, id.clone())
-            .header(VERSION_HEADER, self.protocol_version.clone());
-        match tokio::time::timeout(self.options.timeout, request.send()).await {
+        }
+        let request = self.request_with(Method::DELETE, Bytes::new());
+        let result = tokio::time::timeout(self.options.timeout, async {
+            let (sender, response) = self.send(request).await?;
+            let status = response.status();
+            self.finish(sender, response.into_body()).await;
+            Ok::<_, ErrorClass>(status)
+        })
+        .await;
+        match result {
             Err(_) => Err(ErrorClass::Timeout),
-            Ok(Err(e)) => Err(transport_class(&e)),
-            Ok(Ok(r)) if r.status().is_success() || r.status().as_u16() == 405 => Ok(()),
-            Ok(Ok(r)) => Err(ErrorClass::HttpStatus(r.status().as_u16())),
+            Ok(Err(class)) => Err(class),
+            Ok(Ok(s)) if s.is_success() || s.as_u16() == 405 => Ok(()),
+            Ok(Ok(s)) => Err(ErrorClass::HttpStatus(s.as_u16())),
         }
     }
 }
 
-/// The class of a failure below HTTP.
-fn transport_class(error: &reqwest::Error) -> ErrorClass {
-    if error.is_timeout() {
-        ErrorClass::Timeout
-    } else {
-        ErrorClass::Connect
+/// The server's address (resolved once), the request line's path and the `Host` header.
+async fn target(url: &url::Url) -> Result<(SocketAddr, Uri, HeaderValue), SessionError> {
+    let error = |reason: String| SessionError::Client {
+        url: url.to_string(),
+        reason,
+    };
+    if url.scheme() != "http" {
+        return Err(error("only http:// URLs are supported".into()));
+    }
+    let port = url.port_or_known_default().unwrap_or(80);
+    let addr = match url.host() {
+        Some(url::Host::Ipv4(ip)) => SocketAddr::from((ip, port)),
+        Some(url::Host::Ipv6(ip)) => SocketAddr::from((ip, port)),
+        Some(url::Host::Domain(name)) => tokio::net::lookup_host((name, port))
+            .await
+            .map_err(|e| error(format!("cannot resolve {name}: {e}")))?
+            .next()
+            .ok_or_else(|| error(format!("{name} resolves to no address")))?,
+        None => return Err(error("the URL has no host".into())),
+    };
+    let mut path = url.path().to_string();
+    if let Some(query) = url.query() {
+        path.push('?');
+        path.push_str(query);
+    }
+    let path = path
+        .parse::<Uri>()
+        .map_err(|e| error(format!("bad path: {e}")))?;
+    let host = match url.port() {
+        Some(port) => format!("{}:{port}", url.host_str().unwrap_or_default()),
+        None => url.host_str().unwrap_or_default().to_string(),
+    };
+    let host = HeaderValue::from_str(&host).map_err(|e| error(format!("bad host: {e}")))?;
+    Ok((addr, path, host))
+}
+
+/// Reads the rest of `body`; whether it ended cleanly.
+async fn drain(mut body: Incoming) -> bool {
+    loop {
+        match body.frame().await {
+            None => return true,
+            Some(Ok(_)) => {}
+            Some(Err(_)) => return false,
+        }
     }
 }
 
 /// Reads a POST's answer (a JSON body or an event stream) until `pick` accepts a message,
-/// reading at most `max` bytes.
+/// reading at most `max` bytes. Returns what `pick` found and, if the stream has more,
+/// the unread rest of the body.
 async fn read_answer<T>(
-    mut response: reqwest::Response,
+    response: Response<Incoming>,
     max: usize,
     mut pick: impl FnMut(&[u8]) -> Option<T>,
-) -> Result<T, ErrorClass> {
+) -> Result<(T, Option<Incoming>), ErrorClass> {
     let status = response.status();
     if !status.is_success() {
         return Err(ErrorClass::HttpStatus(status.as_u16()));
@@ -220,28 +351,48 @@ async fn read_answer<T>(
         .unwrap_or("");
     let too_large = ErrorClass::Protocol(ProtocolViolation::BodyTooLarge);
     let no_response = ErrorClass::Protocol(ProtocolViolation::NoResponse);
-    if content_type.starts_with("text/event-stream") {
+    let is_sse = content_type.starts_with("text/event-stream");
+    let is_json = content_type.starts_with("application/json");
+    let mut body = response.into_body();
+    if is_sse {
         let mut parser = SseParser::default();
         let mut read = 0usize;
-        while let Some(chunk) = response.chunk().await.map_err(|e| transport_class(&e))? {
+        while let Some(frame) = body.frame().await {
+            let Ok(chunk) = frame.map_err(|_| ErrorClass::Connect)?.into_data() else {
+                continue;
+            };
             read += chunk.len();
             if let Some(found) = parser.feed(&chunk, &mut pick) {
-                return Ok(found);
+                return Ok((found, (!body.is_end_stream()).then_some(body)));
             }
             if read > max || parser.pending() > max {
                 return Err(too_large);
             }
         }
         Err(no_response)
-    } else if content_type.starts_with("application/json") {
-        let mut body = Vec::new();
-        while let Some(chunk) = response.chunk().await.map_err(|e| transport_class(&e))? {
-            if body.len() + chunk.len() > max {
+    } else if is_json {
+        let mut first: Option<Bytes> = None;
+        let mut joined = Vec::new();
+        while let Some(frame) = body.frame().await {
+            let Ok(chunk) = frame.map_err(|_| ErrorClass::Connect)?.into_data() else {
+                continue;
+            };
+            let held = first.as_ref().map_or(0, Bytes::len) + joined.len();
+            if held + chunk.len() > max {
                 return Err(too_large);
             }
-            body.extend_from_slice(&chunk);
+            // A body in one chunk (the usual case) is read without a copy.
+            match first.take() {
+                None if joined.is_empty() => first = Some(chunk),
+                Some(f) => {
+                    joined.extend_from_slice(&f);
+                    joined.extend_from_slice(&chunk);
+                }
+                None => joined.extend_from_slice(&chunk),
+            }
         }
-        pick(&body).ok_or(no_response)
+        let message = first.as_deref().unwrap_or(&joined);
+        pick(message).map(|t| (t, None)).ok_or(no_response)
     } else if status.as_u16() == 202 {
         Err(no_response)
     } else {

@@ -45,8 +45,9 @@ impl RequestTemplate {
 struct Message {
     #[serde(default)]
     id: Option<Value>,
+    /// Only its presence matters: skipped, never allocated.
     #[serde(default)]
-    method: Option<Value>,
+    method: Option<serde::de::IgnoredAny>,
     #[serde(default)]
     result: Option<ResultProbe>,
     #[serde(default)]

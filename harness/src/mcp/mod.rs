@@ -1,6 +1,7 @@
 //! MCP client side of the load: the operations a mix sends, JSON-RPC framing, response
 //! classification and sessions over each transport.
 
+mod connections;
 mod handshake;
 mod http;
 mod jsonrpc;

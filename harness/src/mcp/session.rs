@@ -139,14 +139,8 @@ impl Session {
         let name = endpoint.to_string();
         let session = match endpoint {
             Endpoint::Http(url) => {
-                let client = reqwest::Client::builder()
-                    .http1_only()
-                    .tcp_nodelay(true)
-                    .no_proxy()
-                    .build()
-                    .map_err(|e| SessionError::Client(e.to_string()))?;
                 return Ok(Session::Http(
-                    HttpSession::open(client, url.clone(), options).await?,
+                    HttpSession::open(url.clone(), options).await?,
                 ));
             }
             Endpoint::WebSocket(url) => {

@@ -215,6 +215,14 @@ impl RunningSut {
 }
 
 impl SutSpec {
+    /// The CPUs the SUT is pinned to (a container profile's `pin`), if it is.
+    pub fn cpuset(&self) -> Option<&str> {
+        match self {
+            SutSpec::Container(spec) => spec.limits.cpuset.as_deref(),
+            SutSpec::Embedded(_) | SutSpec::Url { .. } => None,
+        }
+    }
+
     /// Starts the SUT (or checks the URL target). `log` receives a started server's output.
     pub async fn start(&self, log: Option<PathBuf>) -> Result<RunningSut, SutError> {
         match self {

@@ -1,0 +1,257 @@
+//! The benchmark's Markdown: the machine, the method, one table per target (medians of the
+//! repetitions, ratios against erlmcp-perf) and every run.
+
+use std::fmt::Write as _;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use harness::gate::noise::median;
+use harness::load::CpuSet;
+
+use super::BenchArgs;
+use super::tools::{LATE_AFTER, Measurement, Tool};
+
+/// Everything measured for one tool against one target.
+#[derive(Debug)]
+pub struct ToolResult {
+    pub tool: Tool,
+    /// Highest rate held, per repetition (0 when even the first rung failed).
+    pub max_rate: Vec<f64>,
+    /// Every run of the search for the highest rate held.
+    pub ladder: Vec<Measurement>,
+    /// Index of the highest rung held in any repetition.
+    pub best_rung: Option<i32>,
+    /// Runs at the fixed rate.
+    pub fixed: Vec<Measurement>,
+    /// Runs at the low rate (wrk: one connection, closed loop).
+    pub low: Vec<Measurement>,
+    /// wrk: closed-loop runs flat out.
+    pub flat_out: Vec<Measurement>,
+}
+
+impl ToolResult {
+    pub fn new(tool: Tool) -> Self {
+        Self {
+            tool,
+            max_rate: Vec::new(),
+            ladder: Vec::new(),
+            best_rung: None,
+            fixed: Vec::new(),
+            low: Vec::new(),
+            flat_out: Vec::new(),
+        }
+    }
+
+    fn max_rate(&self) -> Option<f64> {
+        median(&self.max_rate)
+    }
+
+    /// CPU-seconds per 10k requests: at the fixed rate, or flat out for a closed loop.
+    fn cpu_per_10k(&self) -> Option<f64> {
+        let runs = if self.tool.open_model() {
+            &self.fixed
+        } else {
+            &self.flat_out
+        };
+        median(
+            &runs
+                .iter()
+                .filter_map(Measurement::cpu_per_10k)
+                .collect::<Vec<_>>(),
+        )
+    }
+
+    fn low(&self, pick: fn(&Measurement) -> u64) -> Option<f64> {
+        median(&self.low.iter().map(|m| pick(m) as f64).collect::<Vec<_>>())
+    }
+
+    fn flat_out(&self) -> Option<f64> {
+        median(
+            &self
+                .flat_out
+                .iter()
+                .map(Measurement::throughput)
+                .collect::<Vec<_>>(),
+        )
+    }
+}
+
+/// One target's results.
+#[derive(Debug)]
+pub struct Summary {
+    pub target: &'static str,
+    pub results: Vec<ToolResult>,
+}
+
+/// What the document is made from.
+pub struct Context<'a> {
+    pub args: &'a BenchArgs,
+    pub summaries: &'a [Summary],
+    pub server_cpus: &'a CpuSet,
+    pub generator_cpus: &'a CpuSet,
+    pub tools: &'a [(Tool, PathBuf)],
+    pub elapsed: Duration,
+}
+
+/// The whole document.
+pub fn markdown(cx: &Context) -> String {
+    let args = cx.args;
+    let env = harness::baseline::Environment::here(harness::BUILD_OPT_LEVEL.to_string(), 1.0);
+    let mut out = String::from("# Generator benchmark\n\n");
+    let _ = writeln!(
+        out,
+        "Machine: {} ({} CPUs), servers on CPUs {}, generators on CPUs {}; erlmcp-perf {} (opt-level {}, commit {}); {}.\n",
+        env.cpu_model.as_deref().unwrap_or("unknown CPU"),
+        env.cpu_count,
+        cx.server_cpus,
+        cx.generator_cpus,
+        env.harness_version,
+        env.opt_level,
+        env.git_commit
+            .as_deref()
+            .map_or("unknown", |c| &c[..c.len().min(12)]),
+        versions(cx.tools).join(", "),
+    );
+    let _ = writeln!(
+        out,
+        "{} repetitions of {:?} runs, medians; {} connections/sessions; took {:.0} s.\n",
+        args.repetitions,
+        args.duration,
+        args.connections,
+        cx.elapsed.as_secs_f64()
+    );
+    let _ = writeln!(
+        out,
+        "A rate is *held* when at least 99% of the offered requests succeed and 99% are answered within {} ms of their intended send time (latency corrected for coordinated omission: erlmcp-perf measures from the intended time, oha with `--latency-correction`). The search starts at {} req/s and multiplies by {} until a rate is not held. Ratios are the tool's figure divided by erlmcp-perf's. wrk (Debian 4.1) has no rate option: its row shows its closed-loop maximum throughput with {} connections, its CPU per request at that maximum, and its latency over one connection sending back to back.\n",
+        LATE_AFTER.as_millis(),
+        args.start_rate,
+        args.step,
+        args.connections,
+    );
+    for summary in cx.summaries {
+        let ours = summary.results.iter().find(|r| r.tool == Tool::Ours);
+        let ratio = |value: Option<f64>, base: Option<f64>| match (value, base) {
+            (Some(v), Some(b)) if b > 0.0 => format!("{:.2}×", v / b),
+            _ => "–".to_string(),
+        };
+        let _ = writeln!(out, "## Target: {}\n", target_title(summary.target));
+        let _ = writeln!(
+            out,
+            "| Generator | Max rate held (req/s) | × | CPU-s / 10k req at {:.0} req/s | × | P50 at {:.0} req/s (µs) | × | P99 at {:.0} req/s (µs) | Send lag P50 (µs) |",
+            args.fixed_rate, args.low_rate, args.low_rate
+        );
+        out.push_str("|---|---:|---:|---:|---:|---:|---:|---:|---:|\n");
+        for r in &summary.results {
+            let base = |f: fn(&ToolResult) -> Option<f64>| ours.and_then(f);
+            let max = if r.tool.open_model() {
+                (
+                    fmt0(r.max_rate()),
+                    ratio(r.max_rate(), base(ToolResult::max_rate)),
+                )
+            } else {
+                (
+                    format!("n/a (closed loop: {} max)", fmt0(r.flat_out())),
+                    "–".into(),
+                )
+            };
+            let p50 = r.low(|m| m.p50_us);
+            let cpu_note = if r.tool.open_model() { "" } else { " (at max)" };
+            let low_note = if r.tool.open_model() {
+                ""
+            } else {
+                " (1 conn.)"
+            };
+            let lag = median(
+                &r.low
+                    .iter()
+                    .filter_map(|m| m.send_lag_p50_us.map(|l| l as f64))
+                    .collect::<Vec<_>>(),
+            );
+            let _ = writeln!(
+                out,
+                "| {} | {} | {} | {}{} | {} | {}{} | {} | {} | {} |",
+                r.tool.name(),
+                max.0,
+                max.1,
+                r.cpu_per_10k().map_or("–".into(), |c| format!("{c:.3}")),
+                cpu_note,
+                ratio(r.cpu_per_10k(), base(ToolResult::cpu_per_10k)),
+                fmt0(p50),
+                low_note,
+                ratio(p50, ours.and_then(|o| o.low(|m| m.p50_us))),
+                fmt0(r.low(|m| m.p99_us)),
+                fmt0(lag),
+            );
+        }
+        out.push('\n');
+    }
+    out.push_str("## Every run\n\n| Target | Generator | Load | OK / offered | Failed | P50 (µs) | P99 (µs) | CPU (s) | Held |\n|---|---|---|---:|---:|---:|---:|---:|---|\n");
+    for summary in cx.summaries {
+        for r in &summary.results {
+            for m in r
+                .ladder
+                .iter()
+                .chain(&r.fixed)
+                .chain(&r.low)
+                .chain(&r.flat_out)
+            {
+                let _ = writeln!(
+                    out,
+                    "| {} | {} | {} | {} / {} | {} | {} | {} | {:.2} | {} |",
+                    summary.target,
+                    r.tool.name(),
+                    m.load,
+                    m.ok,
+                    m.offered.map_or("–".into(), |o| o.to_string()),
+                    m.failed,
+                    m.p50_us,
+                    m.p99_us,
+                    m.cpu.as_secs_f64(),
+                    if m.held() { "yes" } else { "no" }
+                );
+            }
+        }
+    }
+    out
+}
+
+fn target_title(name: &str) -> &'static str {
+    match name {
+        "echo" => "minimal HTTP endpoint (`erlmcp-perf bench-echo`)",
+        _ => "reference server `tools/call calculator` (stateless, JSON responses)",
+    }
+}
+
+fn fmt0(v: Option<f64>) -> String {
+    v.map_or("–".into(), |v| format!("{v:.0}"))
+}
+
+/// Each tool's `--version`, first line.
+fn versions(tools: &[(Tool, PathBuf)]) -> Vec<String> {
+    tools
+        .iter()
+        .filter(|(t, _)| *t != Tool::Ours)
+        .map(|(t, program)| {
+            let flag = if *t == Tool::Wrk { "-v" } else { "--version" };
+            let text = std::process::Command::new(program)
+                .arg(flag)
+                .output()
+                .map(|o| {
+                    let mut all = o.stdout;
+                    all.extend(o.stderr);
+                    String::from_utf8_lossy(&all)
+                        .lines()
+                        .next()
+                        .unwrap_or_default()
+                        .trim()
+                        .to_string()
+                })
+                .unwrap_or_default();
+            if text.is_empty() {
+                t.name().to_string()
+            } else {
+                text
+            }
+        })
+        .collect()
+}
