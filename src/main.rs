@@ -13,6 +13,7 @@ use harness::run::{RunError, RunOptions, results_dir, run_scenario};
 use harness::sut::{EmbeddedSpec, SutSpec, Transport};
 use harness::{env, report, scenario};
 
+mod capacity;
 mod compare;
 
 pub(crate) mod exit {
@@ -52,6 +53,10 @@ enum Command {
         #[arg(required = true)]
         files: Vec<PathBuf>,
     },
+    /// Find a capacity scenario's breaking point and recommended capacity: writes
+    /// capacity.json, capacity.svg and report.md. Exits 1 if the capacity gate (--baseline)
+    /// finds a REGRESSION or the load generator limited the sweep.
+    Capacity(capacity::CapacityArgs),
     /// Run the reference MCP server (the default system under test).
     Refserver(refserver::Args),
 }
@@ -76,18 +81,8 @@ struct CompareArgs {
 struct RunArgs {
     /// The scenario file (`scenarios/*.yml`).
     scenario: PathBuf,
-    /// Streamable HTTP endpoint of a server already running (default: start the reference server).
-    #[arg(long)]
-    url: Option<url::Url>,
-    /// Allow --url to name a host that is not loopback.
-    #[arg(long, requires = "url")]
-    allow_remote: bool,
-    /// MCP transport to the reference server: http, websocket (ws), tcp or stdio.
-    #[arg(long, env = env::TRANSPORT, default_value_t = Transport::Http, conflicts_with = "url")]
-    transport: Transport,
-    /// Fault injection for the reference server, e.g. `latency=2ms,stall=1s/10s`.
-    #[arg(long, env = env::REFSERVER_FAULTS, conflicts_with = "url")]
-    faults: Option<String>,
+    #[command(flatten)]
+    sut: SutArgs,
     /// Scale every phase's duration (0.1 for a quick run).
     #[arg(long, env = env::DURATION_SCALE, value_parser = env::parse_scale, default_value_t = 1.0)]
     duration_scale: f64,
@@ -113,22 +108,87 @@ fn main() -> ExitCode {
         Command::Compare(args) => compare::compare(args),
         Command::Verify { files } => compare::verify(&files),
         Command::Run(args) => {
-            tracing_subscriber::fmt()
-                .with_writer(std::io::stderr)
-                .with_env_filter(
-                    tracing_subscriber::EnvFilter::try_from_default_env()
-                        .unwrap_or_else(|_| "warn".into()),
-                )
-                .init();
+            init_tracing();
             run(args)
         }
+        Command::Capacity(args) => {
+            init_tracing();
+            capacity::capacity(args)
+        }
     }
+}
+
+fn init_tracing() {
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
+        )
+        .init();
+}
+
+/// Where the load goes: `--url`, or the embedded reference server with its options.
+#[derive(clap::Args)]
+pub(crate) struct SutArgs {
+    /// Streamable HTTP endpoint of a server already running (default: start the reference server).
+    #[arg(long)]
+    url: Option<url::Url>,
+    /// Allow --url to name a host that is not loopback.
+    #[arg(long, requires = "url")]
+    allow_remote: bool,
+    /// MCP transport to the reference server: http, websocket (ws), tcp or stdio.
+    #[arg(long, env = env::TRANSPORT, default_value_t = Transport::Http, conflicts_with = "url")]
+    transport: Transport,
+    /// Fault injection for the reference server, e.g. `latency=2ms,stall=1s/10s,work=200us`.
+    #[arg(long, env = env::REFSERVER_FAULTS, conflicts_with = "url")]
+    faults: Option<String>,
+}
+
+impl SutArgs {
+    /// The SUT spec, or the exit code of a setup failure (already reported).
+    pub(crate) fn spec(self) -> Result<SutSpec, ExitCode> {
+        match self.url {
+            Some(url) => Ok(SutSpec::Url {
+                url,
+                allow_remote: self.allow_remote,
+            }),
+            None => match std::env::current_exe() {
+                Ok(me) => Ok(SutSpec::Embedded(
+                    EmbeddedSpec::new(me, ["refserver"])
+                        .with_faults(self.faults)
+                        .with_transport(self.transport),
+                )),
+                Err(e) => {
+                    eprintln!(
+                        "error: cannot find the erlmcp-perf executable to start the reference server: {e}"
+                    );
+                    Err(ExitCode::from(exit::SETUP))
+                }
+            },
+        }
+    }
+}
+
+/// A multi-threaded runtime, or the exit code of a setup failure (already reported).
+pub(crate) fn runtime() -> Result<tokio::runtime::Runtime, ExitCode> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| {
+            eprintln!("error: failed to start the async runtime: {e}");
+            ExitCode::from(exit::SETUP)
+        })
 }
 
 fn check(files: &[PathBuf]) -> ExitCode {
     let mut bad = false;
     for file in files {
         match scenario::load(file) {
+            Ok(s) if s.capacity.is_some() => println!(
+                "{}: ok (capacity sweep, {} operations)",
+                file.display(),
+                s.mix.len()
+            ),
             Ok(s) => println!(
                 "{}: ok ({} phases, {} requests planned over {:?}, {} operations)",
                 file.display(),
@@ -158,24 +218,17 @@ fn run(args: RunArgs) -> ExitCode {
             return ExitCode::from(exit::BAD_INPUT);
         }
     };
-    let sut = match args.url {
-        Some(url) => SutSpec::Url {
-            url,
-            allow_remote: args.allow_remote,
-        },
-        None => match std::env::current_exe() {
-            Ok(me) => SutSpec::Embedded(
-                EmbeddedSpec::new(me, ["refserver"])
-                    .with_faults(args.faults)
-                    .with_transport(args.transport),
-            ),
-            Err(e) => {
-                eprintln!(
-                    "error: cannot find the erlmcp-perf executable to start the reference server: {e}"
-                );
-                return ExitCode::from(exit::SETUP);
-            }
-        },
+    if scenario.capacity.is_some() {
+        eprintln!(
+            "error: {} is a capacity scenario: run it with `erlmcp-perf capacity {}`",
+            args.scenario.display(),
+            args.scenario.display()
+        );
+        return ExitCode::from(exit::BAD_INPUT);
+    }
+    let sut = match args.sut.spec() {
+        Ok(sut) => sut,
+        Err(code) => return code,
     };
     let options = RunOptions {
         duration_scale: args.duration_scale,
@@ -186,15 +239,9 @@ fn run(args: RunArgs) -> ExitCode {
         },
     };
     let dir = results_dir(&args.out, &scenario);
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match runtime() {
         Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("error: failed to start the async runtime: {e}");
-            return ExitCode::from(exit::SETUP);
-        }
+        Err(code) => return code,
     };
     let result = runtime.block_on(async {
         tokio::select! {

@@ -3,6 +3,7 @@
 //! `erlmcp-perf` CLI and the perf suite are thin layers over [`run::run_scenario`].
 
 pub mod baseline;
+pub mod capacity;
 pub mod check;
 pub mod env;
 pub mod fsio;
