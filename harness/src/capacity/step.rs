@@ -105,28 +105,35 @@ impl StepResult {
     }
 }
 
-/// The break criteria on a step's figures. A generator that did not keep its schedule
-/// decides alone: the other figures then describe the generator.
+/// The break criteria on a step's figures.
+///
+/// A generator that did not keep its schedule makes latency (measured from the intended
+/// send time) and achieved throughput describe the generator, so then only errors judge
+/// the SUT: requests that failed or timed out after they were sent are the SUT's failures
+/// whatever the schedule. A late generator without such errors is a generator limit.
 pub fn judge(
     step: &StepResult,
     generator_kept_schedule: bool,
     c: &BreakCriteria,
 ) -> (StepVerdict, Vec<String>) {
-    if !generator_kept_schedule {
-        return (
-            StepVerdict::GeneratorLimit,
-            vec![format!(
-                "the load generator fell behind its schedule ({}% of sends late)",
-                step.late_percent
-            )],
-        );
-    }
     let mut reasons = Vec::new();
     if step.error_rate_percent > c.error_rate_percent {
         reasons.push(format!(
             "error rate {}% above {}%",
             step.error_rate_percent, c.error_rate_percent
         ));
+    }
+    if !generator_kept_schedule {
+        let late = format!(
+            "the load generator fell behind its schedule ({}% of sends late)",
+            step.late_percent
+        );
+        return if reasons.is_empty() {
+            (StepVerdict::GeneratorLimit, vec![late])
+        } else {
+            reasons.push(format!("{late}, so latency and throughput were not judged"));
+            (StepVerdict::Broke, reasons)
+        };
     }
     if let Some(limit) = c.p99_us
         && step.p99_us > limit
@@ -216,13 +223,20 @@ pub(super) mod tests {
     }
 
     #[test]
-    fn a_generator_behind_schedule_is_never_the_sut_breaking() {
-        let mut s = step(9000.0, 5000.0, 900, 30.0);
+    fn a_late_generator_leaves_only_errors_to_judge_the_sut() {
+        // Slow and short of throughput, but the generator was late: its limit, not the SUT's.
+        let mut s = step(9000.0, 5000.0, 900, 1.0);
         s.late_percent = 12.5;
         let (v, reasons) = judge(&s, false, &criteria(Some(50)));
         assert_eq!(v, StepVerdict::GeneratorLimit);
         assert_eq!(reasons.len(), 1);
         assert!(reasons[0].contains("12.5% of sends late"), "{reasons:?}");
         assert!(!v.is_good());
+        // Requests that failed after they were sent are the SUT's failures.
+        s.error_rate_percent = 30.0;
+        let (v, reasons) = judge(&s, false, &criteria(Some(50)));
+        assert_eq!(v, StepVerdict::Broke);
+        assert!(reasons[0].contains("error rate 30% above 5%"), "{reasons:?}");
+        assert!(reasons[1].contains("not judged"), "{reasons:?}");
     }
 }
