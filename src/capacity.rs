@@ -51,7 +51,10 @@ pub fn capacity(args: CapacityArgs) -> ExitCode {
     if let Some(step) = args.step
         && !(step.is_finite() && step > 0.0 && step <= scenario::MAX_RATE)
     {
-        eprintln!("error: --step must be above 0 and at most {}, got {step}", scenario::MAX_RATE);
+        eprintln!(
+            "error: --step must be above 0 and at most {}, got {step}",
+            scenario::MAX_RATE
+        );
         return ExitCode::from(exit::BAD_INPUT);
     }
     let options = SweepOptions {

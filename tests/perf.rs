@@ -159,13 +159,17 @@ fn run_capacity(file: &Path) -> Result<(), Failed> {
         );
         return generator_problem(&result);
     }
-    let verdict = gate_against_file(&baseline_path, &result, &scenario.gate)
-        .map_err(|e| e.to_string())?;
+    let verdict =
+        gate_against_file(&baseline_path, &result, &scenario.gate).map_err(|e| e.to_string())?;
     let shown = baseline_path.display().to_string();
     let files = write_files(&dir, &result, Some((&verdict, &shown))).map_err(|e| e.to_string())?;
     print!("{}", report::capacity_summary(&result));
     let text = report::capacity_verdict_text(&verdict);
-    println!("{text}  report: {}\n  chart: {}", files.report.display(), files.chart.display());
+    println!(
+        "{text}  report: {}\n  chart: {}",
+        files.report.display(),
+        files.chart.display()
+    );
     append_step_summary(&scenario.name, &text);
     if verdict.status == Status::Regression {
         return Err(format!("{text}  report: {}", files.report.display()).into());

@@ -60,8 +60,11 @@ pub fn gate(baseline: &CapacityResult, current: &CapacityResult, t: f64) -> Capa
     }
     match (base, upper) {
         (None, _) => note.push_str("; the baseline sustained no step, nothing to compare"),
+        (Some(b), Some(u)) if u >= b => note.push_str(&format!(
+            "; the current sweep broke at {u:.0} req/s, not below the baseline's last good {b:.0} req/s: no drop beyond both sweeps' resolution"
+        )),
         (Some(b), Some(u)) => note.push_str(&format!(
-            "; the current sweep broke at {u:.0} req/s, {drop:.1}% below the baseline's last good {b:.0} req/s beyond both sweeps' resolution (threshold {t}%: {})",
+            "; the current sweep broke at {u:.0} req/s, {drop:.1}% below the baseline's last good {b:.0} req/s, a drop beyond both sweeps' resolution (threshold {t}%: {})",
             status.name()
         )),
         (Some(_), None) if current.limited_by == Limit::Generator => note.push_str(
@@ -98,4 +101,122 @@ pub fn gate_against_file(
         });
     }
     Ok(gate(&baseline, current, thresholds.of("throughput")))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::*;
+    use crate::capacity::result::ResultInputs;
+    use crate::capacity::search::Bracket;
+    use crate::capacity::step::{StepVerdict, tests::step};
+    use crate::sut::SutInfo;
+
+    /// A result whose sweep sustained `good` and broke at `bad` (the SUT, or the generator).
+    fn result(good: Option<f64>, bad: Option<f64>, generator: bool) -> CapacityResult {
+        let scenario = crate::scenario::parse(
+            "scenario:\n  name: cap\n  requests:\n    - type: ping\n      weight: 100%\n  capacity:\n    start: 100\n    max: 100000\n    step_duration: 1s\n",
+            Path::new("cap.yml"),
+        )
+        .unwrap();
+        let mut steps = Vec::new();
+        if let Some(g) = good {
+            steps.push(step(g, g, 2, 0.0));
+        }
+        if let Some(b) = bad {
+            let mut s = step(b, b * 0.5, 900, 20.0);
+            s.verdict = if generator {
+                StepVerdict::GeneratorLimit
+            } else {
+                StepVerdict::Broke
+            };
+            steps.push(s);
+        }
+        CapacityResult::new(ResultInputs {
+            spec: scenario.capacity.as_ref().unwrap(),
+            scenario: &scenario,
+            profile: "reference",
+            sut: &SutInfo {
+                kind: "embedded".into(),
+                description: "test".into(),
+                endpoint: "http://127.0.0.1:1/mcp".into(),
+                transport: "http".into(),
+                version: None,
+                binary_sha256: None,
+                faults: None,
+            },
+            opt_level: "2".into(),
+            duration_scale: 1.0,
+            steps,
+            bracket: Bracket {
+                last_good: good,
+                first_bad: bad,
+            },
+            timestamp: "2026-01-01T00:00:00Z".into(),
+        })
+    }
+
+    #[test]
+    fn drops_are_classified_beyond_both_brackets() {
+        let base = result(Some(10_000.0), Some(10_500.0), false);
+        // (current last good, current first bad, expected drop beyond resolution, status)
+        let cases = [
+            (10_000.0, 10_500.0, 0.0, Status::Ok),
+            // 10% lower but within the brackets' reach: 9,500..9,900 against 10,000.
+            (9_000.0, 9_400.0, 6.0, Status::Ok),
+            (8_500.0, 8_800.0, 12.0, Status::Warning),
+            (2_400.0, 2_500.0, 75.0, Status::Regression),
+        ];
+        for (good, bad, drop, status) in cases {
+            let v = gate(&base, &result(Some(good), Some(bad), false), 10.0);
+            assert_eq!(v.drop_beyond_resolution_percent, drop, "{}", v.note);
+            assert_eq!(v.status, status, "{}", v.note);
+        }
+        let v = gate(&base, &result(Some(2_400.0), Some(2_500.0), false), 10.0);
+        assert_eq!(v.change_percent, Some(-76.0));
+        assert!(
+            v.note.contains("broke at 2500 req/s, 75.0% below"),
+            "{}",
+            v.note
+        );
+    }
+
+    #[test]
+    fn a_sweep_without_an_upper_bound_shows_no_drop() {
+        let base = result(Some(10_000.0), Some(10_500.0), false);
+        let generator = gate(&base, &result(Some(2_000.0), Some(2_100.0), true), 10.0);
+        assert_eq!(generator.status, Status::Ok);
+        assert!(
+            generator.note.contains("load generator limited"),
+            "{}",
+            generator.note
+        );
+        let unbroken = gate(&base, &result(Some(20_000.0), None, false), 10.0);
+        assert_eq!(unbroken.status, Status::Ok);
+        assert_eq!(unbroken.change_percent, Some(100.0));
+    }
+
+    #[test]
+    fn capacity_files_round_trip_with_their_receipt() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("capacity.json");
+        let r = result(Some(8_000.0), Some(8_400.0), false);
+        assert_eq!(r.recommended_rps, Some(6_400.0));
+        assert_eq!(r.breaking_point_rps, Some(8_400.0));
+        r.write(&path).unwrap();
+        assert_eq!(CapacityResult::load(&path).unwrap(), r);
+        let edited = std::fs::read_to_string(&path)
+            .unwrap()
+            .replace("8400", "9400");
+        std::fs::write(&path, edited).unwrap();
+        let e = CapacityResult::load(&path).unwrap_err().to_string();
+        assert!(e.contains("receipt mismatch"), "{e}");
+        let generator = result(Some(8_000.0), Some(8_400.0), true);
+        assert_eq!(generator.limited_by, Limit::Generator);
+        assert_eq!(
+            generator.breaking_point_rps, None,
+            "a generator limit is no breaking point"
+        );
+    }
 }

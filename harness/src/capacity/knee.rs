@@ -53,7 +53,14 @@ mod tests {
     #[test]
     fn finds_the_bend_of_a_hockey_stick() {
         // Flat at 2 ms up to 8,000 req/s, then steep.
-        let curve = [(1000.0, 2), (2000.0, 2), (4000.0, 2), (8000.0, 3), (10_000.0, 20), (12_000.0, 200)];
+        let curve = [
+            (1000.0, 2),
+            (2000.0, 2),
+            (4000.0, 2),
+            (8000.0, 3),
+            (10_000.0, 20),
+            (12_000.0, 200),
+        ];
         let steps: Vec<StepResult> = curve.iter().map(|&(r, ms)| step(r, r, ms, 0.0)).collect();
         let k = knee(&steps).unwrap();
         assert_eq!(k.offered_rps, 10_000.0);
@@ -65,7 +72,10 @@ mod tests {
 
     #[test]
     fn no_knee_without_a_bend() {
-        let flat: Vec<StepResult> = [1000.0, 2000.0, 4000.0].iter().map(|&r| step(r, r, 5, 0.0)).collect();
+        let flat: Vec<StepResult> = [1000.0, 2000.0, 4000.0]
+            .iter()
+            .map(|&r| step(r, r, 5, 0.0))
+            .collect();
         assert_eq!(knee(&flat), None);
         assert_eq!(knee(&flat[..2]), None);
     }

@@ -81,7 +81,10 @@ pub fn write_files(
             },
         })
         .collect();
-    let title = format!("{}: latency and throughput by offered rate", result.scenario.name);
+    let title = format!(
+        "{}: latency and throughput by offered rate",
+        result.scenario.name
+    );
     let svg = capacity_chart(
         &title,
         &points,

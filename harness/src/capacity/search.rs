@@ -161,7 +161,10 @@ mod tests {
             let step = (0.05 * capacity).floor();
             let (slow, lb) = simulate(&spec(Strategy::Linear, Some(step)), sustains);
             let linear_good = lb.last_good.unwrap();
-            assert!((linear_good - good).abs() <= 0.05 * good, "{capacity}: {lb:?} vs {b:?}");
+            assert!(
+                (linear_good - good).abs() <= 0.05 * good,
+                "{capacity}: {lb:?} vs {b:?}"
+            );
             assert!(
                 2 * fast.len() <= slow.len(),
                 "{capacity}: bisect {} steps ({fast:?}), linear {}",
@@ -176,7 +179,9 @@ mod tests {
         let (tried, b) = simulate(&spec(Strategy::Bisect, None), |r| r <= 5_000.0);
         assert_eq!(
             tried,
-            vec![1000.0, 2000.0, 4000.0, 8000.0, 6000.0, 5000.0, 5500.0, 5250.0]
+            vec![
+                1000.0, 2000.0, 4000.0, 8000.0, 6000.0, 5000.0, 5500.0, 5250.0
+            ]
         );
         assert_eq!(b.last_good, Some(5000.0));
         assert_eq!(b.first_bad, Some(5250.0));
@@ -193,7 +198,13 @@ mod tests {
         assert_eq!(tried, vec![1000.0, 2000.0, 4000.0, 5000.0]);
         let (tried, b) = simulate(&spec(Strategy::Bisect, None), |_| false);
         assert_eq!(tried, vec![1000.0]);
-        assert_eq!(b, Bracket { last_good: None, first_bad: Some(1000.0) });
+        assert_eq!(
+            b,
+            Bracket {
+                last_good: None,
+                first_bad: Some(1000.0)
+            }
+        );
     }
 
     #[test]
@@ -207,7 +218,9 @@ mod tests {
     #[test]
     fn a_noisy_server_still_ends_with_a_consistent_bracket() {
         // Breaks above 8,000 but also at 6,000 once (a hiccup): the bracket stays ordered.
-        let (tried, b) = simulate(&spec(Strategy::Bisect, None), |r| r <= 8_000.0 && r != 6_000.0);
+        let (tried, b) = simulate(&spec(Strategy::Bisect, None), |r| {
+            r <= 8_000.0 && r != 6_000.0
+        });
         assert!(tried.len() <= MAX_STEPS);
         let (good, bad) = (b.last_good.unwrap(), b.first_bad.unwrap());
         assert!(good < bad, "{tried:?} {b:?}");

@@ -38,7 +38,9 @@ impl std::str::FromStr for Strategy {
         match s.trim() {
             "bisect" => Ok(Strategy::Bisect),
             "linear" => Ok(Strategy::Linear),
-            other => Err(format!("unknown search `{other}`; expected bisect or linear")),
+            other => Err(format!(
+                "unknown search `{other}`; expected bisect or linear"
+            )),
         }
     }
 }
@@ -133,7 +135,10 @@ impl RawCapacity {
         } else if self.max < self.start {
             at(
                 "max",
-                format!("must not be below `start` ({}), got {}", self.start, self.max),
+                format!(
+                    "must not be below `start` ({}), got {}",
+                    self.start, self.max
+                ),
             );
         }
         let factor = self.factor.unwrap_or(DEFAULT_FACTOR);
@@ -200,5 +205,113 @@ impl RawCapacity {
                 min_throughput_percent,
             },
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::*;
+    use crate::scenario::parse;
+
+    const HEAD: &str =
+        "scenario:\n  name: cap\n  requests:\n    - type: ping\n      weight: 100%\n";
+
+    fn with(capacity: &str) -> Result<crate::scenario::Scenario, crate::scenario::ScenarioError> {
+        parse(
+            &format!("{HEAD}  capacity:\n{capacity}"),
+            Path::new("cap.yml"),
+        )
+    }
+
+    #[test]
+    fn defaults_fill_what_the_file_leaves_out() {
+        let s = with("    start: 100\n    max: 1000\n    step_duration: 2s\n").unwrap();
+        let c = s.capacity.unwrap();
+        assert_eq!(c.strategy, Strategy::Bisect);
+        assert_eq!(c.factor, DEFAULT_FACTOR);
+        assert_eq!(c.resolution_percent, DEFAULT_RESOLUTION_PERCENT);
+        assert_eq!(c.criteria.error_rate_percent, 5.0);
+        assert_eq!(c.criteria.min_throughput_percent, 95.0);
+        assert_eq!(c.criteria.p99_us, None);
+        assert!(s.phases.is_empty());
+        let scaled = with("    start: 100\n    max: 1000\n    step_duration: 20s\n")
+            .unwrap()
+            .scaled(0.1);
+        assert_eq!(
+            scaled.capacity.unwrap().step_duration,
+            Duration::from_secs(2)
+        );
+    }
+
+    #[test]
+    fn bad_settings_name_line_field_and_reason() {
+        let cases = [
+            (
+                "    start: 0\n    max: 10\n    step_duration: 1s\n",
+                7,
+                "scenario.capacity.start",
+                "must be above 0",
+            ),
+            (
+                "    start: 100\n    max: 10\n    step_duration: 1s\n",
+                8,
+                "scenario.capacity.max",
+                "must not be below `start` (100)",
+            ),
+            (
+                "    start: 1\n    max: 10\n    factor: 1\n    step_duration: 1s\n",
+                9,
+                "scenario.capacity.factor",
+                "must be above 1",
+            ),
+            (
+                "    start: 1\n    max: 10\n    search: linear\n    step_duration: 1s\n",
+                6,
+                "scenario.capacity.step",
+                "the linear search needs `step`",
+            ),
+            (
+                "    start: 1\n    max: 10\n    resolution: 0%\n    step_duration: 1s\n",
+                9,
+                "scenario.capacity.resolution",
+                "must be above 0%",
+            ),
+            (
+                "    start: 1\n    max: 10\n    step_duration: 0s\n",
+                9,
+                "scenario.capacity.step_duration",
+                "must be greater than zero",
+            ),
+            (
+                "    start: 1\n    max: 10\n    step_duration: 1s\n    break:\n      error_rate: 150%\n",
+                11,
+                "scenario.capacity.break.error_rate",
+                "between 0% and 100%",
+            ),
+        ];
+        for (text, line, field, reason) in cases {
+            let e = with(text).unwrap_err();
+            let p = &e.problems[0];
+            assert_eq!((p.line, p.field.as_str()), (Some(line), field), "{e}");
+            assert!(p.reason.contains(reason), "{e}");
+        }
+    }
+
+    #[test]
+    fn unknown_keys_and_phases_are_refused() {
+        let e =
+            with("    start: 1\n    max: 10\n    step_duration: 1s\n    speed: 3\n").unwrap_err();
+        assert!(e.to_string().contains("unknown field `speed`"), "{e}");
+        let both = format!(
+            "{HEAD}  phases:\n    - name: p\n      duration: 1s\n      rps: 5\n  capacity:\n    start: 1\n    max: 10\n    step_duration: 1s\n"
+        );
+        let e = parse(&both, Path::new("cap.yml")).unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("cap.yml:6: scenario.phases: a capacity scenario has no phases"),
+            "{e}"
+        );
     }
 }

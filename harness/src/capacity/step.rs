@@ -208,17 +208,35 @@ pub(super) mod tests {
         let cases = [
             (step(1000.0, 1000.0, 10, 0.0), None, StepVerdict::Good, ""),
             (step(1000.0, 1000.0, 10, 5.0), None, StepVerdict::Good, ""),
-            (step(1000.0, 1000.0, 10, 5.1), None, StepVerdict::Broke, "error rate 5.1% above 5%"),
-            (step(1000.0, 1000.0, 60, 0.0), Some(50), StepVerdict::Broke, "P99 60.00 ms above 50.00 ms"),
+            (
+                step(1000.0, 1000.0, 10, 5.1),
+                None,
+                StepVerdict::Broke,
+                "error rate 5.1% above 5%",
+            ),
+            (
+                step(1000.0, 1000.0, 60, 0.0),
+                Some(50),
+                StepVerdict::Broke,
+                "P99 60.00 ms above 50.00 ms",
+            ),
             (step(1000.0, 1000.0, 60, 0.0), None, StepVerdict::Good, ""),
-            (step(1000.0, 940.0, 10, 0.0), None, StepVerdict::Broke, "achieved 94.0% of the offered rate"),
+            (
+                step(1000.0, 940.0, 10, 0.0),
+                None,
+                StepVerdict::Broke,
+                "achieved 94.0% of the offered rate",
+            ),
             (step(1000.0, 950.0, 10, 0.0), None, StepVerdict::Good, ""),
         ];
         for (s, p99, verdict, reason) in cases {
             let (v, reasons) = judge(&s, true, &criteria(p99));
             assert_eq!(v, verdict, "{reasons:?}");
             assert_eq!(reasons.is_empty(), reason.is_empty(), "{reasons:?}");
-            assert!(reasons.iter().any(|r| r.contains(reason)), "{reasons:?} lacks {reason:?}");
+            assert!(
+                reasons.iter().any(|r| r.contains(reason)),
+                "{reasons:?} lacks {reason:?}"
+            );
         }
     }
 
@@ -236,7 +254,10 @@ pub(super) mod tests {
         s.error_rate_percent = 30.0;
         let (v, reasons) = judge(&s, false, &criteria(Some(50)));
         assert_eq!(v, StepVerdict::Broke);
-        assert!(reasons[0].contains("error rate 30% above 5%"), "{reasons:?}");
+        assert!(
+            reasons[0].contains("error rate 30% above 5%"),
+            "{reasons:?}"
+        );
         assert!(reasons[1].contains("not judged"), "{reasons:?}");
     }
 }

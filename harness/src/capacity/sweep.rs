@@ -36,7 +36,10 @@ pub struct SweepOptions {
 }
 
 /// The scenario's capacity settings with the options' overrides, checked.
-pub fn effective_spec(scenario: &Scenario, options: &SweepOptions) -> Result<CapacitySpec, CapacityError> {
+pub fn effective_spec(
+    scenario: &Scenario,
+    options: &SweepOptions,
+) -> Result<CapacitySpec, CapacityError> {
     let mut spec = scenario
         .capacity
         .clone()
@@ -121,7 +124,12 @@ async fn run_step(
     let sampler = running
         .resource_probe()
         .map(|probe| Sampler::start(probe, Duration::from_millis(250)));
-    let outcome = load::run(plan.clone(), running.endpoints(), Arc::new(Progress::default())).await;
+    let outcome = load::run(
+        plan.clone(),
+        running.endpoints(),
+        Arc::new(Progress::default()),
+    )
+    .await;
     let samples = match sampler {
         Some(s) => s.finish().await,
         None => Samples::None,

@@ -102,7 +102,11 @@ pub fn fit(steps: &[StepResult]) -> UslFit {
         let e = x - f.predict(c).unwrap_or(0.0);
         (r + e * e, t + (x - mean) * (x - mean))
     });
-    let r2 = if ss_tot > 0.0 { 1.0 - ss_res / ss_tot } else { 0.0 };
+    let r2 = if ss_tot > 0.0 {
+        1.0 - ss_res / ss_tot
+    } else {
+        0.0
+    };
     f.r_squared = Some(r2);
     if kappa > 0.0 && sigma < 1.0 {
         let peak = ((1.0 - sigma) / kappa).sqrt();
@@ -114,7 +118,9 @@ pub fn fit(steps: &[StepResult]) -> UslFit {
     f.note = if hi < 2.0 * lo {
         format!("concurrency spans {lo:.2} to {hi:.2}: too narrow to fit contention")
     } else if sigma < -tolerance || kappa < -tolerance {
-        format!("negative coefficients (σ {sigma:.4}, κ {kappa:.6}): the steps do not follow the law")
+        format!(
+            "negative coefficients (σ {sigma:.4}, κ {kappa:.6}): the steps do not follow the law"
+        )
     } else if r2 < 0.8 {
         format!("poor fit (R² {r2:.2})")
     } else {
@@ -188,6 +194,10 @@ mod tests {
         for s in &mut broken {
             s.verdict = StepVerdict::GeneratorLimit;
         }
-        assert_eq!(fit(&broken).points, 0, "generator-limited steps are left out");
+        assert_eq!(
+            fit(&broken).points,
+            0,
+            "generator-limited steps are left out"
+        );
     }
 }

@@ -73,11 +73,7 @@ pub fn step_table(r: &CapacityResult) -> String {
 
 /// The capacity gate's verdict as a short Markdown section body.
 pub fn capacity_verdict_text(v: &CapacityVerdict) -> String {
-    format!(
-        "{} **Capacity:** {}\n",
-        v.status.label(),
-        v.note
-    )
+    format!("{} **Capacity:** {}\n", v.status.label(), v.note)
 }
 
 /// The whole report. `chart` is the SVG's file name beside it; `gate` the verdict and the
@@ -89,7 +85,11 @@ pub fn capacity_report(
 ) -> String {
     let mut s = String::new();
     let _ = writeln!(s, "# Capacity Report\n");
-    let _ = writeln!(s, "**Scenario:** {} (`{}`)  ", r.scenario.name, r.scenario.file);
+    let _ = writeln!(
+        s,
+        "**Scenario:** {} (`{}`)  ",
+        r.scenario.name, r.scenario.file
+    );
     let _ = writeln!(
         s,
         "**SUT:** {} (profile `{}`){}  ",
@@ -126,17 +126,26 @@ pub fn capacity_report(
                     .map(|p| format!(", peak {} req/s", rate(p)))
                     .unwrap_or_default(),
                 u.note,
-                if u.meaningful { "" } else { " (not meaningful)" }
+                if u.meaningful {
+                    ""
+                } else {
+                    " (not meaningful)"
+                }
             );
         }
         _ => {
             let _ = writeln!(s, "- **Universal Scalability Law:** no fit: {}", u.note);
         }
     }
-    let _ = writeln!(s, "- **Steps:** {} ({} search)\n", r.steps.len(), match r.spec.strategy {
-        crate::capacity::Strategy::Bisect => "geometric growth, then bisection",
-        crate::capacity::Strategy::Linear => "linear",
-    });
+    let _ = writeln!(
+        s,
+        "- **Steps:** {} ({} search)\n",
+        r.steps.len(),
+        match r.spec.strategy {
+            crate::capacity::Strategy::Bisect => "geometric growth, then bisection",
+            crate::capacity::Strategy::Linear => "linear",
+        }
+    );
     if let Some((v, file)) = gate {
         let _ = writeln!(s, "## Capacity Gate\n");
         let _ = writeln!(s, "Against `{file}`:\n");
@@ -148,7 +157,10 @@ pub fn capacity_report(
         );
     }
     let _ = writeln!(s, "## Chart\n");
-    let _ = writeln!(s, "![Latency and throughput against offered rate]({chart})\n");
+    let _ = writeln!(
+        s,
+        "![Latency and throughput against offered rate]({chart})\n"
+    );
     let _ = writeln!(s, "## Steps\n");
     let _ = writeln!(s, "{}", step_table(r));
     let c = &r.spec.criteria;
@@ -177,7 +189,11 @@ pub fn capacity_report(
         }
     );
     let _ = writeln!(s, "## Proof Receipt\n```");
-    let _ = writeln!(s, "capacity.json SHA-256 (canonical, receipt excluded): {}", r.receipt.sha256);
+    let _ = writeln!(
+        s,
+        "capacity.json SHA-256 (canonical, receipt excluded): {}",
+        r.receipt.sha256
+    );
     let _ = writeln!(s, "Scenario SHA-256: {}", r.scenario.sha256);
     let _ = writeln!(s, "Timestamp: {}", r.receipt.timestamp);
     let _ = writeln!(s, "```");
@@ -197,7 +213,12 @@ pub fn capacity_summary(r: &CapacityResult) -> String {
         let _ = writeln!(s, "{}", step_line(st));
     }
     if let Some(k) = r.knee {
-        let _ = writeln!(s, "  knee: {} req/s (P99 {})", rate(k.offered_rps), format_us(k.p99_us));
+        let _ = writeln!(
+            s,
+            "  knee: {} req/s (P99 {})",
+            rate(k.offered_rps),
+            format_us(k.p99_us)
+        );
     }
     let _ = writeln!(s, "  USL: {}", r.usl.note);
     s
