@@ -80,9 +80,9 @@ pub fn fit(steps: &[StepResult]) -> UslFit {
         .collect();
     let mut m = [[0.0; 4]; 3];
     for r in &rows {
-        for i in 0..3 {
-            for j in 0..4 {
-                m[i][j] += r[i] * r[j];
+        for (mi, ri) in m.iter_mut().zip(r) {
+            for (mij, rj) in mi.iter_mut().zip(r) {
+                *mij += ri * rj;
             }
         }
     }
@@ -139,11 +139,12 @@ fn solve3(mut m: [[f64; 4]; 3]) -> Option<[f64; 3]> {
             return None;
         }
         m.swap(col, pivot);
-        for row in 0..3 {
-            if row != col {
-                let k = m[row][col] / m[col][col];
-                for j in col..4 {
-                    m[row][j] -= k * m[col][j];
+        let pivot_row = m[col];
+        for (i, row) in m.iter_mut().enumerate() {
+            if i != col {
+                let k = row[col] / pivot_row[col];
+                for (x, p) in row.iter_mut().zip(pivot_row).skip(col) {
+                    *x -= k * p;
                 }
             }
         }
