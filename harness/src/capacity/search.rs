@@ -136,7 +136,7 @@ mod tests {
             strategy,
             start_rps: 1000.0,
             max_rps: 64_000.0,
-            factor: 2.0,
+            factor: crate::capacity::spec::DEFAULT_FACTOR,
             step_rps: step,
             resolution_percent: 5.0,
             step_duration: Duration::from_secs(1),
@@ -150,19 +150,22 @@ mod tests {
 
     #[test]
     fn bisection_converges_within_resolution_in_at_most_half_the_linear_steps() {
-        // With the break at least three times the start rate (a sweep's range is wide).
-        for capacity in [3_333.0, 7_900.0, 12_345.0, 16_000.0, 40_000.0] {
+        // A linear sweep as precise as the bisection's answer steps by the width of its
+        // final bracket; it needs at least twice the steps to find the same break.
+        for capacity in [3_333.0, 7_900.0, 9_750.0, 12_345.0, 16_000.0, 40_000.0] {
             let sustains = |r: f64| r <= capacity;
             let (fast, b) = simulate(&spec(Strategy::Bisect, None), sustains);
             let (good, bad) = (b.last_good.unwrap(), b.first_bad.unwrap());
             assert!(good <= capacity && bad > capacity, "{capacity}: {b:?}");
             assert!(bad - good <= 0.05 * good, "{capacity}: {b:?}");
-            // A linear sweep with the same resolution at the break: steps of 5% of it.
-            let step = (0.05 * capacity).floor();
-            let (slow, lb) = simulate(&spec(Strategy::Linear, Some(step)), sustains);
-            let linear_good = lb.last_good.unwrap();
+            let (slow, lb) = simulate(&spec(Strategy::Linear, Some(bad - good)), sustains);
+            let (linear_good, linear_bad) = (lb.last_good.unwrap(), lb.first_bad.unwrap());
             assert!(
-                (linear_good - good).abs() <= 0.05 * good,
+                linear_good <= capacity && linear_bad > capacity,
+                "{capacity}: {lb:?}"
+            );
+            assert!(
+                (linear_good - good).abs() <= bad - good,
                 "{capacity}: {lb:?} vs {b:?}"
             );
             assert!(
@@ -175,8 +178,21 @@ mod tests {
     }
 
     #[test]
+    fn against_a_coarser_linear_sweep_it_still_takes_at_most_half_the_steps() {
+        // Linear steps of 5% of the break (800 at 16,000) are coarser than the bisection's
+        // final bracket (750), in the worst case for growth (it lands exactly on the
+        // capacity): 10 steps against 20. Growing by 2 instead of 4 would take 11.
+        let sustains = |r: f64| r <= 16_000.0;
+        let (fast, _) = simulate(&spec(Strategy::Bisect, None), sustains);
+        let (slow, _) = simulate(&spec(Strategy::Linear, Some(800.0)), sustains);
+        assert_eq!((fast.len(), slow.len()), (10, 20));
+    }
+
+    #[test]
     fn grows_geometrically_then_bisects() {
-        let (tried, b) = simulate(&spec(Strategy::Bisect, None), |r| r <= 5_000.0);
+        let mut doubling = spec(Strategy::Bisect, None);
+        doubling.factor = 2.0;
+        let (tried, b) = simulate(&doubling, |r| r <= 5_000.0);
         assert_eq!(
             tried,
             vec![
@@ -190,12 +206,12 @@ mod tests {
     #[test]
     fn stops_at_max_and_at_a_broken_start() {
         let (tried, b) = simulate(&spec(Strategy::Bisect, None), |_| true);
-        assert_eq!(*tried.last().unwrap(), 64_000.0);
+        assert_eq!(tried, vec![1000.0, 4000.0, 16_000.0, 64_000.0]);
         assert_eq!(b.first_bad, None);
         let mut capped = spec(Strategy::Bisect, None);
         capped.max_rps = 5000.0;
         let (tried, _) = simulate(&capped, |_| true);
-        assert_eq!(tried, vec![1000.0, 2000.0, 4000.0, 5000.0]);
+        assert_eq!(tried, vec![1000.0, 4000.0, 5000.0]);
         let (tried, b) = simulate(&spec(Strategy::Bisect, None), |_| false);
         assert_eq!(tried, vec![1000.0]);
         assert_eq!(

@@ -13,8 +13,11 @@ use crate::scenario::raw::{DurationValue, Percent};
 pub const DEFAULT_ERROR_RATE_PERCENT: f64 = 5.0;
 /// Break when the server achieves less than this share of the offered rate, percent.
 pub const DEFAULT_MIN_THROUGHPUT_PERCENT: f64 = 95.0;
-/// Growth factor of the geometric search unless the file says otherwise.
-pub const DEFAULT_FACTOR: f64 = 2.0;
+/// Growth factor of the geometric search unless the file says otherwise. Growing by 4
+/// rather than 2 costs a longer bisection but fewer growth steps: over a sweep's usual
+/// range (a break 3 to 50 times the start, 5% resolution) the search then takes at most
+/// half the steps of a linear sweep of the same precision.
+pub const DEFAULT_FACTOR: f64 = 4.0;
 /// Bisection stops when the gap between the last good and the first bad rate is at most
 /// this share of the last good rate, percent.
 pub const DEFAULT_RESOLUTION_PERCENT: f64 = 5.0;
