@@ -287,7 +287,10 @@ impl Validator<'_> {
             );
         }
         if raw.phases.is_empty() && raw.capacity.is_none() {
-            self.problem("scenario.phases".into(), "at least one phase is required");
+            self.problem(
+                "scenario.phases".into(),
+                "at least one phase is required (or a `capacity` section)",
+            );
         }
         if !raw.phases.is_empty() && raw.capacity.is_some() {
             self.problem(
