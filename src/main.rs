@@ -55,7 +55,7 @@ enum Command {
     },
     /// Find a capacity scenario's breaking point and recommended capacity: writes
     /// capacity.json, capacity.svg and report.md. Exits 1 if the capacity gate (--baseline)
-    /// finds a REGRESSION or the load generator limited the sweep.
+    /// finds a REGRESSION.
     Capacity(capacity::CapacityArgs),
     /// Run the reference MCP server (the default system under test).
     Refserver(refserver::Args),
