@@ -76,8 +76,9 @@ pub fn calibrate(args: CalibrateArgs, command_line: String) -> ExitCode {
         );
         return ExitCode::from(exit::BAD_INPUT);
     }
-    let Some(server) = crate::reference_server() else {
-        return ExitCode::from(exit::SETUP);
+    let server = match crate::reference_server() {
+        Ok(server) => server,
+        Err(code) => return code,
     };
     let (reruns, detection, slowdowns, accuracy) = if args.quick {
         (3, 2, vec![50.0], 0.0)
@@ -107,8 +108,9 @@ pub fn calibrate(args: CalibrateArgs, command_line: String) -> ExitCode {
         out: args.out.clone(),
         replay: args.replay,
     };
-    let Some(runtime) = crate::runtime() else {
-        return ExitCode::from(exit::SETUP);
+    let runtime = match crate::runtime() {
+        Ok(rt) => rt,
+        Err(code) => return code,
     };
     let result = runtime.block_on(async {
         tokio::select! {

@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use harness::baseline::Baseline;
+use harness::capacity::CapacityResult;
 use harness::gate::{Comparison, Figures, Status, Thresholds, gate};
 use harness::record::RunRecord;
 use harness::report::{ComparisonContext, regression_report, verdict_tables};
@@ -115,11 +116,24 @@ pub fn compare(args: CompareArgs) -> ExitCode {
     }
 }
 
+/// A baseline's or a capacity file's receipt, verified.
+fn verified_receipt(path: &Path) -> Result<String, harness::baseline::BaselineError> {
+    let is_capacity = std::fs::read(path)
+        .ok()
+        .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
+        .is_some_and(|v| harness::capacity::result::is_capacity(&v));
+    if is_capacity {
+        CapacityResult::load(path).map(|c| c.receipt.sha256)
+    } else {
+        Baseline::load(path).map(|b| b.receipt.sha256)
+    }
+}
+
 pub fn verify(files: &[PathBuf]) -> ExitCode {
     let mut failed = false;
     for file in files {
-        match Baseline::load(file) {
-            Ok(b) => println!("{}: receipt ok ({})", file.display(), b.receipt.sha256),
+        match verified_receipt(file) {
+            Ok(sha) => println!("{}: receipt ok ({sha})", file.display()),
             Err(e) => {
                 eprintln!("error: {e}");
                 failed = true;

@@ -15,6 +15,7 @@ use harness::{env, report, scenario};
 
 mod bench;
 mod calibrate;
+mod capacity;
 mod compare;
 
 pub(crate) mod exit {
@@ -58,6 +59,10 @@ enum Command {
     /// reruns, detection of injected slowdowns, measurement accuracy. Exits 1 when a goal
     /// is missed.
     Calibrate(calibrate::CalibrateArgs),
+    /// Find a capacity scenario's breaking point and recommended capacity: writes
+    /// capacity.json, capacity.svg and report.md. Exits 1 if the capacity gate (--baseline)
+    /// finds a REGRESSION.
+    Capacity(capacity::CapacityArgs),
     /// Run the reference MCP server (the default system under test).
     Refserver(refserver::Args),
     /// Benchmark the load generator against oha and wrk (see docs/performance.md).
@@ -92,18 +97,8 @@ struct CompareArgs {
 struct RunArgs {
     /// The scenario file (`scenarios/*.yml`).
     scenario: PathBuf,
-    /// Streamable HTTP endpoint of a server already running (default: start the reference server).
-    #[arg(long)]
-    url: Option<url::Url>,
-    /// Allow --url to name a host that is not loopback.
-    #[arg(long, requires = "url")]
-    allow_remote: bool,
-    /// MCP transport to the reference server: http, websocket (ws), tcp or stdio.
-    #[arg(long, env = env::TRANSPORT, default_value_t = Transport::Http, conflicts_with = "url")]
-    transport: Transport,
-    /// Fault injection for the reference server, e.g. `latency=2ms,stall=1s/10s`.
-    #[arg(long, env = env::REFSERVER_FAULTS, conflicts_with = "url")]
-    faults: Option<String>,
+    #[command(flatten)]
+    sut: SutArgs,
     /// Scale every phase's duration (0.1 for a quick run).
     #[arg(long, env = env::DURATION_SCALE, value_parser = env::parse_scale, default_value_t = 1.0)]
     duration_scale: f64,
@@ -148,6 +143,10 @@ fn main() -> ExitCode {
                 .join(" ");
             calibrate::calibrate(args, command_line)
         }
+        Command::Capacity(args) => {
+            init_tracing();
+            capacity::capacity(args)
+        }
     }
 }
 
@@ -160,38 +159,72 @@ fn init_tracing() {
         .init();
 }
 
-/// The reference server as this executable's `refserver` subcommand; `None` (after saying
-/// why) when the executable cannot be found.
-fn reference_server() -> Option<EmbeddedSpec> {
-    match std::env::current_exe() {
-        Ok(me) => Some(EmbeddedSpec::new(me, ["refserver"])),
-        Err(e) => {
-            eprintln!(
-                "error: cannot find the erlmcp-perf executable to start the reference server: {e}"
-            );
-            None
+/// Where the load goes: `--url`, or the embedded reference server with its options.
+#[derive(clap::Args)]
+pub(crate) struct SutArgs {
+    /// Streamable HTTP endpoint of a server already running (default: start the reference server).
+    #[arg(long)]
+    url: Option<url::Url>,
+    /// Allow --url to name a host that is not loopback.
+    #[arg(long, requires = "url")]
+    allow_remote: bool,
+    /// MCP transport to the reference server: http, websocket (ws), tcp or stdio.
+    #[arg(long, env = env::TRANSPORT, default_value_t = Transport::Http, conflicts_with = "url")]
+    transport: Transport,
+    /// Fault injection for the reference server, e.g. `latency=2ms,stall=1s/10s,work=200us`.
+    #[arg(long, env = env::REFSERVER_FAULTS, conflicts_with = "url")]
+    faults: Option<String>,
+}
+
+impl SutArgs {
+    /// The SUT spec, or the exit code of a setup failure (already reported).
+    pub(crate) fn spec(self) -> Result<SutSpec, ExitCode> {
+        match self.url {
+            Some(url) => Ok(SutSpec::Url {
+                url,
+                allow_remote: self.allow_remote,
+            }),
+            None => Ok(SutSpec::Embedded(
+                reference_server()?
+                    .with_faults(self.faults)
+                    .with_transport(self.transport),
+            )),
         }
     }
 }
 
-/// A multi-threaded runtime with every driver; `None` (after saying why) if it fails.
-fn runtime() -> Option<tokio::runtime::Runtime> {
-    match tokio::runtime::Builder::new_multi_thread()
+/// The reference server as this executable's `refserver` subcommand, or the exit code of a
+/// setup failure (already reported).
+pub(crate) fn reference_server() -> Result<EmbeddedSpec, ExitCode> {
+    let me = std::env::current_exe().map_err(|e| {
+        eprintln!(
+            "error: cannot find the erlmcp-perf executable to start the reference server: {e}"
+        );
+        ExitCode::from(exit::SETUP)
+    })?;
+    Ok(EmbeddedSpec::new(me, ["refserver"]))
+}
+
+/// A multi-threaded runtime, or the exit code of a setup failure (already reported).
+pub(crate) fn runtime() -> Result<tokio::runtime::Runtime, ExitCode> {
+    tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
-    {
-        Ok(rt) => Some(rt),
-        Err(e) => {
+        .map_err(|e| {
             eprintln!("error: failed to start the async runtime: {e}");
-            None
-        }
-    }
+            ExitCode::from(exit::SETUP)
+        })
 }
 
 fn check(files: &[PathBuf]) -> ExitCode {
     let mut bad = false;
     for file in files {
         match scenario::load(file) {
+            Ok(s) if s.capacity.is_some() => println!(
+                "{}: ok (capacity sweep, {} operations)",
+                file.display(),
+                s.mix.len()
+            ),
             Ok(s) => println!(
                 "{}: ok ({} phases, {} requests planned over {:?}, {} operations)",
                 file.display(),
@@ -221,19 +254,17 @@ fn run(args: RunArgs) -> ExitCode {
             return ExitCode::from(exit::BAD_INPUT);
         }
     };
-    let sut = match args.url {
-        Some(url) => SutSpec::Url {
-            url,
-            allow_remote: args.allow_remote,
-        },
-        None => match reference_server() {
-            Some(server) => SutSpec::Embedded(
-                server
-                    .with_faults(args.faults)
-                    .with_transport(args.transport),
-            ),
-            None => return ExitCode::from(exit::SETUP),
-        },
+    if scenario.capacity.is_some() {
+        eprintln!(
+            "error: {} is a capacity scenario: run it with `erlmcp-perf capacity {}`",
+            args.scenario.display(),
+            args.scenario.display()
+        );
+        return ExitCode::from(exit::BAD_INPUT);
+    }
+    let sut = match args.sut.spec() {
+        Ok(sut) => sut,
+        Err(code) => return code,
     };
     let options = RunOptions {
         duration_scale: args.duration_scale,
@@ -244,8 +275,9 @@ fn run(args: RunArgs) -> ExitCode {
         },
     };
     let dir = results_dir(&args.out, &scenario);
-    let Some(runtime) = runtime() else {
-        return ExitCode::from(exit::SETUP);
+    let runtime = match runtime() {
+        Ok(rt) => rt,
+        Err(code) => return code,
     };
     let result = runtime.block_on(async {
         tokio::select! {

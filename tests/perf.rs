@@ -1,4 +1,5 @@
-//! The perf suite: one test per `scenarios/*.yml`, run against the embedded reference
+//! The perf suite: one test per `scenarios/*.yml` (`capacity::<stem>` for a capacity
+//! sweep, `scenario::<stem>` otherwise), run against the embedded reference
 //! server (or the SUT `ERLMCP_PERF_SUT` names) and gated against
 //! `baselines/<sut>/<scenario>.json`. Run it with
 //! `cargo nextest run --profile perf`; `ERLMCP_PERF_UPDATE_BASELINES=1` rewrites the
@@ -11,6 +12,8 @@
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
+use harness::capacity::gate::gate_against_file;
+use harness::capacity::{CapacityResult, Limit, SweepOptions, run_sweep, write_files};
 use harness::check::{
     CheckError, CheckOptions, check_against_file, check_same_run, update_baseline,
 };
@@ -34,7 +37,14 @@ fn main() {
             .into_iter()
             .map(|file| {
                 let stem = stem(&file);
-                Trial::test(format!("scenario::{stem}"), move || run(&file))
+                // A capacity scenario is a sweep (`capacity::<stem>`); one that does not
+                // parse is a `scenario::` test, which fails with the file's problems.
+                let is_capacity = scenario::load(&file).is_ok_and(|s| s.capacity.is_some());
+                if is_capacity {
+                    Trial::test(format!("capacity::{stem}"), move || run_capacity(&file))
+                } else {
+                    Trial::test(format!("scenario::{stem}"), move || run(&file))
+                }
             })
             .collect(),
         Err(e) => vec![Trial::test("scenario::discover", move || Err(e.into()))],
@@ -87,7 +97,7 @@ fn profile_name() -> String {
         .map_or(name.clone(), |s| s.to_string_lossy().into_owned())
 }
 
-fn run(file: &Path) -> Result<(), Failed> {
+fn require_optimised_build() -> Result<(), Failed> {
     if harness::BUILD_OPT_LEVEL == "0" {
         return Err(
             "the perf suite needs an optimised build of the load generator; \
@@ -95,6 +105,94 @@ fn run(file: &Path) -> Result<(), Failed> {
                 .into(),
         );
     }
+    Ok(())
+}
+
+/// A capacity sweep gated against `baselines/<sut>/<stem>.json` (a capacity file), or
+/// recorded there with `ERLMCP_PERF_UPDATE_BASELINES=1`. Fails on a REGRESSION of the
+/// maximum sustainable rate. A sweep the load generator limited is reported (its maximum
+/// is then a lower bound) but does not fail: a slower SUT breaks below the generator's
+/// limit, where the gate still sees it.
+fn run_capacity(file: &Path) -> Result<(), Failed> {
+    require_optimised_build()?;
+    let stem = stem(file);
+    let scenario = scenario::load(file).map_err(|e| e.to_string())?;
+    let options = SweepOptions {
+        run: RunOptions {
+            duration_scale: env::duration_scale().map_err(|e| e.to_string())?,
+            progress: ProgressMode::Quiet,
+        },
+        strategy: None,
+        step_rps: None,
+        profile: profile_name(),
+    };
+    let update = env::update_baselines().map_err(|e| e.to_string())?;
+    let sut = sut_spec()?;
+    let baseline_path = Path::new("baselines")
+        .join(&options.profile)
+        .join(format!("{stem}.json"));
+    let dir = env::out_dir().join(&stem);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("failed to start the async runtime: {e}"))?;
+    if !update && !baseline_path.exists() {
+        return Err(format!(
+            "no capacity baseline at {}; record it with:\n  {}=1 cargo nextest run --profile perf -E 'test(=capacity::{stem})'",
+            baseline_path.display(),
+            env::UPDATE_BASELINES
+        )
+        .into());
+    }
+    let result = runtime
+        .block_on(run_sweep(&scenario, &sut, &options, &dir, |step| {
+            println!("{}", report::step_line(step));
+        }))
+        .map_err(|e| e.to_string())?;
+    if update {
+        result.write(&baseline_path).map_err(|e| e.to_string())?;
+        let files = write_files(&dir, &result, None).map_err(|e| e.to_string())?;
+        print!("{}", report::capacity_summary(&result));
+        println!(
+            "updated {} (receipt {})\n  chart: {}",
+            baseline_path.display(),
+            result.receipt.sha256,
+            files.chart.display()
+        );
+        warn_generator_limit(&result);
+        return Ok(());
+    }
+    let verdict =
+        gate_against_file(&baseline_path, &result, &scenario.gate).map_err(|e| e.to_string())?;
+    let shown = baseline_path.display().to_string();
+    let files = write_files(&dir, &result, Some((&verdict, &shown))).map_err(|e| e.to_string())?;
+    print!("{}", report::capacity_summary(&result));
+    let text = report::capacity_verdict_text(&verdict);
+    println!(
+        "{text}  report: {}\n  chart: {}",
+        files.report.display(),
+        files.chart.display()
+    );
+    append_step_summary(&scenario.name, &text);
+    if verdict.status == Status::Regression {
+        return Err(format!("{text}  report: {}", files.report.display()).into());
+    }
+    warn_generator_limit(&result);
+    Ok(())
+}
+
+/// Says so when the load generator, not the SUT, bounded the sweep.
+fn warn_generator_limit(result: &CapacityResult) {
+    if result.limited_by == Limit::Generator {
+        println!(
+            "warning: the load generator, not the SUT, limited the sweep: {}",
+            report::capacity_headline(result)
+        );
+    }
+}
+
+fn run(file: &Path) -> Result<(), Failed> {
+    require_optimised_build()?;
     let stem = stem(file);
     let scenario = scenario::load(file).map_err(|e| e.to_string())?;
     let options = CheckOptions {

@@ -121,10 +121,10 @@ pub enum BaselineError {
     },
 }
 
-/// SHA-256 of the canonical form of a baseline's JSON without `receipt.sha256`. Computed on
-/// the file's own JSON when loading, so fields a later harness adds never alter old receipts
-/// and no field of the file escapes the check.
-fn receipt_of(mut value: Value) -> String {
+/// SHA-256 of the canonical form of a baseline's (or any receipted file's) JSON without
+/// `receipt.sha256`. Computed on the file's own JSON when loading, so fields a later
+/// harness adds never alter old receipts and no field of the file escapes the check.
+pub fn receipt_of(mut value: Value) -> String {
     if let Some(receipt) = value.get_mut("receipt").and_then(Value::as_object_mut) {
         receipt.remove("sha256");
     }
@@ -150,6 +150,13 @@ fn sorted(value: &Value) -> Value {
         Value::Array(items) => Value::Array(items.iter().map(sorted).collect()),
         other => other.clone(),
     }
+}
+
+/// Writes `value` atomically as pretty JSON with keys sorted at every level.
+pub fn write_sorted_json(path: &Path, value: &Value) -> std::io::Result<()> {
+    let mut bytes = serde_json::to_vec_pretty(&sorted(value)).expect("JSON values serialise");
+    bytes.push(b'\n');
+    write_atomic(path, &bytes)
 }
 
 impl Baseline {
@@ -202,10 +209,8 @@ impl Baseline {
 
     /// Writes the baseline atomically: pretty JSON, keys sorted, so reviews read a diff.
     pub fn write(&self, path: &Path) -> Result<(), BaselineError> {
-        let value = sorted(&serde_json::to_value(self).expect("baselines serialise"));
-        let mut bytes = serde_json::to_vec_pretty(&value).expect("JSON values serialise");
-        bytes.push(b'\n');
-        write_atomic(path, &bytes).map_err(|source| BaselineError::Write {
+        let value = serde_json::to_value(self).expect("baselines serialise");
+        write_sorted_json(path, &value).map_err(|source| BaselineError::Write {
             path: path.to_owned(),
             source,
         })

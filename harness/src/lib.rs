@@ -4,6 +4,7 @@
 
 pub mod baseline;
 pub mod calibrate;
+pub mod capacity;
 pub mod check;
 pub mod env;
 pub mod fsio;

@@ -81,7 +81,7 @@ pub struct Args {
     #[arg(long, value_name = "D/P", value_parser = parse_stall)]
     pub stall: Option<Stall>,
 
-    /// Combined fault spec, e.g. latency=2ms,jitter=500us,error_rate=0.01,stall=1s/10s,tool_latency=calculator:5ms;
+    /// Combined fault spec, e.g. latency=2ms,jitter=500us,error_rate=0.01,stall=1s/10s,tool_latency=calculator:5ms,work=200us;
     /// the individual flags override its keys.
     #[arg(long, value_name = "SPEC", value_parser = parse_faults)]
     pub faults: Option<Faults>,

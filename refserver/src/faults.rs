@@ -4,7 +4,7 @@
 //! A spec is a comma-separated list of `key=value` pairs:
 //!
 //! ```text
-//! latency=2ms,jitter=500us,error_rate=0.01,stall=1s/10s,tool_latency=calculator:5ms
+//! latency=2ms,jitter=500us,error_rate=0.01,stall=1s/10s,tool_latency=calculator:5ms,work=200us
 //! ```
 //!
 //! | key            | value                      | effect                                              |
@@ -14,13 +14,14 @@
 //! | `error_rate`   | probability in `0..=1`     | that fraction answers JSON-RPC `-32603`             |
 //! | `stall`        | `D/P`, both durations      | during `[k*P, k*P + D)` from start, requests wait    |
 //! | `tool_latency` | `tool:duration` (repeated) | extra delay for `tools/call` of that tool           |
+//! | `work`         | duration                   | CPU busy-spin per request (costs capacity, not only latency) |
 //!
 //! `none` (or an empty string) is the spec without faults.
 
 use std::{collections::BTreeMap, fmt, str::FromStr, time::Duration};
 
 /// Keys a fault spec may contain.
-const KEYS: &str = "latency, jitter, error_rate, stall, tool_latency";
+const KEYS: &str = "latency, jitter, error_rate, stall, tool_latency, work";
 
 /// Faults injected into every MCP request except `initialize` and notifications.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -35,6 +36,9 @@ pub struct Faults {
     pub stall: Option<Stall>,
     /// Extra latency for `tools/call` of the named tool.
     pub tool_latency: BTreeMap<String, Duration>,
+    /// CPU time burnt in a busy spin on the serving thread per request. Unlike a sleep,
+    /// which an async server overlaps with other requests, this lowers its capacity.
+    pub work: Duration,
 }
 
 /// A periodic stall: during `[k * period, k * period + duration)` (time since
@@ -141,6 +145,20 @@ impl Faults {
             self.stall = other.stall;
         }
         self.tool_latency.extend(other.tool_latency);
+        if !other.work.is_zero() {
+            self.work = other.work;
+        }
+    }
+
+    /// Burns [`Faults::work`] of CPU on the calling thread in a busy spin (nothing when zero).
+    pub fn spin(&self) {
+        if self.work.is_zero() {
+            return;
+        }
+        let until = std::time::Instant::now() + self.work;
+        while std::time::Instant::now() < until {
+            std::hint::spin_loop();
+        }
     }
 
     /// The delay to add before a request, given a jitter sample in `[0, 1]`.
@@ -320,6 +338,7 @@ impl FromStr for Faults {
                 "jitter" => faults.jitter = parse_duration(key, value)?,
                 "error_rate" => faults.error_rate = parse_error_rate(value)?,
                 "stall" => faults.stall = Some(value.parse()?),
+                "work" => faults.work = parse_duration(key, value)?,
                 "tool_latency" => {
                     let (tool, latency) = parse_tool_latency(value)?;
                     faults.tool_latency.insert(tool, latency);
@@ -362,6 +381,9 @@ impl fmt::Display for Faults {
                 "tool_latency={tool}:{}",
                 humantime::format_duration(*latency)
             ));
+        }
+        if !self.work.is_zero() {
+            items.push(format!("work={}", humantime::format_duration(self.work)));
         }
         if items.is_empty() {
             f.write_str("none")
@@ -416,6 +438,8 @@ mod tests {
             "stall=200ms/1s",
             "latency=1s 500ms",
             "tool_latency=a:1ms,tool_latency=b:2ms",
+            "work=200us",
+            "latency=1ms,work=1ms",
             "none",
         ] {
             let faults: Faults = spec.parse().unwrap();
@@ -460,6 +484,8 @@ mod tests {
                 "latency=1ms,latency=2ms",
                 "key `latency`: given more than once",
             ),
+            ("work=lots", "key `work`: bad duration `lots`"),
+            ("work=1ms,work=2ms", "key `work`: given more than once"),
         ];
         for (spec, expected) in cases {
             let error = spec.parse::<Faults>().unwrap_err().to_string();
@@ -512,6 +538,16 @@ mod tests {
             let delay = faults.sample_delay(None);
             assert!((ms(2)..=ms(6)).contains(&delay), "{delay:?}");
         }
+    }
+
+    #[test]
+    fn work_spins_for_at_least_its_duration() {
+        let faults: Faults = "work=2ms".parse().unwrap();
+        assert!(!faults.is_none());
+        let started = std::time::Instant::now();
+        faults.spin();
+        assert!(started.elapsed() >= ms(2));
+        assert_eq!(faults.to_string(), "work=2ms");
     }
 
     #[test]

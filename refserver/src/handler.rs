@@ -111,6 +111,7 @@ impl RefServer {
         if faults.sample_error() {
             return Err(ErrorData::internal_error(INJECTED_FAULT, None));
         }
+        faults.spin();
         let result = work.await;
         self.hold_for_stall().await;
         result

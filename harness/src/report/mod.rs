@@ -1,5 +1,6 @@
 //! Reports of a run: `record.json`, `report.md`, and the terminal summary.
 
+mod capacity;
 mod markdown;
 mod regression;
 pub mod svg;
@@ -12,6 +13,10 @@ use sha2::{Digest, Sha256};
 use crate::fsio::write_atomic;
 use crate::record::RunRecord;
 
+pub use capacity::{
+    capacity_headline, capacity_report, capacity_summary, capacity_verdict_text, step_line,
+    step_table,
+};
 pub use markdown::run_report;
 pub use regression::{
     ComparisonContext, format_value, regression_report, verdict_summary, verdict_tables,

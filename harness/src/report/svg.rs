@@ -198,6 +198,123 @@ pub fn latency_over_time(title: &str, series: &[Series<'_, [WindowRecord]>]) -> 
     s
 }
 
+/// One step of a capacity chart: offered rate, achieved rate, P50 and P99 (microseconds),
+/// and whether the SUT sustained it (`Some(true)`), broke (`Some(false)`) or the generator
+/// limited it (`None`).
+#[derive(Debug, Clone, Copy)]
+pub struct CapacityPoint {
+    pub offered: f64,
+    pub achieved: f64,
+    pub p50_us: u64,
+    pub p99_us: u64,
+    pub sustained: Option<bool>,
+}
+
+/// Latency (P50, P99; left axis) and achieved throughput (right axis, same scale as the
+/// offered rate, the dotted diagonal) against offered rate, steps marked green (sustained),
+/// red (broke) or grey (generator limit); a red line at the breaking point and a green one
+/// at the recommended capacity. Latency above four times the worst sustained P99 is drawn
+/// at the top edge, so the flat part stays readable and the break stands out.
+pub fn capacity_chart(
+    title: &str,
+    points: &[CapacityPoint],
+    breaking_point: Option<f64>,
+    recommended: Option<f64>,
+) -> String {
+    let mut pts = points.to_vec();
+    pts.sort_by(|a, b| a.offered.total_cmp(&b.offered));
+    let x_max = nice_max(
+        pts.iter()
+            .map(|p| p.offered.max(p.achieved))
+            .fold(breaking_point.unwrap_or(0.0), f64::max),
+    );
+    let ms = |us: u64| us as f64 / 1000.0;
+    let worst = pts.iter().map(|p| ms(p.p99_us)).fold(0.0, f64::max);
+    let sustained_worst = pts
+        .iter()
+        .filter(|p| p.sustained == Some(true))
+        .map(|p| ms(p.p99_us))
+        .fold(0.0, f64::max);
+    let y_max = nice_max(if sustained_worst > 0.0 {
+        worst.min(4.0 * sustained_worst)
+    } else {
+        worst
+    });
+    let mut s = frame(title, "offered rate (req/s)", "latency (ms)");
+    y_axis(&mut s, y_max);
+    let (pw, ph) = (W - LEFT - RIGHT, H - TOP - BOTTOM);
+    let px = |x: f64| LEFT + pw * (x / x_max).clamp(0.0, 1.0);
+    for i in 0..=4 {
+        let v = x_max * i as f64 / 4.0;
+        let _ = writeln!(
+            s,
+            r##"<text x="{:.1}" y="{}" text-anchor="middle">{}</text><text x="{}" y="{:.1}" text-anchor="end" fill="#1f77b4">{}</text>"##,
+            px(v),
+            H - BOTTOM + 16.0,
+            trim(v),
+            W - RIGHT - 4.0,
+            TOP + ph * (1.0 - i as f64 / 4.0) - 3.0,
+            trim(v)
+        );
+    }
+    // The ideal: achieved = offered.
+    let _ = writeln!(
+        s,
+        r##"<line x1="{LEFT}" y1="{:.1}" x2="{:.1}" y2="{TOP}" stroke="#1f77b4" stroke-dasharray="2 4"/>"##,
+        TOP + ph,
+        LEFT + pw
+    );
+    let marker = |s: &mut String, at: Option<f64>, color: &str, label: &str| {
+        if let Some(x) = at {
+            let _ = writeln!(
+                s,
+                r##"<line x1="{0:.1}" x2="{0:.1}" y1="{TOP}" y2="{1}" stroke="{color}" stroke-width="2" stroke-dasharray="6 3"/><text x="{2:.1}" y="{3}" fill="{color}" transform="rotate(-90 {2:.1} {3})" text-anchor="end">{4}</text>"##,
+                px(x),
+                TOP + ph,
+                px(x) - 4.0,
+                TOP + 30.0,
+                escape(&format!("{label} {}", trim(x)))
+            );
+        }
+    };
+    marker(&mut s, breaking_point, "#d62728", "breaks at");
+    marker(&mut s, recommended, "#2ca02c", "recommended");
+    let line = |get: &dyn Fn(&CapacityPoint) -> f64| -> Vec<(f64, f64)> {
+        pts.iter().map(|p| (p.offered, get(p))).collect()
+    };
+    polyline(&mut s, &line(&|p| ms(p.p50_us)), x_max, y_max, "#ff7f0e");
+    polyline(&mut s, &line(&|p| ms(p.p99_us)), x_max, y_max, "#9467bd");
+    // Throughput on the offered rate's scale (right axis).
+    let scaled: Vec<(f64, f64)> = pts
+        .iter()
+        .map(|p| (p.offered, p.achieved / x_max * y_max))
+        .collect();
+    polyline(&mut s, &scaled, x_max, y_max, "#1f77b4");
+    for p in &pts {
+        let color = match p.sustained {
+            Some(true) => "#2ca02c",
+            Some(false) => "#d62728",
+            None => "#7f7f7f",
+        };
+        let py = TOP + ph * (1.0 - (ms(p.p99_us) / y_max).clamp(0.0, 1.0));
+        let _ = writeln!(
+            s,
+            r##"<circle cx="{:.1}" cy="{py:.1}" r="4" fill="{color}"/>"##,
+            px(p.offered)
+        );
+    }
+    legend(
+        &mut s,
+        &[
+            ("P50 latency", "#ff7f0e"),
+            ("P99 latency", "#9467bd"),
+            ("achieved req/s (right)", "#1f77b4"),
+        ],
+    );
+    s.push_str("</svg>\n");
+    s
+}
+
 fn polyline(s: &mut String, points: &[(f64, f64)], x_max: f64, y_max: f64, color: &str) {
     let coords: Vec<String> = points
         .iter()
@@ -264,5 +381,28 @@ mod tests {
             }],
         );
         assert_eq!(svg.matches("<polyline").count(), 1);
+    }
+
+    #[test]
+    fn capacity_chart_marks_steps_and_the_break() {
+        let step = |offered: f64, p99_us: u64, sustained: Option<bool>| CapacityPoint {
+            offered,
+            achieved: offered.min(9000.0),
+            p50_us: p99_us / 3,
+            p99_us,
+            sustained,
+        };
+        let points = [
+            step(8000.0, 9_000, Some(true)),
+            step(1000.0, 2_000, Some(true)),
+            step(16_000.0, 900_000, Some(false)),
+            step(12_000.0, 50_000, None),
+        ];
+        let svg = capacity_chart("cap", &points, Some(12_000.0), Some(6_400.0));
+        assert!(svg.starts_with("<svg") && svg.trim_end().ends_with("</svg>"));
+        assert_eq!(svg.matches("<polyline").count(), 3);
+        assert_eq!(svg.matches("<circle").count(), 4);
+        assert_eq!(svg.matches(r##"fill="#d62728"/>"##).count(), 1);
+        assert!(svg.contains("breaks at 12000") && svg.contains("recommended 6400"));
     }
 }

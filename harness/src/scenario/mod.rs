@@ -2,7 +2,7 @@
 //! load is sent. Every problem names the file, the line and the field.
 
 pub(crate) mod locate;
-mod raw;
+pub(crate) mod raw;
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -52,6 +52,9 @@ pub struct Scenario {
     pub slo: Slo,
     /// Regression thresholds per metric, percent.
     pub gate: crate::gate::Thresholds,
+    /// A capacity sweep's settings; such a scenario has no phases of its own, its steps
+    /// are run by [`crate::capacity`].
+    pub capacity: Option<crate::capacity::CapacitySpec>,
 }
 
 /// Identity of a scenario file.
@@ -295,9 +298,21 @@ impl Validator<'_> {
                 ),
             );
         }
-        if raw.phases.is_empty() {
-            self.problem("scenario.phases".into(), "at least one phase is required");
+        if raw.phases.is_empty() && raw.capacity.is_none() {
+            self.problem(
+                "scenario.phases".into(),
+                "at least one phase is required (or a `capacity` section)",
+            );
         }
+        if !raw.phases.is_empty() && raw.capacity.is_some() {
+            self.problem(
+                "scenario.phases".into(),
+                "a capacity scenario has no phases: its steps come from `capacity`",
+            );
+        }
+        let capacity = raw
+            .capacity
+            .map(|c| c.validate(&mut |field, reason| self.problem(field, reason)));
         let phases = raw
             .phases
             .into_iter()
@@ -322,6 +337,7 @@ impl Validator<'_> {
             mix,
             slo,
             gate,
+            capacity,
         }
     }
 
@@ -547,6 +563,9 @@ impl Scenario {
         self.warmup = scale(self.warmup);
         for phase in &mut self.phases {
             phase.duration = scale(phase.duration).max(Duration::from_millis(100));
+        }
+        if let Some(capacity) = &mut self.capacity {
+            capacity.step_duration = scale(capacity.step_duration).max(Duration::from_millis(100));
         }
         self
     }

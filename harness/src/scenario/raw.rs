@@ -27,12 +27,15 @@ pub(super) struct RawScenario {
     pub timeout: Option<DurationValue>,
     #[serde(default)]
     pub protocol_version: Option<String>,
+    #[serde(default)]
     pub phases: Vec<RawPhase>,
     pub requests: Vec<RawRequest>,
     #[serde(default)]
     pub slo: Option<RawSlo>,
     #[serde(default)]
     pub gate: Option<RawGate>,
+    #[serde(default)]
+    pub capacity: Option<crate::capacity::spec::RawCapacity>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -102,7 +105,7 @@ pub(super) struct RawSlo {
 
 /// A duration written `120s`, `1m 30s`, `250ms`, or a bare number of seconds.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub(super) struct DurationValue(pub Duration);
+pub(crate) struct DurationValue(pub Duration);
 
 impl<'de> Deserialize<'de> for DurationValue {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
@@ -137,7 +140,7 @@ impl<'de> Deserialize<'de> for DurationValue {
 
 /// A percentage written `40%` or as a bare number (`40`).
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub(super) struct Percent(pub f64);
+pub(crate) struct Percent(pub f64);
 
 impl<'de> Deserialize<'de> for Percent {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {

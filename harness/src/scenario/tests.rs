@@ -109,11 +109,11 @@ fn shipped_scenarios_parse() {
     for entry in std::fs::read_dir(&dir).unwrap() {
         let path = entry.unwrap().path();
         let s = load(&path).unwrap_or_else(|e| panic!("{e}"));
-        assert!(s.planned_requests() > 0);
+        assert!(s.planned_requests() > 0 || s.capacity.is_some());
         seen.push(path.file_stem().unwrap().to_string_lossy().into_owned());
     }
     seen.sort();
-    assert_eq!(seen, ["baseline", "realistic", "warmup"]);
+    assert_eq!(seen, ["baseline", "capacity", "realistic", "warmup"]);
 }
 
 #[test]
@@ -208,7 +208,7 @@ const GOOD: &str = "scenario:
 #[case::gate_metric(("  name: x\n", "  name: x\n  gate:\n    metrics:\n      p42: 5%\n"), 5, "scenario.gate.metrics.p42", "unknown metric `p42`")]
 #[case::zero_clients(("  name: x\n", "  name: x\n  clients: 0\n"), 3, "scenario.clients", "between 1 and")]
 #[case::bad_version(("  name: x\n", "  name: x\n  protocol_version: \"1999-01-01\"\n"), 3, "scenario.protocol_version", "unsupported version")]
-#[case::missing_phases(("  phases:\n    - name: a\n      duration: 10s\n      rps: 100\n", ""), 2, "scenario", "missing field `phases`")]
+#[case::missing_phases(("  phases:\n    - name: a\n      duration: 10s\n      rps: 100\n", ""), 1, "scenario.phases", "at least one phase is required")]
 #[case::wrong_type(("  name: x\n", "  name: [x]\n"), 2, "scenario.name", "invalid type: sequence, expected a string")]
 #[case::negative_ramp(("rps: 100", "rps: 100\n      ramp_to: -5"), 7, "scenario.phases[0].ramp_to", "must be at least 0 and at most")]
 #[case::zero_timeout(("  name: x\n", "  name: x\n  timeout: 0s\n"), 3, "scenario.timeout", "must be greater than zero")]

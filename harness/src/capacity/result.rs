@@ -1,0 +1,212 @@
+//! `capacity.json`: every step, the maximum sustainable rate, the recommended capacity,
+//! the knee and the USL fit, with a SHA-256 receipt computed as baselines' are. A
+//! committed one is the capacity baseline.
+
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use super::knee::{Knee, knee};
+use super::search::Bracket;
+use super::spec::CapacitySpec;
+use super::step::{StepResult, StepVerdict};
+use super::usl::{UslFit, fit};
+use crate::baseline::{
+    BaselineError, Environment, Receipt, ScenarioIdentity, SutIdentity, receipt_of,
+    write_sorted_json,
+};
+use crate::scenario::Scenario;
+use crate::sut::SutInfo;
+
+/// Version of the `capacity.json` schema.
+pub const CAPACITY_SCHEMA_VERSION: u32 = 1;
+/// The `kind` of a capacity file, which tells it from a run baseline.
+pub const CAPACITY_KIND: &str = "capacity";
+/// Share of the maximum sustainable rate recommended as capacity (erlmcp's 80%).
+pub const RECOMMENDED_SHARE: f64 = 0.8;
+
+/// What bounded the sweep.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Limit {
+    /// The SUT broke: its breaking point is known to the search's resolution.
+    Sut,
+    /// The load generator fell behind first: the SUT's breaking point was not reached and
+    /// the maximum sustainable rate is only a lower bound of its capacity.
+    Generator,
+    /// Every step up to the sweep's maximum was sustained.
+    MaxRate,
+}
+
+/// The result of a sweep.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CapacityResult {
+    /// Always `capacity`.
+    pub kind: String,
+    pub schema_version: u32,
+    pub scenario: ScenarioIdentity,
+    pub sut: SutIdentity,
+    pub environment: Environment,
+    /// The sweep's settings, as run (durations scaled).
+    pub spec: CapacitySpec,
+    /// Every step, in the order run.
+    pub steps: Vec<StepResult>,
+    /// The sustainable rate lies in `[last_good, first_bad)`.
+    pub bracket: Bracket,
+    pub limited_by: Limit,
+    /// Highest rate a step sustained (a lower bound when `limited_by` is not `sut`).
+    pub max_sustainable_rps: Option<f64>,
+    /// Lowest rate at which the SUT broke; absent unless `limited_by` is `sut`.
+    pub breaking_point_rps: Option<f64>,
+    /// 80% of the maximum sustainable rate.
+    pub recommended_rps: Option<f64>,
+    /// Where P99 latency turns steep.
+    pub knee: Option<Knee>,
+    pub usl: UslFit,
+    pub receipt: Receipt,
+}
+
+/// What [`CapacityResult::new`] is built from.
+pub struct ResultInputs<'a> {
+    /// The scaled scenario as run.
+    pub scenario: &'a Scenario,
+    pub spec: &'a CapacitySpec,
+    pub profile: &'a str,
+    pub sut: &'a SutInfo,
+    pub opt_level: String,
+    pub duration_scale: f64,
+    pub steps: Vec<StepResult>,
+    pub bracket: Bracket,
+    /// RFC 3339.
+    pub timestamp: String,
+}
+
+impl CapacityResult {
+    /// Assembles the result of a finished sweep and seals it with a receipt.
+    pub fn new(inputs: ResultInputs<'_>) -> Self {
+        let ResultInputs {
+            scenario,
+            spec,
+            profile,
+            sut,
+            opt_level,
+            duration_scale,
+            steps,
+            bracket,
+            timestamp,
+        } = inputs;
+        let limited_by = limit_of(&steps, bracket);
+        let max = bracket.last_good;
+        let mut result = Self {
+            kind: CAPACITY_KIND.into(),
+            schema_version: CAPACITY_SCHEMA_VERSION,
+            scenario: ScenarioIdentity {
+                name: scenario.name.clone(),
+                file: scenario.source.path.display().to_string(),
+                sha256: scenario.source.sha256.clone(),
+            },
+            sut: SutIdentity {
+                profile: profile.to_string(),
+                kind: sut.kind.clone(),
+                version: sut.version.clone(),
+                binary_sha256: sut.binary_sha256.clone(),
+                image_id: None,
+                faults: sut.faults.clone(),
+            },
+            environment: Environment::here(opt_level, duration_scale),
+            spec: spec.clone(),
+            knee: knee(&steps),
+            usl: fit(&steps),
+            steps,
+            bracket,
+            limited_by,
+            max_sustainable_rps: max,
+            breaking_point_rps: (limited_by == Limit::Sut)
+                .then_some(bracket.first_bad)
+                .flatten(),
+            recommended_rps: max.map(|m| (m * RECOMMENDED_SHARE).round()),
+            receipt: Receipt {
+                sha256: String::new(),
+                timestamp,
+            },
+        };
+        result.receipt.sha256 = result.compute_receipt();
+        result
+    }
+
+    /// SHA-256 of the canonical JSON with the receipt's hash left out.
+    pub fn compute_receipt(&self) -> String {
+        receipt_of(serde_json::to_value(self).expect("capacity results serialise"))
+    }
+
+    /// The gap between the last good and the first bad rate, when both are known.
+    pub fn resolution_rps(&self) -> Option<f64> {
+        Some(self.bracket.first_bad? - self.bracket.last_good?)
+    }
+
+    /// Writes the file atomically: pretty JSON, keys sorted.
+    pub fn write(&self, path: &Path) -> Result<(), BaselineError> {
+        let value = serde_json::to_value(self).expect("capacity results serialise");
+        write_sorted_json(path, &value).map_err(|source| BaselineError::Write {
+            path: path.to_owned(),
+            source,
+        })
+    }
+
+    /// Reads a capacity file and verifies its receipt.
+    pub fn load(path: &Path) -> Result<Self, BaselineError> {
+        let bytes = std::fs::read(path).map_err(|source| BaselineError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        let invalid = |reason: String| BaselineError::Invalid {
+            path: path.to_owned(),
+            reason,
+        };
+        let value: Value =
+            serde_json::from_slice(&bytes).map_err(|e| invalid(format!("not JSON: {e}")))?;
+        if !is_capacity(&value) {
+            return Err(invalid(format!(
+                "not a capacity file (no `\"kind\": \"{CAPACITY_KIND}\"`)"
+            )));
+        }
+        let version = value.get("schema_version").and_then(Value::as_u64);
+        if version != Some(u64::from(CAPACITY_SCHEMA_VERSION)) {
+            return Err(invalid(format!(
+                "capacity schema version {version:?}; this harness reads {CAPACITY_SCHEMA_VERSION}"
+            )));
+        }
+        let result: CapacityResult = serde_path_to_error::deserialize(&value)
+            .map_err(|e| invalid(format!("{}: {}", e.path(), e.inner())))?;
+        let computed = receipt_of(value);
+        if computed != result.receipt.sha256 {
+            return Err(BaselineError::ReceiptMismatch {
+                path: path.to_owned(),
+                recorded: result.receipt.sha256.clone(),
+                computed,
+            });
+        }
+        Ok(result)
+    }
+}
+
+/// Whether a JSON document is a capacity file.
+pub fn is_capacity(value: &Value) -> bool {
+    value.get("kind").and_then(Value::as_str) == Some(CAPACITY_KIND)
+}
+
+/// What bounded the sweep: the verdict of the step at the first bad rate.
+fn limit_of(steps: &[StepResult], bracket: Bracket) -> Limit {
+    let Some(bad) = bracket.first_bad else {
+        return Limit::MaxRate;
+    };
+    let generator = steps
+        .iter()
+        .any(|s| s.offered_rps == bad && s.verdict == StepVerdict::GeneratorLimit);
+    if generator {
+        Limit::Generator
+    } else {
+        Limit::Sut
+    }
+}

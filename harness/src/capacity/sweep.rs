@@ -1,0 +1,161 @@
+//! Runs a sweep: starts the SUT once, runs the search's steps against it (each with its
+//! own unmeasured warm-up and its own CPU sampling), stops the SUT, and assembles the
+//! result.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use super::CapacityError;
+use super::result::{CapacityResult, ResultInputs};
+use super::search::Search;
+use super::spec::{CapacitySpec, Strategy};
+use super::step::{StepResult, step_scenario};
+use crate::load::{self, LoadPlan, Progress};
+use crate::observe::{Sampler, Samples};
+use crate::record::{RecordInputs, RunRecord};
+use crate::report::write_run;
+use crate::run::RunOptions;
+use crate::scenario::Scenario;
+use crate::sut::{RunningSut, SutSpec};
+
+/// Pause between steps, so the next step's warm-up does not start on the last one's
+/// backlog.
+const SETTLE: Duration = Duration::from_millis(500);
+
+/// How to run a sweep.
+#[derive(Debug, Clone)]
+pub struct SweepOptions {
+    pub run: RunOptions,
+    /// Replaces the file's `search`.
+    pub strategy: Option<Strategy>,
+    /// Replaces the file's `step` (the linear search's increment).
+    pub step_rps: Option<f64>,
+    /// SUT profile name recorded in the result (`reference`).
+    pub profile: String,
+}
+
+/// The scenario's capacity settings with the options' overrides, checked.
+pub fn effective_spec(
+    scenario: &Scenario,
+    options: &SweepOptions,
+) -> Result<CapacitySpec, CapacityError> {
+    let mut spec = scenario
+        .capacity
+        .clone()
+        .ok_or_else(|| CapacityError::NotCapacity(scenario.source.path.clone()))?;
+    if let Some(strategy) = options.strategy {
+        spec.strategy = strategy;
+    }
+    if let Some(step) = options.step_rps {
+        spec.step_rps = Some(step);
+    }
+    if spec.strategy == Strategy::Linear && spec.step_rps.is_none() {
+        return Err(CapacityError::LinearNeedsStep(scenario.source.path.clone()));
+    }
+    Ok(spec)
+}
+
+/// Runs the sweep of `scenario` against `sut`; each step's record goes to
+/// `dir/step-NN/`, the SUT's log to `dir/sut.log`. `on_step` hears of every step as it ends.
+pub async fn run_sweep(
+    scenario: &Scenario,
+    sut: &SutSpec,
+    options: &SweepOptions,
+    dir: &Path,
+    mut on_step: impl FnMut(&StepResult),
+) -> Result<CapacityResult, CapacityError> {
+    let mut spec = effective_spec(scenario, options)?;
+    let scale = options.run.duration_scale;
+    let scenario = scenario.clone().scaled(scale);
+    spec.step_duration = scenario
+        .capacity
+        .as_ref()
+        .map_or(spec.step_duration, |c| c.step_duration);
+    let running = sut.start(Some(dir.join("sut.log"))).await?;
+    let info = running.info.clone();
+    let mut search = Search::new(&spec);
+    let mut steps = Vec::new();
+    let mut failure = None;
+    while let Some(rate) = search.next_rate() {
+        let index = steps.len() + 1;
+        match run_step(&scenario, &spec, &running, rate, index, scale, dir).await {
+            Ok(step) => {
+                search.record(rate, step.verdict.is_good());
+                on_step(&step);
+                steps.push(step);
+            }
+            Err(e) => {
+                failure = Some(e);
+                break;
+            }
+        }
+        tokio::time::sleep(SETTLE).await;
+    }
+    running.stop().await;
+    if let Some(e) = failure {
+        return Err(e);
+    }
+    Ok(CapacityResult::new(ResultInputs {
+        scenario: &scenario,
+        spec: &spec,
+        profile: &options.profile,
+        sut: &info,
+        opt_level: crate::BUILD_OPT_LEVEL.into(),
+        duration_scale: scale,
+        steps,
+        bracket: search.bracket(),
+        timestamp: humantime::format_rfc3339_seconds(SystemTime::now()).to_string(),
+    }))
+}
+
+/// One step at `rate`: warm-up, measured window, CPU sampled over the window.
+async fn run_step(
+    scenario: &Scenario,
+    spec: &CapacitySpec,
+    running: &RunningSut,
+    rate: f64,
+    index: usize,
+    scale: f64,
+    dir: &Path,
+) -> Result<StepResult, CapacityError> {
+    let step = step_scenario(scenario, rate, spec.step_duration);
+    let plan = Arc::new(LoadPlan::new(&step));
+    let sampler = running
+        .resource_probe()
+        .map(|probe| Sampler::start(probe, Duration::from_millis(250)));
+    let outcome = load::run(
+        plan.clone(),
+        running.endpoints(),
+        Arc::new(Progress::default()),
+    )
+    .await;
+    let samples = match sampler {
+        Some(s) => s.finish().await,
+        None => Samples::None,
+    };
+    let outcome = outcome?;
+    let measured_from = outcome.start + plan.schedule.measured_start();
+    let measured_to = outcome.start + plan.schedule.duration();
+    let record = RunRecord::new(RecordInputs {
+        scenario: &step,
+        plan: &plan,
+        outcome: &outcome,
+        sut: running.info.clone(),
+        resources: samples.summarize(measured_from, measured_to),
+        duration_scale: scale,
+        nodes: running.nodes(),
+    });
+    write_run(&dir.join(format!("step-{index:02}")), &record)?;
+    let drain = outcome
+        .finished
+        .saturating_duration_since(measured_from)
+        .as_secs_f64();
+    Ok(StepResult::from_record(
+        index,
+        rate,
+        &record,
+        drain,
+        &spec.criteria,
+    ))
+}

@@ -1,0 +1,146 @@
+//! `erlmcp-perf capacity`: a capacity sweep from the command line, optionally gated
+//! against a capacity baseline.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use harness::capacity::{
+    CapacityError, Limit, Strategy, SweepOptions, gate::gate_against_file, run_sweep, write_files,
+};
+use harness::gate::Status;
+use harness::load::ProgressMode;
+use harness::run::{RunOptions, results_dir};
+use harness::{env, report, scenario};
+
+use crate::{SutArgs, exit, runtime};
+
+#[derive(clap::Args)]
+pub struct CapacityArgs {
+    /// The capacity scenario (a scenario file with a `capacity` section).
+    scenario: PathBuf,
+    #[command(flatten)]
+    sut: SutArgs,
+    /// Search strategy, replacing the file's: bisect or linear.
+    #[arg(long)]
+    search: Option<Strategy>,
+    /// Increment of the linear search, requests per second, replacing the file's `step`.
+    #[arg(long)]
+    step: Option<f64>,
+    /// Gate the result against this capacity baseline (exits 1 on a REGRESSION).
+    #[arg(long)]
+    baseline: Option<PathBuf>,
+    /// Scale every step's duration and warm-up (0.1 for a quick run).
+    #[arg(long, env = env::DURATION_SCALE, value_parser = env::parse_scale, default_value_t = 1.0)]
+    duration_scale: f64,
+    /// Directory for results; the sweep writes to `<out>/<scenario>/`.
+    #[arg(long, env = env::OUT, default_value = "target/perf")]
+    out: PathBuf,
+    /// No line per step.
+    #[arg(long, short)]
+    quiet: bool,
+}
+
+pub fn capacity(args: CapacityArgs) -> ExitCode {
+    let scenario = match scenario::load(&args.scenario) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(exit::BAD_INPUT);
+        }
+    };
+    if let Some(step) = args.step
+        && !(step.is_finite() && step > 0.0 && step <= scenario::MAX_RATE)
+    {
+        eprintln!(
+            "error: --step must be above 0 and at most {}, got {step}",
+            scenario::MAX_RATE
+        );
+        return ExitCode::from(exit::BAD_INPUT);
+    }
+    let options = SweepOptions {
+        run: RunOptions {
+            duration_scale: args.duration_scale,
+            progress: ProgressMode::Quiet,
+        },
+        strategy: args.search,
+        step_rps: args.step,
+        profile: "reference".into(),
+    };
+    if let Err(e) = harness::capacity::sweep::effective_spec(&scenario, &options) {
+        eprintln!("error: {e}");
+        return ExitCode::from(exit::BAD_INPUT);
+    }
+    let sut = match args.sut.spec() {
+        Ok(sut) => sut,
+        Err(code) => return code,
+    };
+    let runtime = match runtime() {
+        Ok(rt) => rt,
+        Err(code) => return code,
+    };
+    let dir = results_dir(&args.out, &scenario);
+    let quiet = args.quiet;
+    let result = runtime.block_on(async {
+        tokio::select! {
+            r = run_sweep(&scenario, &sut, &options, &dir, |step| {
+                if !quiet {
+                    println!("{}", report::step_line(step));
+                }
+            }) => Some(r),
+            _ = tokio::signal::ctrl_c() => None,
+        }
+    });
+    let result = match result {
+        None => {
+            eprintln!("interrupted: the reference server was stopped, no results written");
+            return ExitCode::from(130);
+        }
+        Some(Err(e)) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(match e {
+                CapacityError::Write(_) => exit::WRITE,
+                CapacityError::NotCapacity(_) | CapacityError::LinearNeedsStep(_) => {
+                    exit::BAD_INPUT
+                }
+                _ => exit::SETUP,
+            });
+        }
+        Some(Ok(r)) => r,
+    };
+    let verdict = match &args.baseline {
+        None => None,
+        Some(path) => match gate_against_file(path, &result, &scenario.gate) {
+            Ok(v) => Some((v, path.display().to_string())),
+            Err(e) => {
+                eprintln!("error: {e}");
+                return ExitCode::from(exit::BAD_INPUT);
+            }
+        },
+    };
+    let files = match write_files(
+        &dir,
+        &result,
+        verdict.as_ref().map(|(v, p)| (v, p.as_str())),
+    ) {
+        Ok(f) => f,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(exit::WRITE);
+        }
+    };
+    print!("{}", report::capacity_summary(&result));
+    if let Some((v, _)) = &verdict {
+        print!("{}", report::capacity_verdict_text(v));
+    }
+    println!("  capacity: {}", files.result.display());
+    println!("  chart:    {}", files.chart.display());
+    println!("  report:   {}", files.report.display());
+    if result.limited_by == Limit::Generator {
+        println!("warning: the load generator, not the SUT, limited the sweep");
+    }
+    if verdict.is_some_and(|(v, _)| v.status == Status::Regression) {
+        ExitCode::from(exit::FAILED_CHECK)
+    } else {
+        ExitCode::SUCCESS
+    }
+}
