@@ -1,5 +1,5 @@
 //! Baselines and the gate end to end: receipts, scenario versions, and a same-run A/B that
-//! catches a 30% slower server and passes an unchanged one.
+//! catches a 2 ms slower server and passes an unchanged one.
 
 use std::process::Command;
 
@@ -92,13 +92,12 @@ fn ab(dir: &std::path::Path, faults: Option<String>) -> harness::check::GateResu
 }
 
 #[test]
-fn a_server_30_percent_slower_fails_the_gate_naming_p99() {
-    // Measure the server's P99 here and now, then slow every request by 30% of it.
+fn a_server_2ms_slower_fails_the_gate_naming_p99() {
+    // 2 ms on every request: beyond the P99 of 1,200 requests on a shared 2-core machine,
+    // which a scheduling hiccup alone moves by a millisecond or more (docs/gate-accuracy.md
+    // measures the smaller slowdowns).
     let dir = tempfile::tempdir().unwrap();
-    let file = scenario_file(dir.path(), "small", SMALL);
-    let probe = run(&file, SutSpec::Embedded(refserver(&[])), dir.path());
-    let added_us = probe.latency.p99_us * 3 / 10;
-    let result = ab(dir.path(), Some(format!("latency={added_us}us")));
+    let result = ab(dir.path(), Some("latency=2ms".into()));
     let p99 = result
         .verdict
         .metrics
