@@ -78,11 +78,22 @@ fn a_tiny_study_measures_an_injected_slowdown_and_replays_to_the_same_verdicts()
         .map(|c| c["case"]["name"].as_str().unwrap())
         .collect();
     assert_eq!(names, ["unchanged", "P99 +50%", "error rate 0.5%"]);
+    // Half the baseline's P99 added to every request more than doubles the median: the gate
+    // must fail on it. (P99 itself is not asserted: over 1,200 requests a hiccup of the
+    // machine moves it more than the injection does; docs/gate-accuracy.md measures it.)
     let slowdown = &measured[1]["reruns"][0];
-    let change = slowdown["target_change"]
-        .as_f64()
-        .expect("P99 change measured");
-    assert!(change > 0.0, "an added latency must raise P99: {slowdown}");
+    assert!(
+        slowdown["target_change"].is_f64(),
+        "P99 change measured: {slowdown}"
+    );
+    assert_eq!(slowdown["status"], "REGRESSION", "{slowdown}");
+    assert!(
+        slowdown["regressions"]
+            .as_array()
+            .unwrap()
+            .contains(&serde_json::json!("Latency P50")),
+        "{slowdown}"
+    );
     let errors = &measured[2]["reruns"][0];
     assert_eq!(errors["target_status"], "REGRESSION", "{errors}");
     let doc = std::fs::read_to_string(out.path().join("gate-accuracy.md")).unwrap();
