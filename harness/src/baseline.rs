@@ -159,6 +159,52 @@ pub fn write_sorted_json(path: &Path, value: &Value) -> std::io::Result<()> {
     write_atomic(path, &bytes)
 }
 
+/// Writes a receipted document (a baseline, a capacity file) with [`write_sorted_json`],
+/// naming the file in any error.
+pub fn write_document(path: &Path, document: &impl Serialize) -> Result<(), BaselineError> {
+    let value = serde_json::to_value(document).expect("receipted documents serialise");
+    write_sorted_json(path, &value).map_err(|source| BaselineError::Write {
+        path: path.to_owned(),
+        source,
+    })
+}
+
+/// Reads a file as JSON, naming it in any error.
+pub fn read_json(path: &Path) -> Result<Value, BaselineError> {
+    let bytes = std::fs::read(path).map_err(|source| BaselineError::Read {
+        path: path.to_owned(),
+        source,
+    })?;
+    serde_json::from_slice(&bytes).map_err(|e| BaselineError::Invalid {
+        path: path.to_owned(),
+        reason: format!("not JSON: {e}"),
+    })
+}
+
+/// Decodes a receipted document read from `path` (errors name the field) and checks its
+/// receipt against the document's own JSON.
+pub fn verified<T: serde::de::DeserializeOwned>(
+    path: &Path,
+    value: Value,
+    receipt: impl Fn(&T) -> &Receipt,
+) -> Result<T, BaselineError> {
+    let document: T =
+        serde_path_to_error::deserialize(&value).map_err(|e| BaselineError::Invalid {
+            path: path.to_owned(),
+            reason: format!("{}: {}", e.path(), e.inner()),
+        })?;
+    let computed = receipt_of(value);
+    let recorded = &receipt(&document).sha256;
+    if computed != *recorded {
+        return Err(BaselineError::ReceiptMismatch {
+            path: path.to_owned(),
+            recorded: recorded.clone(),
+            computed,
+        });
+    }
+    Ok(document)
+}
+
 impl Baseline {
     /// Builds a baseline from runs of one scenario on one SUT (at least one run).
     pub fn from_runs(profile: &str, records: &[RunRecord], timestamp: String) -> Self {
@@ -209,25 +255,16 @@ impl Baseline {
 
     /// Writes the baseline atomically: pretty JSON, keys sorted, so reviews read a diff.
     pub fn write(&self, path: &Path) -> Result<(), BaselineError> {
-        let value = serde_json::to_value(self).expect("baselines serialise");
-        write_sorted_json(path, &value).map_err(|source| BaselineError::Write {
-            path: path.to_owned(),
-            source,
-        })
+        write_document(path, self)
     }
 
     /// Reads a baseline and verifies its receipt.
     pub fn load(path: &Path) -> Result<Self, BaselineError> {
-        let bytes = std::fs::read(path).map_err(|source| BaselineError::Read {
-            path: path.to_owned(),
-            source,
-        })?;
+        let value = read_json(path)?;
         let invalid = |reason: String| BaselineError::Invalid {
             path: path.to_owned(),
             reason,
         };
-        let value: Value =
-            serde_json::from_slice(&bytes).map_err(|e| invalid(format!("not JSON: {e}")))?;
         let found = value
             .get("schema_version")
             .and_then(Value::as_u64)
@@ -238,17 +275,7 @@ impl Baseline {
                 found,
             });
         }
-        let baseline: Baseline = serde_path_to_error::deserialize(&value)
-            .map_err(|e| invalid(format!("{}: {}", e.path(), e.inner())))?;
-        let computed = receipt_of(value);
-        if computed != baseline.receipt.sha256 {
-            return Err(BaselineError::ReceiptMismatch {
-                path: path.to_owned(),
-                recorded: baseline.receipt.sha256.clone(),
-                computed,
-            });
-        }
-        Ok(baseline)
+        verified(path, value, |b: &Baseline| &b.receipt)
     }
 
     /// Refuses a baseline recorded for another scenario (by name), or for another version

@@ -13,8 +13,8 @@ use super::spec::CapacitySpec;
 use super::step::{StepResult, StepVerdict};
 use super::usl::{UslFit, fit};
 use crate::baseline::{
-    BaselineError, Environment, Receipt, ScenarioIdentity, SutIdentity, receipt_of,
-    write_sorted_json,
+    BaselineError, Environment, Receipt, ScenarioIdentity, SutIdentity, read_json, receipt_of,
+    verified, write_document,
 };
 use crate::scenario::Scenario;
 use crate::sut::SutInfo;
@@ -147,25 +147,16 @@ impl CapacityResult {
 
     /// Writes the file atomically: pretty JSON, keys sorted.
     pub fn write(&self, path: &Path) -> Result<(), BaselineError> {
-        let value = serde_json::to_value(self).expect("capacity results serialise");
-        write_sorted_json(path, &value).map_err(|source| BaselineError::Write {
-            path: path.to_owned(),
-            source,
-        })
+        write_document(path, self)
     }
 
     /// Reads a capacity file and verifies its receipt.
     pub fn load(path: &Path) -> Result<Self, BaselineError> {
-        let bytes = std::fs::read(path).map_err(|source| BaselineError::Read {
-            path: path.to_owned(),
-            source,
-        })?;
+        let value = read_json(path)?;
         let invalid = |reason: String| BaselineError::Invalid {
             path: path.to_owned(),
             reason,
         };
-        let value: Value =
-            serde_json::from_slice(&bytes).map_err(|e| invalid(format!("not JSON: {e}")))?;
         if !is_capacity(&value) {
             return Err(invalid(format!(
                 "not a capacity file (no `\"kind\": \"{CAPACITY_KIND}\"`)"
@@ -177,17 +168,7 @@ impl CapacityResult {
                 "capacity schema version {version:?}; this harness reads {CAPACITY_SCHEMA_VERSION}"
             )));
         }
-        let result: CapacityResult = serde_path_to_error::deserialize(&value)
-            .map_err(|e| invalid(format!("{}: {}", e.path(), e.inner())))?;
-        let computed = receipt_of(value);
-        if computed != result.receipt.sha256 {
-            return Err(BaselineError::ReceiptMismatch {
-                path: path.to_owned(),
-                recorded: result.receipt.sha256.clone(),
-                computed,
-            });
-        }
-        Ok(result)
+        verified(path, value, |r: &CapacityResult| &r.receipt)
     }
 }
 
