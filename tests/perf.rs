@@ -90,6 +90,35 @@ fn baseline_image_spec(image: String) -> Result<SutSpec, Failed> {
 }
 
 /// The name baselines are filed under: the profile's file stem (`reference`).
+/// What every perf-suite test needs besides its options.
+struct Setup {
+    /// `ERLMCP_PERF_UPDATE_BASELINES`: rewrite the baseline instead of gating against it.
+    update: bool,
+    sut: SutSpec,
+    /// `baselines/<profile>/<stem>.json`.
+    baseline_path: PathBuf,
+    /// Results: `<out>/<stem>`.
+    dir: PathBuf,
+    runtime: tokio::runtime::Runtime,
+}
+
+impl Setup {
+    fn new(profile: &str, stem: &str) -> Result<Self, Failed> {
+        Ok(Self {
+            update: env::update_baselines().map_err(|e| e.to_string())?,
+            sut: sut_spec()?,
+            baseline_path: Path::new("baselines")
+                .join(profile)
+                .join(format!("{stem}.json")),
+            dir: env::out_dir().join(stem),
+            runtime: tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()
+                .map_err(|e| format!("failed to start the async runtime: {e}"))?,
+        })
+    }
+}
+
 fn profile_name() -> String {
     let name = env::sut();
     Path::new(&name)
@@ -126,16 +155,13 @@ fn run_capacity(file: &Path) -> Result<(), Failed> {
         step_rps: None,
         profile: profile_name(),
     };
-    let update = env::update_baselines().map_err(|e| e.to_string())?;
-    let sut = sut_spec()?;
-    let baseline_path = Path::new("baselines")
-        .join(&options.profile)
-        .join(format!("{stem}.json"));
-    let dir = env::out_dir().join(&stem);
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| format!("failed to start the async runtime: {e}"))?;
+    let Setup {
+        update,
+        sut,
+        baseline_path,
+        dir,
+        runtime,
+    } = Setup::new(&options.profile, &stem)?;
     if !update && !baseline_path.exists() {
         return Err(format!(
             "no capacity baseline at {}; record it with:\n  {}=1 cargo nextest run --profile perf -E 'test(=capacity::{stem})'",
@@ -203,16 +229,13 @@ fn run(file: &Path) -> Result<(), Failed> {
         trials: env::trials().map_err(|e| e.to_string())?,
         profile: profile_name(),
     };
-    let update = env::update_baselines().map_err(|e| e.to_string())?;
-    let sut = sut_spec()?;
-    let baseline_path = Path::new("baselines")
-        .join(&options.profile)
-        .join(format!("{stem}.json"));
-    let dir = env::out_dir().join(&stem);
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| format!("failed to start the async runtime: {e}"))?;
+    let Setup {
+        update,
+        sut,
+        baseline_path,
+        dir,
+        runtime,
+    } = Setup::new(&options.profile, &stem)?;
     if update {
         let baseline = runtime
             .block_on(update_baseline(
