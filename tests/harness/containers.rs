@@ -57,47 +57,35 @@ fn reference_container() -> SutSpec {
         .unwrap_or_else(|e| panic!("{e}"))
 }
 
-/// Ids of containers labelled as started by harness process `pid`, as `docker ps` lists them.
-fn containers_of(pid: u32) -> Vec<String> {
+/// What `docker <args> --filter label=<pid label>=<pid>` lists: the objects of harness
+/// process `pid`, one word each.
+fn docker_list_of(args: &[&str], pid: u32) -> Vec<String> {
     let out = Command::new("docker")
-        .args(["ps", "-a", "-q", "--filter"])
+        .args(args)
+        .arg("--filter")
         .arg(format!("label={}={pid}", docker::PID_LABEL))
         .output()
-        .expect("run docker ps");
-    assert!(out.status.success(), "docker ps: {out:?}");
+        .unwrap_or_else(|e| panic!("run docker {args:?}: {e}"));
+    assert!(out.status.success(), "docker {args:?}: {out:?}");
     String::from_utf8_lossy(&out.stdout)
         .split_whitespace()
         .map(str::to_string)
         .collect()
 }
 
-/// Ids of networks labelled as created by harness process `pid`, as `docker network ls`
-/// lists them.
+/// Ids of containers labelled as started by harness process `pid`.
+fn containers_of(pid: u32) -> Vec<String> {
+    docker_list_of(&["ps", "-a", "-q"], pid)
+}
+
+/// Ids of networks labelled as created by harness process `pid`.
 fn networks_of(pid: u32) -> Vec<String> {
-    let out = Command::new("docker")
-        .args(["network", "ls", "-q", "--filter"])
-        .arg(format!("label={}={pid}", docker::PID_LABEL))
-        .output()
-        .expect("run docker network ls");
-    assert!(out.status.success(), "docker network ls: {out:?}");
-    String::from_utf8_lossy(&out.stdout)
-        .split_whitespace()
-        .map(str::to_string)
-        .collect()
+    docker_list_of(&["network", "ls", "-q"], pid)
 }
 
 /// Names of the running containers of harness process `pid`.
 fn running_names_of(pid: u32) -> Vec<String> {
-    let out = Command::new("docker")
-        .args(["ps", "--format", "{{.Names}}", "--filter"])
-        .arg(format!("label={}={pid}", docker::PID_LABEL))
-        .output()
-        .expect("run docker ps");
-    assert!(out.status.success(), "docker ps: {out:?}");
-    String::from_utf8_lossy(&out.stdout)
-        .split_whitespace()
-        .map(str::to_string)
-        .collect()
+    docker_list_of(&["ps", "--format", "{{.Names}}"], pid)
 }
 
 const SHORT_LOAD: &str = "scenario:\n  name: container\n  clients: 4\n  phases:\n    - name: steady\n      duration: 3s\n      rps: 100\n  requests:\n    - type: tool_call\n      tool: calculator\n      weight: 50%\n    - type: resource_list\n      weight: 50%\n";
