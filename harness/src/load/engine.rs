@@ -51,6 +51,7 @@ impl LoadPlan {
             session: SessionOptions {
                 protocol_version: scenario.protocol_version.clone(),
                 timeout: scenario.timeout,
+                max_connections: scenario.connections as usize,
                 ..SessionOptions::default()
             },
             generator_cpus: None,

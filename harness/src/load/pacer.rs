@@ -59,6 +59,8 @@ pub struct PreciseTimer {
     fd: AsyncFd<OwnedFd>,
     /// When the timer last fired; the next wake-up is no sooner than [`QUANTUM`] after.
     last_wake: Option<Instant>,
+    /// The deadline the timer is armed for, if it has not fired yet.
+    armed: Option<Instant>,
 }
 
 impl PreciseTimer {
@@ -83,6 +85,7 @@ impl PreciseTimer {
         Ok(Self {
             fd,
             last_wake: None,
+            armed: None,
         })
     }
 
@@ -93,7 +96,12 @@ impl PreciseTimer {
         let at = self.last_wake.map_or(at, |last| at.max(last + QUANTUM));
         let now = Instant::now();
         if at > now {
-            self.arm(at - now)?;
+            // A wait interrupted by an answer comes back for the same deadline: the
+            // timer is still armed for it, so no system call is needed.
+            if self.armed != Some(at) {
+                self.arm(at - now)?;
+                self.armed = Some(at);
+            }
             loop {
                 let mut ready = self.fd.readable().await?;
                 let mut expirations = [0u8; 8];
@@ -107,6 +115,7 @@ impl PreciseTimer {
                 };
                 ready.clear_ready();
                 if read == 8 {
+                    self.armed = None;
                     break;
                 }
                 let error = std::io::Error::last_os_error();

@@ -1,67 +1,87 @@
 //! The HTTP/1.1 connections of one Streamable HTTP session: kept alive and reused, one
-//! request at a time each, opened on demand (an open model may have many requests in
-//! flight), straight on hyper's connection API so a request costs no URL parsing, no
-//! redirect or proxy logic and no pool-wide locks.
+//! request at a time each, opened on demand up to a cap. Past the cap a request waits, in
+//! order, for a connection to come free: its latency still counts from its intended send
+//! time, so the wait is measured, not hidden, and an overloaded server cannot make the
+//! generator open connections by the thousand.
 
 use std::net::SocketAddr;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
-use bytes::Bytes;
-use http_body_util::Full;
-use hyper::client::conn::http1::{self, SendRequest};
-use hyper_util::rt::TokioIo;
-use tokio::net::TcpStream;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
-/// One connection's sending side.
-pub(super) type Sender = SendRequest<Full<Bytes>>;
+use super::http1::Conn;
 
-/// Idle keep-alive connections to one server address.
+/// Idle keep-alive connections to one server address, and the right to open more.
 #[derive(Debug)]
 pub(super) struct Connections {
     addr: SocketAddr,
-    idle: Mutex<Vec<Sender>>,
+    idle: Mutex<Vec<Conn>>,
+    /// One permit per connection the session may have in use.
+    slots: Arc<Semaphore>,
+}
+
+/// A connection held by one request; the permit goes back when the lease is dropped.
+#[derive(Debug)]
+pub(super) struct Lease {
+    pub conn: Conn,
+    /// Whether the connection carried an earlier request.
+    pub reused: bool,
+    permit: OwnedSemaphorePermit,
 }
 
 impl Connections {
-    pub(super) fn new(addr: SocketAddr) -> Self {
+    /// A pool for `addr` of at most `max` connections in use at once.
+    pub(super) fn new(addr: SocketAddr, max: usize) -> Self {
         Self {
             addr,
             idle: Mutex::new(Vec::new()),
+            slots: Arc::new(Semaphore::new(max.max(1))),
         }
     }
 
-    /// An idle connection that is still open, if there is one.
-    pub(super) fn take_idle(&self) -> Option<Sender> {
-        let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
-        while let Some(sender) = idle.pop() {
-            if !sender.is_closed() {
-                return Some(sender);
-            }
-        }
-        None
-    }
-
-    /// Opens a new connection; its I/O runs as a task of its own.
-    pub(super) async fn open(&self) -> std::io::Result<Sender> {
-        let stream = TcpStream::connect(self.addr).await?;
-        stream.set_nodelay(true)?;
-        let (sender, connection) = http1::handshake(TokioIo::new(stream))
+    /// Waits for a free slot (first come, first served), then takes an idle connection
+    /// or opens a new one.
+    pub(super) async fn lease(&self) -> std::io::Result<Lease> {
+        let permit = self
+            .slots
+            .clone()
+            .acquire_owned()
             .await
             .map_err(std::io::Error::other)?;
-        tokio::spawn(async move {
-            // A connection the server closes ends here; the next request opens another.
-            let _ = connection.await;
-        });
-        Ok(sender)
+        let idle = self.idle.lock().unwrap_or_else(|e| e.into_inner()).pop();
+        match idle {
+            Some(conn) => Ok(Lease {
+                conn,
+                reused: true,
+                permit,
+            }),
+            None => self.fresh(permit).await,
+        }
     }
 
-    /// Returns a connection whose last answer was read to the end.
-    pub(super) fn put_back(&self, sender: Sender) {
-        if !sender.is_closed() {
-            self.idle
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .push(sender);
-        }
+    /// Replaces a leased connection (one the server closed while it was idle) with a new
+    /// one, keeping its slot.
+    pub(super) async fn reopen(&self, lease: Lease) -> std::io::Result<Lease> {
+        let Lease { conn, permit, .. } = lease;
+        drop(conn);
+        self.fresh(permit).await
+    }
+
+    async fn fresh(&self, permit: OwnedSemaphorePermit) -> std::io::Result<Lease> {
+        Ok(Lease {
+            conn: Conn::open(self.addr).await?,
+            reused: false,
+            permit,
+        })
+    }
+
+    /// Returns a connection whose last answer was read to the end; its slot comes free.
+    pub(super) fn put_back(&self, lease: Lease) {
+        let Lease { conn, permit, .. } = lease;
+        self.idle
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(conn);
+        drop(permit);
     }
 }

@@ -6,23 +6,13 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use bytes::Bytes;
-use http_body_util::{BodyExt, Full};
-use hyper::body::{Body as _, Incoming};
-use hyper::header::{ACCEPT, CONTENT_TYPE, HOST, HeaderMap, HeaderName, HeaderValue};
-use hyper::{Method, Request, Response, Uri};
-
-use super::connections::{Connections, Sender};
+use super::connections::{Connections, Lease};
 use super::handshake::{self, INITIALIZE_ID, INITIALIZED};
+use super::http1::{Conn, ContentKind, Framing, Head, HttpError};
 use super::jsonrpc::{RequestTemplate, classify_message};
 use super::outcome::{ErrorClass, Outcome, ProtocolViolation};
 use super::sse::SseParser;
 use super::{DEFAULT_PROTOCOL_VERSION, SUPPORTED_PROTOCOL_VERSIONS};
-
-const SESSION_HEADER: HeaderName = HeaderName::from_static("mcp-session-id");
-const VERSION_HEADER: HeaderName = HeaderName::from_static("mcp-protocol-version");
-const ACCEPT_BOTH: HeaderValue = HeaderValue::from_static("application/json, text/event-stream");
-const JSON: HeaderValue = HeaderValue::from_static("application/json");
 
 /// How sessions talk to the server.
 #[derive(Debug, Clone)]
@@ -33,7 +23,13 @@ pub struct SessionOptions {
     pub timeout: Duration,
     /// Bound on one answer's body; larger bodies are a protocol violation.
     pub max_body_bytes: usize,
+    /// HTTP connections one session may have in use at once; further requests wait for
+    /// one to come free (their latency still counts from their intended send time).
+    pub max_connections: usize,
 }
+
+/// Connections per session when a scenario does not say.
+pub const DEFAULT_CONNECTIONS: usize = 4;
 
 impl Default for SessionOptions {
     fn default() -> Self {
@@ -41,6 +37,7 @@ impl Default for SessionOptions {
             protocol_version: DEFAULT_PROTOCOL_VERSION.to_string(),
             timeout: Duration::from_secs(5),
             max_body_bytes: 4 * 1024 * 1024,
+            max_connections: DEFAULT_CONNECTIONS,
         }
     }
 }
@@ -71,47 +68,69 @@ pub enum SessionError {
 pub struct HttpSession {
     connections: Arc<Connections>,
     url: url::Url,
-    /// The URL's path and query: what goes on the request line.
-    path: Uri,
-    /// Every request's headers: host, accept, content type, and once initialised the
-    /// protocol version and session id. Cloned per request, never rebuilt.
-    headers: HeaderMap,
-    session_id: Option<HeaderValue>,
-    protocol_version: HeaderValue,
+    /// The request line's path and the `Host` header.
+    path: String,
+    host: String,
+    /// A POST's request line and headers, up to the value of `Content-Length`: built
+    /// once per session, copied into the connection's buffer per request.
+    post: Vec<u8>,
+    session_id: Option<String>,
+    /// The version `initialize` negotiated (`None` while it runs).
+    negotiated: Option<String>,
     next_id: AtomicU64,
     options: SessionOptions,
+}
+
+/// A request body: a template with its id, or fixed bytes.
+#[derive(Clone, Copy)]
+enum Body<'a> {
+    Template(&'a RequestTemplate, u64),
+    Raw(&'a [u8]),
+}
+
+impl Body<'_> {
+    fn len(self) -> usize {
+        match self {
+            Body::Template(t, id) => t.body_len(id),
+            Body::Raw(b) => b.len(),
+        }
+    }
+
+    fn write_to(self, out: &mut Vec<u8>) {
+        match self {
+            Body::Template(t, id) => t.write_to(id, out),
+            Body::Raw(b) => out.extend_from_slice(b),
+        }
+    }
 }
 
 impl HttpSession {
     /// Opens a session: `initialize`, then `notifications/initialized`.
     pub async fn open(url: url::Url, options: SessionOptions) -> Result<Self, SessionError> {
         let (addr, path, host) = target(&url).await?;
-        let mut headers = HeaderMap::with_capacity(6);
-        headers.insert(HOST, host);
-        headers.insert(ACCEPT, ACCEPT_BOTH);
-        headers.insert(CONTENT_TYPE, JSON);
         let mut session = Self {
-            connections: Arc::new(Connections::new(addr)),
+            connections: Arc::new(Connections::new(addr, options.max_connections)),
             url,
             path,
-            headers,
+            host,
+            post: Vec::new(),
             session_id: None,
-            protocol_version: HeaderValue::from_static(DEFAULT_PROTOCOL_VERSION),
+            negotiated: None,
             next_id: AtomicU64::new(1),
             options,
         };
+        session.post = session.request_head("POST");
         let init_error = |class, detail| SessionError::Initialize {
             url: session.url.to_string(),
             class,
             detail,
         };
         let body = handshake::initialize_request(&session.options);
-        let request = session.request_with(Method::POST, body.into());
         let answer = tokio::time::timeout(session.options.timeout, async {
-            let (sender, response) = session.send(request).await?;
-            let session_id = response.headers().get(SESSION_HEADER).cloned();
+            let (lease, head) = session.send(&session.post, Body::Raw(&body)).await?;
+            let session_id = head.session_id.clone();
             let message = session
-                .read(sender, response, |msg| {
+                .read(lease, head, |msg| {
                     classify_message(msg, INITIALIZE_ID)
                         .is_some()
                         .then(|| msg.to_vec())
@@ -122,37 +141,44 @@ impl HttpSession {
         .await
         .unwrap_or(Err(ErrorClass::Timeout));
         let (session_id, message) = answer.map_err(|class| init_error(class, None))?;
+        // A supported version: one of a few fixed strings, safe in a header.
         let version = handshake::negotiated_version(session.url.as_str(), &message)?;
-        session.protocol_version =
-            HeaderValue::from_str(&version).map_err(|_| SessionError::UnsupportedVersion {
-                url: session.url.to_string(),
-                version: version.clone(),
-            })?;
-        session
-            .headers
-            .insert(VERSION_HEADER, session.protocol_version.clone());
-        if let Some(id) = &session_id {
-            session.headers.insert(SESSION_HEADER, id.clone());
-        }
+        session.negotiated = Some(version);
         session.session_id = session_id;
+        session.post = session.request_head("POST");
         session.notify_initialized().await?;
         Ok(session)
     }
 
+    /// `method`'s request line and the session's headers, ending with `Content-Length: `.
+    fn request_head(&self, method: &str) -> Vec<u8> {
+        let mut head = format!(
+            "{method} {} HTTP/1.1\r\nhost: {}\r\naccept: application/json, text/event-stream\r\ncontent-type: application/json\r\n",
+            self.path, self.host
+        );
+        if let Some(version) = &self.negotiated {
+            head.push_str(&format!("mcp-protocol-version: {version}\r\n"));
+        }
+        if let Some(id) = &self.session_id {
+            head.push_str(&format!("mcp-session-id: {id}\r\n"));
+        }
+        head.push_str("content-length: ");
+        head.into_bytes()
+    }
+
     async fn notify_initialized(&self) -> Result<(), SessionError> {
-        let request = self.request_with(Method::POST, Bytes::from_static(INITIALIZED));
         let result = tokio::time::timeout(self.options.timeout, async {
-            let (sender, response) = self.send(request).await?;
-            let status = response.status();
-            self.finish(sender, response.into_body()).await;
+            let (lease, head) = self.send(&self.post, Body::Raw(INITIALIZED)).await?;
+            let status = head.status;
+            self.finish(lease, head).await;
             Ok::<_, ErrorClass>(status)
         })
         .await;
         let class = match result {
             Err(_) => ErrorClass::Timeout,
             Ok(Err(class)) => class,
-            Ok(Ok(status)) if status.is_success() => return Ok(()),
-            Ok(Ok(status)) => ErrorClass::HttpStatus(status.as_u16()),
+            Ok(Ok(status)) if (200..300).contains(&status) => return Ok(()),
+            Ok(Ok(status)) => ErrorClass::HttpStatus(status),
         };
         Err(SessionError::Initialized {
             url: self.url.to_string(),
@@ -162,96 +188,108 @@ impl HttpSession {
 
     /// The session id the server handed out, if it runs stateful sessions.
     pub fn session_id(&self) -> Option<&str> {
-        self.session_id.as_ref().and_then(|v| v.to_str().ok())
+        self.session_id.as_deref()
     }
 
     /// The protocol version negotiated in `initialize`.
     pub fn protocol_version(&self) -> &str {
-        self.protocol_version.to_str().unwrap_or_default()
+        self.negotiated
+            .as_deref()
+            .unwrap_or(DEFAULT_PROTOCOL_VERSION)
     }
 
-    /// A request to the session's URL with its headers.
-    fn request_with(&self, method: Method, body: Bytes) -> Request<Full<Bytes>> {
-        let mut request = Request::new(Full::new(body));
-        *request.method_mut() = method;
-        *request.uri_mut() = self.path.clone();
-        *request.headers_mut() = self.headers.clone();
-        request
-    }
-
-    /// Sends `request` on an idle connection, or a new one. A reused connection the
-    /// server closed before the request went out is replaced once.
-    async fn send(
-        &self,
-        request: Request<Full<Bytes>>,
-    ) -> Result<(Sender, Response<Incoming>), ErrorClass> {
-        let connect = async || {
-            self.connections
-                .open()
-                .await
-                .map_err(|_| ErrorClass::Connect)
-        };
-        let (mut sender, reused) = match self.connections.take_idle() {
-            Some(sender) => (sender, true),
-            None => (connect().await?, false),
-        };
-        if sender.ready().await.is_err() {
-            sender = connect().await?;
-        }
-        match sender.try_send_request(request).await {
-            Ok(response) => Ok((sender, response)),
-            Err(mut e) => match e.take_message() {
-                Some(request) if reused => {
-                    let mut sender = connect().await?;
-                    sender.ready().await.map_err(|_| ErrorClass::Connect)?;
-                    let response = sender
-                        .send_request(request)
+    /// Sends a request (`head` and `body`) on a connection of the session and reads the
+    /// answer's head. A reused connection that the server had closed while it was idle
+    /// (it fails before any byte of the answer arrives) is replaced once.
+    async fn send(&self, head: &[u8], body: Body<'_>) -> Result<(Lease, Head), ErrorClass> {
+        let mut lease = self
+            .connections
+            .lease()
+            .await
+            .map_err(|_| ErrorClass::Connect)?;
+        loop {
+            let out = lease.conn.request_buffer();
+            out.extend_from_slice(head);
+            out.extend_from_slice(itoa::Buffer::new().format(body.len()).as_bytes());
+            out.extend_from_slice(b"\r\n\r\n");
+            body.write_to(out);
+            let result = match lease.conn.send().await {
+                Ok(()) => lease.conn.read_head().await,
+                Err(e) => Err(e),
+            };
+            match result {
+                Ok(answer) => return Ok((lease, answer)),
+                Err(_) if lease.reused && !lease.conn.answered() => {
+                    lease = self
+                        .connections
+                        .reopen(lease)
                         .await
                         .map_err(|_| ErrorClass::Connect)?;
-                    Ok((sender, response))
                 }
-                _ => Err(ErrorClass::Connect),
-            },
-        }
-    }
-
-    /// Reads an answer with `pick`; the connection goes back to the pool once its body
-    /// is read to the end (an event stream left early is drained in the background).
-    async fn read<T>(
-        &self,
-        sender: Sender,
-        response: Response<Incoming>,
-        pick: impl FnMut(&[u8]) -> Option<T>,
-    ) -> Result<T, ErrorClass> {
-        let (found, rest) = read_answer(response, self.options.max_body_bytes, pick).await?;
-        match rest {
-            None => self.connections.put_back(sender),
-            Some(body) => {
-                let (connections, timeout) = (self.connections.clone(), self.options.timeout);
-                tokio::spawn(async move {
-                    if tokio::time::timeout(timeout, drain(body)).await == Ok(true) {
-                        connections.put_back(sender);
-                    }
-                });
+                Err(e) => return Err(class_of(&e)),
             }
         }
-        Ok(found)
     }
 
-    /// Reads `body` to its end and returns the connection to the pool if that worked.
-    async fn finish(&self, sender: Sender, body: Incoming) {
-        if drain(body).await {
-            self.connections.put_back(sender);
+    /// Reads an answer with `pick`. The connection goes back to the pool once its body is
+    /// read to the end (an event stream left early is drained in the background); one
+    /// that broke, or that the server will close, is dropped.
+    async fn read<T>(
+        &self,
+        mut lease: Lease,
+        head: Head,
+        pick: impl FnMut(&[u8]) -> Option<T>,
+    ) -> Result<T, ErrorClass> {
+        let mut framing = head.framing;
+        let max = self.options.max_body_bytes;
+        let result = read_answer(&mut lease.conn, &head, &mut framing, max, pick).await;
+        let reusable = head.keep_alive
+            && match &result {
+                Ok(_) => true,
+                // The body of an error status is read (bounded) so the connection stays.
+                Err(ErrorClass::HttpStatus(_)) => {
+                    framing == Framing::Done || drain_body(&mut lease.conn, &mut framing, max).await
+                }
+                Err(_) => false,
+            };
+        if reusable {
+            match lease.conn.finish_buffered(&mut framing) {
+                Ok(true) => self.connections.put_back(lease),
+                Ok(false) => {
+                    let (connections, timeout) = (self.connections.clone(), self.options.timeout);
+                    tokio::spawn(async move {
+                        let drained = tokio::time::timeout(
+                            timeout,
+                            drain_body(&mut lease.conn, &mut framing, usize::MAX),
+                        )
+                        .await;
+                        if drained == Ok(true) {
+                            connections.put_back(lease);
+                        }
+                    });
+                }
+                Err(_) => {}
+            }
+        }
+        result
+    }
+
+    /// Reads an answer's body to its end and returns the connection to the pool if that
+    /// worked.
+    async fn finish(&self, mut lease: Lease, head: Head) {
+        let mut framing = head.framing;
+        let max = self.options.max_body_bytes;
+        if head.keep_alive && drain_body(&mut lease.conn, &mut framing, max).await {
+            self.connections.put_back(lease);
         }
     }
 
     /// Sends one request built from `template` with a fresh id and waits for its answer.
     pub async fn request(&self, template: &RequestTemplate) -> Outcome {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
-        let request = self.request_with(Method::POST, template.body(id).into());
         let answer = tokio::time::timeout(self.options.timeout, async {
-            let (sender, response) = self.send(request).await?;
-            self.read(sender, response, |msg| classify_message(msg, id))
+            let (lease, head) = self.send(&self.post, Body::Template(template, id)).await?;
+            self.read(lease, head, |msg| classify_message(msg, id))
                 .await
         })
         .await;
@@ -268,25 +306,33 @@ impl HttpSession {
         if self.session_id.is_none() {
             return Ok(());
         }
-        let request = self.request_with(Method::DELETE, Bytes::new());
+        let delete = self.request_head("DELETE");
         let result = tokio::time::timeout(self.options.timeout, async {
-            let (sender, response) = self.send(request).await?;
-            let status = response.status();
-            self.finish(sender, response.into_body()).await;
+            let (lease, head) = self.send(&delete, Body::Raw(b"")).await?;
+            let status = head.status;
+            self.finish(lease, head).await;
             Ok::<_, ErrorClass>(status)
         })
         .await;
         match result {
             Err(_) => Err(ErrorClass::Timeout),
             Ok(Err(class)) => Err(class),
-            Ok(Ok(s)) if s.is_success() || s.as_u16() == 405 => Ok(()),
-            Ok(Ok(s)) => Err(ErrorClass::HttpStatus(s.as_u16())),
+            Ok(Ok(s)) if (200..300).contains(&s) || s == 405 => Ok(()),
+            Ok(Ok(s)) => Err(ErrorClass::HttpStatus(s)),
         }
     }
 }
 
+/// How a failed exchange is reported.
+fn class_of(error: &HttpError) -> ErrorClass {
+    match error {
+        HttpError::Io(_) | HttpError::Closed => ErrorClass::Connect,
+        HttpError::Malformed => ErrorClass::Protocol(ProtocolViolation::BadHttp),
+    }
+}
+
 /// The server's address (resolved once), the request line's path and the `Host` header.
-async fn target(url: &url::Url) -> Result<(SocketAddr, Uri, HeaderValue), SessionError> {
+async fn target(url: &url::Url) -> Result<(SocketAddr, String, String), SessionError> {
     let error = |reason: String| SessionError::Client {
         url: url.to_string(),
         reason,
@@ -310,92 +356,87 @@ async fn target(url: &url::Url) -> Result<(SocketAddr, Uri, HeaderValue), Sessio
         path.push('?');
         path.push_str(query);
     }
-    let path = path
-        .parse::<Uri>()
-        .map_err(|e| error(format!("bad path: {e}")))?;
     let host = match url.port() {
         Some(port) => format!("{}:{port}", url.host_str().unwrap_or_default()),
         None => url.host_str().unwrap_or_default().to_string(),
     };
-    let host = HeaderValue::from_str(&host).map_err(|e| error(format!("bad host: {e}")))?;
+    // A parsed URL's path and host are percent-encoded or punycode: no spaces or line
+    // breaks can reach the request line.
+    if path
+        .bytes()
+        .chain(host.bytes())
+        .any(|b| !b.is_ascii_graphic())
+    {
+        return Err(error("the URL's path or host is not plain ASCII".into()));
+    }
     Ok((addr, path, host))
 }
 
-/// Reads the rest of `body`; whether it ended cleanly.
-async fn drain(mut body: Incoming) -> bool {
+/// Reads the rest of a body, at most `max` bytes; whether it ended cleanly.
+async fn drain_body(conn: &mut Conn, framing: &mut Framing, max: usize) -> bool {
+    let mut read = 0usize;
     loop {
-        match body.frame().await {
-            None => return true,
-            Some(Ok(_)) => {}
-            Some(Err(_)) => return false,
+        match conn.body_chunk(framing).await {
+            Ok(None) => return true,
+            Ok(Some(chunk)) => {
+                read += chunk.len();
+                if read > max {
+                    return false;
+                }
+            }
+            Err(_) => return false,
         }
     }
 }
 
 /// Reads a POST's answer (a JSON body or an event stream) until `pick` accepts a message,
-/// reading at most `max` bytes. Returns what `pick` found and, if the stream has more,
-/// the unread rest of the body.
+/// reading at most `max` bytes of body.
 async fn read_answer<T>(
-    response: Response<Incoming>,
+    conn: &mut Conn,
+    head: &Head,
+    framing: &mut Framing,
     max: usize,
     mut pick: impl FnMut(&[u8]) -> Option<T>,
-) -> Result<(T, Option<Incoming>), ErrorClass> {
-    let status = response.status();
-    if !status.is_success() {
-        return Err(ErrorClass::HttpStatus(status.as_u16()));
+) -> Result<T, ErrorClass> {
+    if !(200..300).contains(&head.status) {
+        return Err(ErrorClass::HttpStatus(head.status));
     }
-    let content_type = response
-        .headers()
-        .get(CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
     let too_large = ErrorClass::Protocol(ProtocolViolation::BodyTooLarge);
     let no_response = ErrorClass::Protocol(ProtocolViolation::NoResponse);
-    let is_sse = content_type.starts_with("text/event-stream");
-    let is_json = content_type.starts_with("application/json");
-    let mut body = response.into_body();
-    if is_sse {
-        let mut parser = SseParser::default();
-        let mut read = 0usize;
-        while let Some(frame) = body.frame().await {
-            let Ok(chunk) = frame.map_err(|_| ErrorClass::Connect)?.into_data() else {
-                continue;
-            };
-            read += chunk.len();
-            if let Some(found) = parser.feed(&chunk, &mut pick) {
-                return Ok((found, (!body.is_end_stream()).then_some(body)));
-            }
-            if read > max || parser.pending() > max {
-                return Err(too_large);
-            }
-        }
-        Err(no_response)
-    } else if is_json {
-        let mut first: Option<Bytes> = None;
-        let mut joined = Vec::new();
-        while let Some(frame) = body.frame().await {
-            let Ok(chunk) = frame.map_err(|_| ErrorClass::Connect)?.into_data() else {
-                continue;
-            };
-            let held = first.as_ref().map_or(0, Bytes::len) + joined.len();
-            if held + chunk.len() > max {
-                return Err(too_large);
-            }
-            // A body in one chunk (the usual case) is read without a copy.
-            match first.take() {
-                None if joined.is_empty() => first = Some(chunk),
-                Some(f) => {
-                    joined.extend_from_slice(&f);
-                    joined.extend_from_slice(&chunk);
+    match head.kind {
+        ContentKind::EventStream => {
+            let mut parser = SseParser::default();
+            let mut read = 0usize;
+            while let Some(chunk) = conn.body_chunk(framing).await.map_err(|e| class_of(&e))? {
+                read += chunk.len();
+                if let Some(found) = parser.feed(chunk, &mut pick) {
+                    return Ok(found);
                 }
-                None => joined.extend_from_slice(&chunk),
+                if read > max || parser.pending() > max {
+                    return Err(too_large);
+                }
             }
+            Err(no_response)
         }
-        let message = first.as_deref().unwrap_or(&joined);
-        pick(message).map(|t| (t, None)).ok_or(no_response)
-    } else if status.as_u16() == 202 {
-        Err(no_response)
-    } else {
-        Err(ErrorClass::Protocol(ProtocolViolation::BadContentType))
+        ContentKind::Json => {
+            if let Framing::Length(n) = *framing {
+                // The usual case: one body of known length, read whole, without a copy.
+                if n > max as u64 {
+                    return Err(too_large);
+                }
+                let body = conn.body_exact(framing).await.map_err(|e| class_of(&e))?;
+                return pick(body).ok_or(no_response);
+            }
+            let mut joined = Vec::new();
+            while let Some(chunk) = conn.body_chunk(framing).await.map_err(|e| class_of(&e))? {
+                if joined.len() + chunk.len() > max {
+                    return Err(too_large);
+                }
+                joined.extend_from_slice(chunk);
+            }
+            pick(&joined).ok_or(no_response)
+        }
+        ContentKind::Other if head.status == 202 => Err(no_response),
+        ContentKind::Other => Err(ErrorClass::Protocol(ProtocolViolation::BadContentType)),
     }
 }

@@ -31,13 +31,21 @@ impl RequestTemplate {
 
     /// The request body with `id` written in.
     pub fn body(&self, id: u64) -> Vec<u8> {
-        let mut ids = itoa::Buffer::new();
-        let id = ids.format(id).as_bytes();
-        let mut body = Vec::with_capacity(self.head.len() + id.len() + self.tail.len());
-        body.extend_from_slice(&self.head);
-        body.extend_from_slice(id);
-        body.extend_from_slice(&self.tail);
+        let mut body = Vec::with_capacity(self.body_len(id));
+        self.write_to(id, &mut body);
         body
+    }
+
+    /// Length of the body with `id` written in.
+    pub fn body_len(&self, id: u64) -> usize {
+        self.head.len() + itoa::Buffer::new().format(id).len() + self.tail.len()
+    }
+
+    /// Appends the body with `id` written in to `out`.
+    pub fn write_to(&self, id: u64, out: &mut Vec<u8>) {
+        out.extend_from_slice(&self.head);
+        out.extend_from_slice(itoa::Buffer::new().format(id).as_bytes());
+        out.extend_from_slice(&self.tail);
     }
 }
 

@@ -4,6 +4,7 @@
 mod connections;
 mod handshake;
 mod http;
+mod http1;
 mod jsonrpc;
 mod operation;
 mod outcome;
@@ -12,7 +13,7 @@ mod sse;
 mod stream;
 mod wire;
 
-pub use http::{HttpSession, SessionError, SessionOptions};
+pub use http::{DEFAULT_CONNECTIONS, HttpSession, SessionError, SessionOptions};
 pub use jsonrpc::{RequestTemplate, classify_message};
 pub use operation::Operation;
 pub use outcome::{ErrorClass, Outcome, ProtocolViolation};

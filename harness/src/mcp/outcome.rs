@@ -41,6 +41,8 @@ pub enum ProtocolViolation {
     BodyTooLarge,
     /// The event stream ended without the response.
     NoResponse,
+    /// The bytes were not an HTTP/1.1 answer.
+    BadHttp,
 }
 
 impl ErrorClass {
@@ -67,6 +69,7 @@ impl ProtocolViolation {
             ProtocolViolation::BadContentType => "bad_content_type",
             ProtocolViolation::BodyTooLarge => "body_too_large",
             ProtocolViolation::NoResponse => "no_response",
+            ProtocolViolation::BadHttp => "bad_http",
         }
     }
 }

@@ -20,6 +20,10 @@ use raw::{DurationValue, RawFile, RawGate, RawPhase, RawRequest, RawSlo, Request
 pub const DEFAULT_CLIENTS: u32 = 10;
 /// Request timeout when a scenario does not say.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
+/// HTTP connections per client when a scenario does not say.
+pub const DEFAULT_CONNECTIONS: u32 = crate::mcp::DEFAULT_CONNECTIONS as u32;
+/// Upper bound on `connections`.
+pub const MAX_CONNECTIONS: u32 = 1024;
 /// Upper bound on `clients`.
 pub const MAX_CLIENTS: u32 = 10_000;
 /// Upper bound on any phase's rate, requests per second.
@@ -36,6 +40,9 @@ pub struct Scenario {
     pub source: ScenarioSource,
     /// MCP sessions the load is spread over.
     pub clients: u32,
+    /// HTTP connections each session may have in use at once (Streamable HTTP); a request
+    /// that finds them all busy waits for one, and the wait counts in its latency.
+    pub connections: u32,
     /// Unmeasured lead-in at the first phase's starting rate.
     #[serde(with = "crate::serde_duration")]
     pub warmup: Duration,
@@ -282,6 +289,13 @@ impl Validator<'_> {
                 format!("must be between 1 and {MAX_CLIENTS}, got {clients}"),
             );
         }
+        let connections = raw.connections.unwrap_or(DEFAULT_CONNECTIONS);
+        if connections == 0 || connections > MAX_CONNECTIONS {
+            self.problem(
+                "scenario.connections".into(),
+                format!("must be between 1 and {MAX_CONNECTIONS}, got {connections}"),
+            );
+        }
         let timeout = raw.timeout.map_or(DEFAULT_TIMEOUT, |d| d.0);
         if timeout.is_zero() {
             self.problem("scenario.timeout".into(), "must be greater than zero");
@@ -330,6 +344,7 @@ impl Validator<'_> {
                 sha256: hex::encode(Sha256::digest(text.as_bytes())),
             },
             clients,
+            connections,
             warmup: raw.warmup.map_or(Duration::ZERO, |d| d.0),
             timeout,
             protocol_version,

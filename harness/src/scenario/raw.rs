@@ -22,6 +22,8 @@ pub(super) struct RawScenario {
     #[serde(default)]
     pub clients: Option<u32>,
     #[serde(default)]
+    pub connections: Option<u32>,
+    #[serde(default)]
     pub warmup: Option<DurationValue>,
     #[serde(default)]
     pub timeout: Option<DurationValue>,

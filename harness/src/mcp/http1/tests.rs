@@ -1,0 +1,164 @@
+//! The connection against canned answers: every framing, split anywhere, several answers
+//! on one connection, and the ways an answer can be broken.
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpListener;
+
+use super::*;
+
+/// A server that answers each request (read up to its blank line and body) with the next
+/// of `answers`, written in pieces of `piece` bytes.
+async fn serve(answers: Vec<&'static [u8]>, piece: usize) -> SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        let (mut socket, _) = listener.accept().await.unwrap();
+        let mut seen = Vec::new();
+        for answer in answers {
+            // Wait for one whole request: head plus `content-length` bytes.
+            loop {
+                if let Some(end) = seen.windows(4).position(|w| w == b"\r\n\r\n") {
+                    let head = String::from_utf8_lossy(&seen[..end]).to_ascii_lowercase();
+                    let len: usize = head
+                        .lines()
+                        .find_map(|l| l.strip_prefix("content-length: "))
+                        .map_or(0, |v| v.trim().parse().unwrap());
+                    if seen.len() >= end + 4 + len {
+                        seen.drain(..end + 4 + len);
+                        break;
+                    }
+                }
+                let mut buf = [0u8; 4096];
+                let n = socket.read(&mut buf).await.unwrap();
+                if n == 0 {
+                    return;
+                }
+                seen.extend_from_slice(&buf[..n]);
+            }
+            for part in answer.chunks(piece) {
+                socket.write_all(part).await.unwrap();
+                socket.flush().await.unwrap();
+                tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+            }
+        }
+    });
+    addr
+}
+
+async fn exchange(conn: &mut Conn) -> Result<(Head, Vec<u8>), HttpError> {
+    conn.request_buffer()
+        .extend_from_slice(b"POST /mcp HTTP/1.1\r\nhost: x\r\ncontent-length: 2\r\n\r\n{}");
+    conn.send().await?;
+    let head = conn.read_head().await?;
+    let mut framing = head.framing;
+    let mut body = Vec::new();
+    while let Some(piece) = conn.body_chunk(&mut framing).await? {
+        body.extend_from_slice(piece);
+    }
+    Ok((head, body))
+}
+
+const LENGTH: &[u8] = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 7\r\nMcp-Session-Id: abc-1\r\n\r\n{\"a\":1}";
+const CHUNKED: &[u8] = b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ntransfer-encoding: chunked\r\n\r\n5\r\ndata:\r\n7;ext=1\r\n {\"b\":2\r\n1\r\n}\r\n0\r\nx-trailer: 1\r\n\r\n";
+
+#[tokio::test]
+async fn length_and_chunked_bodies_are_read_whole_and_the_connection_kept() {
+    for piece in [1, 3, 4096] {
+        let addr = serve(vec![LENGTH, CHUNKED, LENGTH], piece).await;
+        let mut conn = Conn::open(addr).await.unwrap();
+        let (head, body) = exchange(&mut conn).await.unwrap();
+        assert_eq!(head.status, 200);
+        assert_eq!(head.kind, ContentKind::Json);
+        assert_eq!(head.session_id.as_deref(), Some("abc-1"));
+        assert!(head.keep_alive);
+        assert_eq!(body, b"{\"a\":1}", "piece {piece}");
+        let (head, body) = exchange(&mut conn).await.unwrap();
+        assert_eq!(head.kind, ContentKind::EventStream);
+        assert_eq!(body, b"data: {\"b\":2}", "piece {piece}");
+        let (_, body) = exchange(&mut conn).await.unwrap();
+        assert_eq!(body, b"{\"a\":1}", "a third answer on the same connection");
+    }
+}
+
+#[tokio::test]
+async fn a_length_body_is_one_slice_and_interim_answers_are_skipped() {
+    let answer: &[u8] = b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 7\r\n\r\n{\"a\":1}";
+    let addr = serve(vec![answer], 2).await;
+    let mut conn = Conn::open(addr).await.unwrap();
+    conn.request_buffer()
+        .extend_from_slice(b"POST / HTTP/1.1\r\ncontent-length: 0\r\n\r\n");
+    conn.send().await.unwrap();
+    let head = conn.read_head().await.unwrap();
+    assert_eq!(head.status, 200);
+    let mut framing = head.framing;
+    assert_eq!(conn.body_exact(&mut framing).await.unwrap(), b"{\"a\":1}");
+    assert_eq!(framing, Framing::Done);
+    assert!(conn.finish_buffered(&mut framing).unwrap());
+}
+
+#[tokio::test]
+async fn a_body_until_close_and_connection_close_end_keep_alive() {
+    let until_close: &[u8] = b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\n\r\n{\"c\":3}";
+    let addr = serve(vec![until_close], 3).await;
+    let mut conn = Conn::open(addr).await.unwrap();
+    let (head, body) = exchange(&mut conn).await.unwrap();
+    assert!(!head.keep_alive);
+    assert_eq!(body, b"{\"c\":3}");
+
+    let close: &[u8] = b"HTTP/1.1 503 Busy\r\nconnection: close\r\ncontent-length: 0\r\n\r\n";
+    let addr = serve(vec![close], 4096).await;
+    let mut conn = Conn::open(addr).await.unwrap();
+    let (head, body) = exchange(&mut conn).await.unwrap();
+    assert_eq!((head.status, head.keep_alive, body.len()), (503, false, 0));
+}
+
+#[tokio::test]
+async fn broken_answers_are_errors_not_hangs() {
+    let cases: [(&[u8], &str); 4] = [
+        (b"SSH-2.0-OpenSSH\r\n\r\n", "malformed"),
+        (
+            b"HTTP/1.1 200 OK\r\ncontent-length: 10\r\n\r\n{\"a\"",
+            "closed",
+        ),
+        (
+            b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\nzz\r\n",
+            "malformed",
+        ),
+        (
+            b"HTTP/1.1 200 OK\r\ncontent-length: 1\r\ncontent-length: 2\r\n\r\n",
+            "malformed",
+        ),
+    ];
+    for (answer, want) in cases {
+        let addr = serve(vec![answer], 4096).await;
+        let mut conn = Conn::open(addr).await.unwrap();
+        let error = exchange(&mut conn).await.unwrap_err();
+        let got = match error {
+            HttpError::Malformed => "malformed",
+            HttpError::Closed | HttpError::Io(_) => "closed",
+        };
+        assert_eq!(got, want, "{}", String::from_utf8_lossy(answer));
+    }
+}
+
+#[tokio::test]
+async fn a_connection_closed_before_answering_says_nothing_arrived() {
+    let addr = serve(vec![], 1).await;
+    let mut conn = Conn::open(addr).await.unwrap();
+    let error = exchange(&mut conn).await.unwrap_err();
+    assert!(
+        matches!(error, HttpError::Closed | HttpError::Io(_)),
+        "{error}"
+    );
+    assert!(!conn.answered(), "no byte of an answer arrived");
+}
+
+#[tokio::test]
+async fn an_unprintable_session_id_is_ignored() {
+    let answer: &[u8] =
+        b"HTTP/1.1 200 OK\r\nmcp-session-id: a b\r\ncontent-type: application/json\r\ncontent-length: 2\r\n\r\n{}";
+    let addr = serve(vec![answer], 4096).await;
+    let mut conn = Conn::open(addr).await.unwrap();
+    let (head, _) = exchange(&mut conn).await.unwrap();
+    assert_eq!(head.session_id, None);
+}
