@@ -205,15 +205,23 @@ pub(crate) fn reference_server() -> Result<EmbeddedSpec, ExitCode> {
     Ok(EmbeddedSpec::new(me, ["refserver"]))
 }
 
-/// A multi-threaded runtime, or the exit code of a setup failure (already reported).
+/// The runtime, sized for the CPUs this process may use (or `TOKIO_WORKER_THREADS`): with
+/// one, a single thread runs everything and nothing is handed between threads; otherwise a
+/// multi-threaded one. Or the exit code of a setup failure (already reported).
 pub(crate) fn runtime() -> Result<tokio::runtime::Runtime, ExitCode> {
-    tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| {
-            eprintln!("error: failed to start the async runtime: {e}");
-            ExitCode::from(exit::SETUP)
-        })
+    let threads = std::env::var("TOKIO_WORKER_THREADS")
+        .ok()
+        .and_then(|n| n.trim().parse::<usize>().ok())
+        .or_else(|| harness::load::CpuSet::allowed().ok().map(|set| set.len()));
+    let mut builder = if threads == Some(1) {
+        tokio::runtime::Builder::new_current_thread()
+    } else {
+        tokio::runtime::Builder::new_multi_thread()
+    };
+    builder.enable_all().build().map_err(|e| {
+        eprintln!("error: failed to start the async runtime: {e}");
+        ExitCode::from(exit::SETUP)
+    })
 }
 
 fn check(files: &[PathBuf]) -> ExitCode {

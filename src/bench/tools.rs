@@ -226,10 +226,11 @@ impl Runner {
     }
 }
 
-/// A one-phase scenario of `tools/call calculator` at `rate`.
+/// A one-phase scenario of `tools/call calculator` at `rate`, over `clients` sessions of one
+/// connection each: as many connections as oha and wrk get.
 fn scenario_yaml(rate: f64, clients: usize, duration: &str) -> String {
     format!(
-        "scenario:\n  name: \"generator benchmark\"\n  clients: {clients}\n  timeout: 5s\n  phases:\n    - name: steady\n      duration: {duration}\n      rps: {rate}\n  requests:\n    - type: tool_call\n      tool: calculator\n      weight: 100%\n"
+        "scenario:\n  name: \"generator benchmark\"\n  clients: {clients}\n  connections: 1\n  timeout: 5s\n  phases:\n    - name: steady\n      duration: {duration}\n      rps: {rate}\n  requests:\n    - type: tool_call\n      tool: calculator\n      weight: 100%\n"
     )
 }
 
