@@ -5,6 +5,7 @@ mod bad_input;
 mod calibrate;
 mod capacity;
 mod cli;
+mod connections;
 mod containers;
 mod engine;
 mod faults;
