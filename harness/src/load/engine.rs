@@ -235,6 +235,13 @@ async fn worker(
     let measured_start = schedule.measured_start();
     let mut stats = Stats::new(plan.operations.len(), segments.len());
     let mut in_flight = FuturesUnordered::new();
+    // Tokio's timer driver is woken (an eventfd write, and one more `epoll_wait`) whenever a
+    // timer is set earlier than every pending one, which is every request's timeout when
+    // none other is in flight. A timer that always expires before any request's deadline
+    // keeps those registrations silent; it fires once every half timeout.
+    let reach = (plan.session.timeout / 2).max(Duration::from_millis(1));
+    let horizon = tokio::time::sleep(reach);
+    tokio::pin!(horizon);
     let mut slot = w;
     let total = schedule.len();
     let launch = |slot: u64| {
@@ -289,6 +296,7 @@ async fn worker(
             biased;
             _ = clock.sleep_until(next_due) => {}
             Some(done) = in_flight.next(), if !in_flight.is_empty() => record(done, &mut stats),
+            () = &mut horizon => horizon.as_mut().reset(tokio::time::Instant::now() + reach),
         }
     }
     stats
@@ -305,7 +313,14 @@ impl Clock {
     /// worker checks which slots are due itself.
     async fn sleep_until(&mut self, at: Option<Instant>) {
         match (at, &mut self.precise) {
-            (None, _) => std::future::pending().await,
+            (None, Some(timer)) => {
+                // No slot is left: a ticking timer would only wake the thread for nothing.
+                if let Err(e) = timer.disarm() {
+                    tracing::warn!("failed to stop the pacing timer: {e}");
+                }
+                std::future::pending().await
+            }
+            (None, None) => std::future::pending().await,
             (Some(at), Some(timer)) => {
                 if let Err(e) = timer.sleep_until(at).await {
                     tracing::warn!("precise pacing failed, using tokio's timer: {e}");
