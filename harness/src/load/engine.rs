@@ -313,14 +313,7 @@ impl Clock {
     /// worker checks which slots are due itself.
     async fn sleep_until(&mut self, at: Option<Instant>) {
         match (at, &mut self.precise) {
-            (None, Some(timer)) => {
-                // No slot is left: a ticking timer would only wake the thread for nothing.
-                if let Err(e) = timer.disarm() {
-                    tracing::warn!("failed to stop the pacing timer: {e}");
-                }
-                std::future::pending().await
-            }
-            (None, None) => std::future::pending().await,
+            (None, _) => std::future::pending().await,
             (Some(at), Some(timer)) => {
                 if let Err(e) = timer.sleep_until(at).await {
                     tracing::warn!("precise pacing failed, using tokio's timer: {e}");

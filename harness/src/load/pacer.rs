@@ -3,9 +3,7 @@
 //! per worker, registered with the worker's own reactor: the kernel's high-resolution
 //! timer wakes the very thread that sends, with no hand-over between threads. Wake-ups are
 //! at least [`QUANTUM`] apart, so at high rates a worker sends small batches instead of
-//! waking for every slot. While slots are due less than a quantum apart the timer ticks
-//! every quantum on its own (armed once, not once per wake-up: on a virtual machine every
-//! re-arm is a system call and a timer reprogramming).
+//! waking for every slot.
 //!
 //! Measured on the 2-CPU benchmark machine while it was busy (generator on one CPU, 32,000
 //! requests at 8,000 req/s to `erlmcp-perf bench-echo`): a pacing thread on
@@ -55,23 +53,14 @@ impl FromStr for Pacing {
     }
 }
 
-/// A high-resolution timer a task can await on the runtime's reactor.
+/// A one-shot high-resolution timer a task can await on the runtime's reactor.
 #[derive(Debug)]
 pub struct PreciseTimer {
     fd: AsyncFd<OwnedFd>,
     /// When the timer last fired; the next wake-up is no sooner than [`QUANTUM`] after.
     last_wake: Option<Instant>,
-    /// What the timer is armed for, if anything.
-    armed: Option<Armed>,
-}
-
-/// How the timer is armed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Armed {
-    /// To fire once, at this time.
-    Once(Instant),
-    /// To fire every [`QUANTUM`]: slots are due more often than that.
-    Ticking,
+    /// The deadline the timer is armed for, if it has not fired yet.
+    armed: Option<Instant>,
 }
 
 impl PreciseTimer {
@@ -100,24 +89,18 @@ impl PreciseTimer {
         })
     }
 
-    /// Waits until `at` (or [`QUANTUM`] after the last wake-up, if later); when `at` is
-    /// less than a quantum away, until the next tick of a timer ticking every quantum. It
-    /// may return early when an earlier, abandoned wait's expiry is still pending: callers
-    /// check the time themselves.
+    /// Waits until `at` (or [`QUANTUM`] after the last wake-up, if later). It may return
+    /// early when an earlier, abandoned wait's expiry is still pending: callers check
+    /// the time themselves.
     pub async fn sleep_until(&mut self, at: Instant) -> std::io::Result<()> {
-        let due = self.last_wake.map_or(at, |last| at.max(last + QUANTUM));
+        let at = self.last_wake.map_or(at, |last| at.max(last + QUANTUM));
         let now = Instant::now();
-        if due > now {
+        if at > now {
             // A wait interrupted by an answer comes back for the same deadline: the
             // timer is still armed for it, so no system call is needed.
-            if at <= now + QUANTUM {
-                if self.armed != Some(Armed::Ticking) {
-                    self.arm(due - now, Some(QUANTUM))?;
-                    self.armed = Some(Armed::Ticking);
-                }
-            } else if self.armed != Some(Armed::Once(due)) {
-                self.arm(due - now, None)?;
-                self.armed = Some(Armed::Once(due));
+            if self.armed != Some(at) {
+                self.arm(at - now)?;
+                self.armed = Some(at);
             }
             loop {
                 let mut ready = self.fd.readable().await?;
@@ -132,9 +115,7 @@ impl PreciseTimer {
                 };
                 ready.clear_ready();
                 if read == 8 {
-                    if self.armed != Some(Armed::Ticking) {
-                        self.armed = None;
-                    }
+                    self.armed = None;
                     break;
                 }
                 let error = std::io::Error::last_os_error();
@@ -147,29 +128,18 @@ impl PreciseTimer {
         Ok(())
     }
 
-    /// Stops a ticking timer (no slot is left to wait for).
-    pub fn disarm(&mut self) -> std::io::Result<()> {
-        if self.armed.take().is_some() {
-            self.arm(Duration::ZERO, None)?;
-        }
-        Ok(())
-    }
-
-    /// Sets the timer to fire `after` from now, then every `every` if given; a zero
-    /// `after` disarms it.
-    fn arm(&self, after: Duration, every: Option<Duration>) -> std::io::Result<()> {
-        let timespec = |d: Duration| libc::timespec {
-            tv_sec: d.as_secs() as libc::time_t,
-            tv_nsec: d.subsec_nanos() as libc::c_long,
-        };
+    /// Sets the timer to fire once, `after` from now.
+    fn arm(&self, after: Duration) -> std::io::Result<()> {
         let value = libc::itimerspec {
-            it_interval: timespec(every.unwrap_or(Duration::ZERO)),
-            // Below a nanosecond would read as zero, which disarms.
-            it_value: timespec(if after.is_zero() {
-                after
-            } else {
-                after.max(Duration::from_nanos(1))
-            }),
+            it_interval: libc::timespec {
+                tv_sec: 0,
+                tv_nsec: 0,
+            },
+            it_value: libc::timespec {
+                tv_sec: after.as_secs() as libc::time_t,
+                // A zero value would disarm the timer.
+                tv_nsec: (after.subsec_nanos().max(1)) as libc::c_long,
+            },
         };
         // SAFETY: a valid itimerspec for our own timerfd; the old value is not wanted.
         let set = unsafe {
@@ -204,8 +174,7 @@ mod tests {
         let mut timer = PreciseTimer::new().unwrap();
         let mut previous: Option<Instant> = None;
         for i in 1..=5u64 {
-            // More than a quantum away: one-shot, on time.
-            let at = Instant::now() + QUANTUM + Duration::from_micros(300 * i);
+            let at = Instant::now() + Duration::from_micros(300 * i);
             timer.sleep_until(at).await.unwrap();
             let woke = Instant::now();
             assert!(woke >= at, "woke before its time");
@@ -217,29 +186,6 @@ mod tests {
         // A time already past returns at once once a quantum has gone by.
         std::thread::sleep(QUANTUM);
         timer.sleep_until(Instant::now()).await.unwrap();
-    }
-
-    #[tokio::test]
-    async fn dense_slots_are_sent_in_batches_on_a_ticking_timer() {
-        let mut timer = PreciseTimer::new().unwrap();
-        // 80 slots 250 µs apart (4,000 a second), sent the way a worker does: wait for the
-        // next, then send every slot due.
-        let start = Instant::now();
-        let slots: Vec<Instant> = (0..80)
-            .map(|i| start + Duration::from_micros(250 * i))
-            .collect();
-        let (mut sent, mut wakes) = (0, 0);
-        while sent < slots.len() {
-            timer.sleep_until(slots[sent]).await.unwrap();
-            wakes += 1;
-            let now = Instant::now();
-            while sent < slots.len() && slots[sent] <= now {
-                sent += 1;
-            }
-        }
-        timer.disarm().unwrap();
-        // 20 ms of slots: about 20 ticks, not 80 wake-ups.
-        assert!(wakes <= 40, "{wakes} wake-ups for 80 slots over 20 ms");
     }
 
     #[tokio::test]
