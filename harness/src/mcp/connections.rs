@@ -48,19 +48,25 @@ impl Connections {
             .acquire_owned()
             .await
             .map_err(std::io::Error::other)?;
-        let idle = self.idle.lock().unwrap_or_else(|e| e.into_inner()).pop();
-        match idle {
-            Some(conn) => Ok(Lease {
-                conn,
-                reused: true,
-                permit,
-            }),
-            None => self.fresh(permit).await,
+        loop {
+            let idle = self.idle.lock().unwrap_or_else(|e| e.into_inner()).pop();
+            match idle {
+                // One the server closed (or wrote to) while it sat idle is dropped.
+                Some(conn) if conn.reusable() => {
+                    return Ok(Lease {
+                        conn,
+                        reused: true,
+                        permit,
+                    });
+                }
+                Some(_) => {}
+                None => return self.fresh(permit).await,
+            }
         }
     }
 
-    /// Replaces a leased connection (one the server closed while it was idle) with a new
-    /// one, keeping its slot.
+    /// Replaces a leased connection (one the server had closed: the request could not be
+    /// written) with a new one, keeping its slot.
     pub(super) async fn reopen(&self, lease: Lease) -> std::io::Result<Lease> {
         let Lease { conn, permit, .. } = lease;
         drop(conn);
@@ -75,13 +81,19 @@ impl Connections {
         })
     }
 
-    /// Returns a connection whose last answer was read to the end; its slot comes free.
+    /// Returns a connection whose last answer was read to the end (one with bytes left
+    /// over is dropped); its slot comes free either way.
     pub(super) fn put_back(&self, lease: Lease) {
-        let Lease { conn, permit, .. } = lease;
-        self.idle
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .push(conn);
+        let Lease {
+            mut conn, permit, ..
+        } = lease;
+        if conn.reusable() {
+            conn.trim();
+            self.idle
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .push(conn);
+        }
         drop(permit);
     }
 }

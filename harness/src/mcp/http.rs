@@ -28,6 +28,10 @@ pub struct SessionOptions {
     pub max_connections: usize,
 }
 
+/// How long the rest of an event stream whose response has arrived is read in the
+/// background before its connection is given up (and its slot freed).
+const DRAIN_GRACE: Duration = Duration::from_millis(250);
+
 /// Connections per session when a scenario does not say.
 pub const DEFAULT_CONNECTIONS: usize = 4;
 
@@ -199,8 +203,9 @@ impl HttpSession {
     }
 
     /// Sends a request (`head` and `body`) on a connection of the session and reads the
-    /// answer's head. A reused connection that the server had closed while it was idle
-    /// (it fails before any byte of the answer arrives) is replaced once.
+    /// answer's head. A reused connection that turns out to be closed when the request is
+    /// written (the server closed it while it was idle) is replaced once; a request that
+    /// went out is never sent again.
     async fn send(&self, head: &[u8], body: Body<'_>) -> Result<(Lease, Head), ErrorClass> {
         let mut lease = self
             .connections
@@ -213,13 +218,9 @@ impl HttpSession {
             out.extend_from_slice(itoa::Buffer::new().format(body.len()).as_bytes());
             out.extend_from_slice(b"\r\n\r\n");
             body.write_to(out);
-            let result = match lease.conn.send().await {
-                Ok(()) => lease.conn.read_head().await,
-                Err(e) => Err(e),
-            };
-            match result {
-                Ok(answer) => return Ok((lease, answer)),
-                Err(_) if lease.reused && !lease.conn.answered() => {
+            match lease.conn.send().await {
+                Ok(()) => break,
+                Err(_) if lease.reused => {
                     lease = self
                         .connections
                         .reopen(lease)
@@ -229,11 +230,16 @@ impl HttpSession {
                 Err(e) => return Err(class_of(&e)),
             }
         }
+        match lease.conn.read_head().await {
+            Ok(answer) => Ok((lease, answer)),
+            Err(e) => Err(class_of(&e)),
+        }
     }
 
     /// Reads an answer with `pick`. The connection goes back to the pool once its body is
-    /// read to the end (an event stream left early is drained in the background); one
-    /// that broke, or that the server will close, is dropped.
+    /// read to the end: an event stream left early is drained in the background for a
+    /// short grace (its slot stays taken meanwhile), an error status's body only if it is
+    /// already here; one that broke, or that the server will close, is dropped.
     async fn read<T>(
         &self,
         mut lease: Lease,
@@ -243,24 +249,17 @@ impl HttpSession {
         let mut framing = head.framing;
         let max = self.options.max_body_bytes;
         let result = read_answer(&mut lease.conn, &head, &mut framing, max, pick).await;
-        let reusable = head.keep_alive
-            && match &result {
-                Ok(_) => true,
-                // The body of an error status is read (bounded) so the connection stays.
-                Err(ErrorClass::HttpStatus(_)) => {
-                    framing == Framing::Done || drain_body(&mut lease.conn, &mut framing, max).await
-                }
-                Err(_) => false,
-            };
-        if reusable {
+        let keep = head.keep_alive && matches!(result, Ok(_) | Err(ErrorClass::HttpStatus(_)));
+        if keep {
             match lease.conn.finish_buffered(&mut framing) {
                 Ok(true) => self.connections.put_back(lease),
-                Ok(false) => {
-                    let (connections, timeout) = (self.connections.clone(), self.options.timeout);
+                Ok(false) if result.is_ok() => {
+                    let connections = self.connections.clone();
+                    let grace = self.options.timeout.min(DRAIN_GRACE);
                     tokio::spawn(async move {
                         let drained = tokio::time::timeout(
-                            timeout,
-                            drain_body(&mut lease.conn, &mut framing, usize::MAX),
+                            grace,
+                            drain_body(&mut lease.conn, &mut framing, max),
                         )
                         .await;
                         if drained == Ok(true) {
@@ -268,7 +267,7 @@ impl HttpSession {
                         }
                     });
                 }
-                Err(_) => {}
+                _ => {}
             }
         }
         result

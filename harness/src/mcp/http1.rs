@@ -85,8 +85,6 @@ pub(super) struct Conn {
     pos: usize,
     /// The request being written.
     out: Vec<u8>,
-    /// Whether any byte of the current answer has arrived.
-    answered: bool,
 }
 
 impl Conn {
@@ -99,7 +97,6 @@ impl Conn {
             buf: Vec::with_capacity(READ_CHUNK),
             pos: 0,
             out: Vec::with_capacity(512),
-            answered: false,
         })
     }
 
@@ -111,22 +108,37 @@ impl Conn {
 
     /// Sends what was written into [`Conn::request_buffer`].
     pub async fn send(&mut self) -> Result<(), HttpError> {
-        self.answered = false;
         self.stream.write_all(&self.out).await?;
         Ok(())
     }
 
-    /// Whether any byte of the answer to the last request has arrived: a reused
-    /// connection that fails before that was closed by the server while idle, and the
-    /// request can be sent again on a new one.
-    pub fn answered(&self) -> bool {
-        self.answered
+    /// Whether an idle connection can carry another request: nothing of an earlier answer
+    /// is left unread, and the server has neither closed it nor sent anything unasked
+    /// while it sat idle (a check of what the reactor has seen, without waiting).
+    pub fn reusable(&self) -> bool {
+        if self.pos != self.buf.len() {
+            return false;
+        }
+        let mut probe = [0u8; 1];
+        matches!(self.stream.try_read(&mut probe), Err(e) if e.kind() == io::ErrorKind::WouldBlock)
+    }
+
+    /// Gives back the memory of an unusually large answer before the connection idles.
+    pub fn trim(&mut self) {
+        if self.buf.capacity() > 4 * READ_CHUNK {
+            self.buf = Vec::with_capacity(READ_CHUNK);
+            self.pos = 0;
+        }
     }
 
     /// Reads the answer's head (skipping `1xx` interim answers).
     pub async fn read_head(&mut self) -> Result<Head, HttpError> {
         loop {
             if let Some(head) = self.parse_head()? {
+                // Nothing here asks to switch protocols.
+                if head.status == 101 {
+                    return Err(HttpError::Malformed);
+                }
                 if (100..200).contains(&head.status) {
                     continue;
                 }
@@ -158,7 +170,8 @@ impl Conn {
             framing: Framing::UntilClose,
         };
         let mut length = None;
-        let mut chunked = false;
+        // Whether any transfer coding is declared, and whether the last one is `chunked`.
+        let (mut coded, mut chunked) = (false, false);
         for h in response.headers.iter() {
             let name = h.name;
             if name.eq_ignore_ascii_case("content-length") {
@@ -171,11 +184,16 @@ impl Conn {
                 }
                 length = Some(n);
             } else if name.eq_ignore_ascii_case("transfer-encoding") {
-                chunked = h
+                // Several lines form one list; the last coding decides the framing.
+                if let Some(last) = h
                     .value
                     .rsplit(|&b| b == b',')
-                    .next()
-                    .is_some_and(|last| last.trim_ascii().eq_ignore_ascii_case(b"chunked"));
+                    .map(<[u8]>::trim_ascii)
+                    .find(|t| !t.is_empty())
+                {
+                    coded = true;
+                    chunked = last.eq_ignore_ascii_case(b"chunked");
+                }
             } else if name.eq_ignore_ascii_case("content-type") {
                 let value = h.value.trim_ascii_start();
                 head.kind = if starts_with_ignore_case(value, b"application/json") {
@@ -202,10 +220,17 @@ impl Conn {
             }
         }
         self.pos += used;
+        if coded && length.is_some() {
+            // Both framings at once: read by the coding, and do not trust the connection.
+            head.keep_alive = false;
+        }
         head.framing = if status == 204 || status == 304 || (100..200).contains(&status) {
             Framing::Done
         } else if chunked {
             Framing::Chunked(Chunk::Size)
+        } else if coded {
+            head.keep_alive = false;
+            Framing::UntilClose
         } else if let Some(n) = length {
             if n == 0 {
                 Framing::Done
@@ -298,6 +323,14 @@ impl Conn {
                     return Ok(Some(self.take(n)));
                 }
                 Framing::Chunked(Chunk::Size) => {
+                    // A size line starts with a hex digit (httparse reads an empty
+                    // line as size 0, which would end the body early).
+                    if available == 0 {
+                        return Ok(None);
+                    }
+                    if !self.buf[self.pos].is_ascii_hexdigit() {
+                        return Err(HttpError::Malformed);
+                    }
                     match httparse::parse_chunk_size(&self.buf[self.pos..]) {
                         Ok(httparse::Status::Complete((used, 0))) => {
                             self.pos += used;
@@ -350,16 +383,12 @@ impl Conn {
     async fn fill(&mut self) -> Result<bool, HttpError> {
         if self.pos == self.buf.len() {
             self.buf.clear();
-            self.pos = 0;
-        } else if self.pos > 0 && self.buf.capacity() - self.buf.len() < READ_CHUNK / 4 {
+        } else if self.pos > 0 {
             self.buf.drain(..self.pos);
-            self.pos = 0;
         }
+        self.pos = 0;
         self.buf.reserve(READ_CHUNK);
         let n = self.stream.read_buf(&mut self.buf).await?;
-        if n > 0 {
-            self.answered = true;
-        }
         Ok(n > 0)
     }
 }

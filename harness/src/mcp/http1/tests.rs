@@ -142,15 +142,73 @@ async fn broken_answers_are_errors_not_hangs() {
 }
 
 #[tokio::test]
-async fn a_connection_closed_before_answering_says_nothing_arrived() {
-    let addr = serve(vec![], 1).await;
+async fn a_connection_the_server_closed_while_idle_is_not_reusable() {
+    let addr = serve(vec![LENGTH], 4096).await;
     let mut conn = Conn::open(addr).await.unwrap();
-    let error = exchange(&mut conn).await.unwrap_err();
+    exchange(&mut conn).await.unwrap();
     assert!(
-        matches!(error, HttpError::Closed | HttpError::Io(_)),
-        "{error}"
+        conn.reusable(),
+        "answer read to the end, server still there"
     );
-    assert!(!conn.answered(), "no byte of an answer arrived");
+    // The fake server closes after its last answer; once the reactor has seen it, the
+    // connection is no longer offered for reuse.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while conn.reusable() && std::time::Instant::now() < deadline {
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    assert!(!conn.reusable());
+}
+
+#[tokio::test]
+async fn bytes_left_after_an_answer_make_the_connection_unusable() {
+    let extra: &[u8] =
+        b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 2\r\n\r\n{}junk";
+    let addr = serve(vec![extra], 4096).await;
+    let mut conn = Conn::open(addr).await.unwrap();
+    exchange(&mut conn).await.unwrap();
+    assert!(
+        !conn.reusable(),
+        "leftover bytes would be read as the next answer"
+    );
+}
+
+#[tokio::test]
+async fn framing_edge_cases() {
+    // An empty chunk-size line is malformed, not the end of the body.
+    let empty_size: &[u8] =
+        b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n5\r\nhello\r\n\r\n3\r\nabc\r\n0\r\n\r\n";
+    let addr = serve(vec![empty_size], 4096).await;
+    let mut conn = Conn::open(addr).await.unwrap();
+    assert!(matches!(
+        exchange(&mut conn).await,
+        Err(HttpError::Malformed)
+    ));
+
+    // A coding other than chunked last: read until close, whatever the length says.
+    let gzip: &[u8] =
+        b"HTTP/1.1 200 OK\r\ntransfer-encoding: gzip\r\ncontent-length: 2\r\n\r\nabcd";
+    let addr = serve(vec![gzip], 4096).await;
+    let mut conn = Conn::open(addr).await.unwrap();
+    let (head, body) = exchange(&mut conn).await.unwrap();
+    assert!(!head.keep_alive);
+    assert_eq!(body, b"abcd");
+
+    // Chunked and a length together: chunked wins, the connection is not kept.
+    let both: &[u8] = b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\ncontent-length: 99\r\n\r\n2\r\n{}\r\n0\r\n\r\n";
+    let addr = serve(vec![both], 4096).await;
+    let mut conn = Conn::open(addr).await.unwrap();
+    let (head, body) = exchange(&mut conn).await.unwrap();
+    assert!(!head.keep_alive);
+    assert_eq!(body, b"{}");
+
+    // Nothing asks to switch protocols.
+    let switch: &[u8] = b"HTTP/1.1 101 Switching Protocols\r\nupgrade: websocket\r\n\r\n";
+    let addr = serve(vec![switch], 4096).await;
+    let mut conn = Conn::open(addr).await.unwrap();
+    assert!(matches!(
+        exchange(&mut conn).await,
+        Err(HttpError::Malformed)
+    ));
 }
 
 #[tokio::test]
