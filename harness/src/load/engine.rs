@@ -11,12 +11,14 @@ use futures_util::future::join_all;
 use futures_util::stream::{FuturesUnordered, StreamExt};
 
 use super::mix::{Mix, session_of};
-use super::pacer::{Pacing, PreciseTimer};
+use super::pacer::{Pacing, PreciseTimer, QUANTUM};
 use super::placement::CpuSet;
 use super::progress::Progress;
 use super::schedule::Schedule;
 use super::stats::{Completion, Stats};
-use crate::mcp::{Endpoint, Operation, RequestTemplate, Session, SessionError, SessionOptions};
+use crate::mcp::{
+    Endpoint, Operation, RequestTemplate, Session, SessionError, SessionOptions, Ticks, stamped,
+};
 use crate::scenario::Scenario;
 
 /// Everything the engine needs to drive one run, prepared before any load is sent.
@@ -140,13 +142,17 @@ pub async fn run(
         .enumerate()
         .map(|(w, clock)| {
             let (plan, sessions, progress) = (plan.clone(), sessions.clone(), progress.clone());
-            tokio::spawn(worker(
-                w as u64,
-                workers as u64,
-                start,
-                plan,
-                Nodes { sessions, nodes },
-                (clock, progress),
+            let ticks = Arc::new(Ticks::default());
+            tokio::spawn(Ticks::scope(
+                ticks.clone(),
+                worker(
+                    w as u64,
+                    workers as u64,
+                    start,
+                    plan,
+                    Nodes { sessions, nodes },
+                    (clock, ticks, progress),
+                ),
             ))
         })
         .collect();
@@ -220,14 +226,16 @@ struct Nodes {
 }
 
 /// Sends slots `w`, `w + n`, `w + 2n`, ... at their intended times and records their
-/// answers. Sending never waits for answers: the model is open.
+/// answers. Sending never waits for answers: the model is open. Answers are read when the
+/// worker wakes (`ticks`), at least every [`QUANTUM`] while any is awaited, and timed by
+/// their arrival, not by their reading.
 async fn worker(
     w: u64,
     n: u64,
     start: Instant,
     plan: Arc<LoadPlan>,
     nodes: Nodes,
-    (mut clock, progress): (Clock, Arc<Progress>),
+    (mut clock, ticks, progress): (Clock, Arc<Ticks>, Arc<Progress>),
 ) -> Stats {
     let Nodes { sessions, nodes } = nodes;
     let schedule = &plan.schedule;
@@ -257,8 +265,11 @@ async fn worker(
             .map(|_| (at.at.saturating_sub(measured_start)).as_secs() as usize);
         async move {
             let sent = Instant::now();
-            let outcome = session.request(template).await;
-            let finished = Instant::now();
+            let (outcome, arrived) = stamped(session.request(template)).await;
+            let now = Instant::now();
+            let finished = arrived
+                .filter(|at| (sent..=now).contains(at))
+                .unwrap_or(now);
             Completion {
                 op,
                 segment: at.segment,
@@ -276,7 +287,10 @@ async fn worker(
         progress.completed(&c.outcome);
         stats.record(&c);
     };
+    let mut last_tick = Instant::now();
     loop {
+        // Readers waiting for this wake-up look for their answers.
+        ticks.tick();
         // Launch everything that is due.
         let now = Instant::now();
         while slot < total && start + schedule.slot(slot).at <= now {
@@ -292,9 +306,14 @@ async fn worker(
             break;
         }
         let next_due = (slot < total).then(|| start + schedule.slot(slot).at);
+        let next_read = ticks.any_parked().then(|| last_tick + QUANTUM);
+        let wake = match (next_due, next_read) {
+            (Some(due), Some(read)) => Some(due.min(read)),
+            (due, read) => due.or(read),
+        };
         tokio::select! {
             biased;
-            _ = clock.sleep_until(next_due) => {}
+            _ = clock.sleep_until(wake) => last_tick = Instant::now(),
             Some(done) = in_flight.next(), if !in_flight.is_empty() => record(done, &mut stats),
             () = &mut horizon => horizon.as_mut().reset(tokio::time::Instant::now() + reach),
         }

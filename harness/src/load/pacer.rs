@@ -102,26 +102,16 @@ impl PreciseTimer {
                 self.arm(at - now)?;
                 self.armed = Some(at);
             }
+            // The expiry is not read: arming the timer again resets it. Readiness left
+            // over from an earlier expiry is told apart by the time.
             loop {
-                let mut ready = self.fd.readable().await?;
-                let mut expirations = [0u8; 8];
-                // SAFETY: reading 8 bytes into an 8-byte buffer from our timerfd.
-                let read = unsafe {
-                    libc::read(
-                        self.fd.get_ref().as_raw_fd(),
-                        expirations.as_mut_ptr().cast(),
-                        expirations.len(),
-                    )
-                };
-                ready.clear_ready();
-                if read == 8 {
+                self.fd.readable().await?.clear_ready();
+                let now = Instant::now();
+                if now >= at {
                     self.armed = None;
                     break;
                 }
-                let error = std::io::Error::last_os_error();
-                if error.kind() != std::io::ErrorKind::WouldBlock {
-                    return Err(error);
-                }
+                self.arm(at - now)?;
             }
         }
         self.last_wake = Some(Instant::now());

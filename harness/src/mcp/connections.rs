@@ -5,6 +5,7 @@
 //! generator open connections by the thousand.
 
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
@@ -18,6 +19,8 @@ pub(super) struct Connections {
     idle: Mutex<Vec<Conn>>,
     /// One permit per connection the session may have in use.
     slots: Arc<Semaphore>,
+    /// Requests waiting for a slot.
+    queued: AtomicUsize,
 }
 
 /// A connection held by one request; the permit goes back when the lease is dropped.
@@ -36,18 +39,31 @@ impl Connections {
             addr,
             idle: Mutex::new(Vec::new()),
             slots: Arc::new(Semaphore::new(max.max(1))),
+            queued: AtomicUsize::new(0),
         }
+    }
+
+    /// Whether a request waits for a connection to come free: an answer then should be
+    /// read as soon as it arrives, not on the worker's next tick.
+    pub(super) fn contended(&self) -> bool {
+        self.queued.load(Ordering::Relaxed) > 0
     }
 
     /// Waits for a free slot (first come, first served), then takes an idle connection
     /// or opens a new one.
     pub(super) async fn lease(&self) -> std::io::Result<Lease> {
-        let permit = self
-            .slots
-            .clone()
-            .acquire_owned()
-            .await
-            .map_err(std::io::Error::other)?;
+        let permit = match self.slots.clone().try_acquire_owned() {
+            Ok(permit) => permit,
+            Err(_) => {
+                self.queued.fetch_add(1, Ordering::Relaxed);
+                let _queued = Queued(&self.queued);
+                self.slots
+                    .clone()
+                    .acquire_owned()
+                    .await
+                    .map_err(std::io::Error::other)?
+            }
+        };
         loop {
             let idle = self.idle.lock().unwrap_or_else(|e| e.into_inner()).pop();
             match idle {
@@ -82,12 +98,13 @@ impl Connections {
     }
 
     /// Returns a connection whose last answer was read to the end (one with bytes left
-    /// over is dropped); its slot comes free either way.
+    /// over is dropped; whether the server closed it is checked when it is leased again);
+    /// its slot comes free either way.
     pub(super) fn put_back(&self, lease: Lease) {
         let Lease {
             mut conn, permit, ..
         } = lease;
-        if conn.reusable() {
+        if conn.fully_read() {
             conn.trim();
             self.idle
                 .lock()
@@ -95,5 +112,14 @@ impl Connections {
                 .push(conn);
         }
         drop(permit);
+    }
+}
+
+/// A request counted in [`Connections::contended`] until it has a slot (or is dropped).
+struct Queued<'a>(&'a AtomicUsize);
+
+impl Drop for Queued<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
     }
 }

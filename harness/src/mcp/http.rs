@@ -213,6 +213,7 @@ impl HttpSession {
             .await
             .map_err(|_| ErrorClass::Connect)?;
         loop {
+            lease.conn.read_on_ticks(!self.connections.contended());
             let out = lease.conn.request_buffer();
             out.extend_from_slice(head);
             out.extend_from_slice(itoa::Buffer::new().format(body.len()).as_bytes());

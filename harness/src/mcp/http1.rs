@@ -6,8 +6,7 @@
 use std::io;
 use std::net::SocketAddr;
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
+use super::socket::Socket;
 
 /// Bound on an answer's status line and headers.
 const MAX_HEAD_BYTES: usize = 64 * 1024;
@@ -79,7 +78,9 @@ pub(super) struct Head {
 /// A keep-alive connection and the bytes read from it but not yet consumed.
 #[derive(Debug)]
 pub(super) struct Conn {
-    stream: TcpStream,
+    socket: Socket,
+    /// Whether reads wait for the load worker's ticks (see [`super::ticks`]).
+    on_ticks: bool,
     /// Bytes read; `buf[pos..]` is not consumed yet.
     buf: Vec<u8>,
     pos: usize,
@@ -90,10 +91,9 @@ pub(super) struct Conn {
 impl Conn {
     /// Connects to `addr` with Nagle's algorithm off.
     pub async fn open(addr: SocketAddr) -> io::Result<Self> {
-        let stream = TcpStream::connect(addr).await?;
-        stream.set_nodelay(true)?;
         Ok(Self {
-            stream,
+            socket: Socket::connect(addr).await?,
+            on_ticks: true,
             buf: Vec::with_capacity(READ_CHUNK),
             pos: 0,
             out: Vec::with_capacity(512),
@@ -108,19 +108,26 @@ impl Conn {
 
     /// Sends what was written into [`Conn::request_buffer`].
     pub async fn send(&mut self) -> Result<(), HttpError> {
-        self.stream.write_all(&self.out).await?;
+        self.socket.write_all(&self.out).await?;
         Ok(())
+    }
+
+    /// Whether reads wait for the load worker's ticks, when there are any (the default),
+    /// or for the reactor.
+    pub fn read_on_ticks(&mut self, on_ticks: bool) {
+        self.on_ticks = on_ticks;
     }
 
     /// Whether an idle connection can carry another request: nothing of an earlier answer
     /// is left unread, and the server has neither closed it nor sent anything unasked
-    /// while it sat idle (a check of what the reactor has seen, without waiting).
+    /// while it sat idle (a look at the socket, without waiting).
     pub fn reusable(&self) -> bool {
-        if self.pos != self.buf.len() {
-            return false;
-        }
-        let mut probe = [0u8; 1];
-        matches!(self.stream.try_read(&mut probe), Err(e) if e.kind() == io::ErrorKind::WouldBlock)
+        self.fully_read() && self.socket.is_quiet()
+    }
+
+    /// Whether every byte read so far has been consumed.
+    pub fn fully_read(&self) -> bool {
+        self.pos == self.buf.len()
     }
 
     /// Gives back the memory of an unusually large answer before the connection idles.
@@ -388,7 +395,7 @@ impl Conn {
         }
         self.pos = 0;
         self.buf.reserve(READ_CHUNK);
-        let n = self.stream.read_buf(&mut self.buf).await?;
+        let n = self.socket.read(&mut self.buf, self.on_ticks).await?;
         Ok(n > 0)
     }
 }

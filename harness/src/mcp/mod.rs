@@ -9,8 +9,10 @@ mod jsonrpc;
 mod operation;
 mod outcome;
 mod session;
+mod socket;
 mod sse;
 mod stream;
+mod ticks;
 mod wire;
 
 pub use http::{DEFAULT_CONNECTIONS, HttpSession, SessionError, SessionOptions};
@@ -20,6 +22,7 @@ pub use outcome::{ErrorClass, Outcome, ProtocolViolation};
 pub use session::{Endpoint, Session, Transport, UnknownTransport};
 pub use sse::SseParser;
 pub use stream::StreamSession;
+pub use ticks::{Ticks, stamped};
 
 /// Protocol version the harness asks for unless a scenario names another.
 pub const DEFAULT_PROTOCOL_VERSION: &str = "2025-06-18";

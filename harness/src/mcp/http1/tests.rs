@@ -220,3 +220,59 @@ async fn an_unprintable_session_id_is_ignored() {
     let (head, _) = exchange(&mut conn).await.unwrap();
     assert_eq!(head.session_id, None);
 }
+
+/// Counts the wake-ups of a task polled by hand.
+struct Wakes(std::sync::atomic::AtomicUsize);
+
+impl futures_util::task::ArcWake for Wakes {
+    fn wake_by_ref(wakes: &std::sync::Arc<Self>) {
+        wakes.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+#[tokio::test]
+async fn on_ticks_an_answer_wakes_nobody_and_keeps_the_time_it_arrived() {
+    use std::sync::Arc;
+    use std::sync::atomic::Ordering;
+    use std::task::{Context, Poll};
+    use std::time::{Duration, Instant};
+
+    use super::super::ticks::{Ticks, stamped};
+
+    const SMALL: &[u8] =
+        b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 2\r\n\r\n{}";
+    let addr = serve(vec![SMALL, SMALL], usize::MAX).await;
+    let mut conn = Conn::open(addr).await.unwrap();
+    let ticks = Arc::new(Ticks::default());
+    let wakes = Arc::new(Wakes(0.into()));
+    let waker = futures_util::task::waker(wakes.clone());
+    let mut cx = Context::from_waker(&waker);
+    let sent = Instant::now();
+    let mut request = Box::pin(Ticks::scope(ticks.clone(), stamped(exchange(&mut conn))));
+    // The request goes out and its read waits for a tick, without a system call.
+    assert!(request.as_mut().poll(&mut cx).is_pending());
+    assert!(ticks.any_parked());
+    // The answer comes and goes unread: nothing wakes the task.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(wakes.0.load(Ordering::SeqCst), 0, "an answer woke the task");
+    let tick = Instant::now();
+    assert_eq!(ticks.tick(), 1);
+    assert_eq!(wakes.0.load(Ordering::SeqCst), 1);
+    let Poll::Ready((answer, arrived)) = request.as_mut().poll(&mut cx) else {
+        panic!("the answer was not read on the tick");
+    };
+    let (head, body) = answer.unwrap();
+    assert_eq!((head.status, body.as_slice()), (200, &b"{}"[..]));
+    // The kernel's stamp: when the answer arrived, long before it was read.
+    let arrived = arrived.expect("an arrival time");
+    assert!(arrived >= sent, "arrived before it was sent");
+    assert!(
+        arrived + Duration::from_millis(100) < tick,
+        "timed when read ({:?} after sending), not when it arrived",
+        arrived - sent
+    );
+    drop(request);
+    // Outside a worker's ticks, the same connection reads on the reactor again.
+    let (head, _) = exchange(&mut conn).await.unwrap();
+    assert_eq!(head.status, 200);
+}

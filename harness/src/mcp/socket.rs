@@ -1,0 +1,238 @@
+//! A client TCP socket that reads either on the reactor (woken when bytes arrive) or on
+//! the worker's ticks ([`super::ticks`]), and reports when the bytes it reads arrived.
+//!
+//! A socket registered for readability wakes the runtime's thread for every answer even
+//! when nobody waits for it, so a socket that reads on ticks is registered for
+//! writability only; it changes registration when it changes how it reads.
+
+use std::io::{self, Write};
+use std::net::SocketAddr;
+use std::os::fd::AsRawFd;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use tokio::io::Interest;
+use tokio::io::unix::AsyncFd;
+
+use super::ticks;
+
+/// A connected, non-blocking TCP socket.
+#[derive(Debug)]
+pub(super) struct Socket {
+    /// `None` only if re-registering it failed (the socket is then closed).
+    fd: Option<AsyncFd<std::net::TcpStream>>,
+    /// Whether it is registered for readability (it reads on the reactor).
+    on_reactor: bool,
+    /// Whether the kernel stamps what it receives; a socket without stamps never reads
+    /// on ticks, which would add up to a tick to every latency.
+    stamps: bool,
+    /// A request went out and nothing was read since: on ticks, its answer cannot be
+    /// here yet, so the first read waits for the next tick without a system call.
+    sent: bool,
+}
+
+impl Socket {
+    /// Connects to `addr` with Nagle's algorithm off and receive stamps on.
+    pub async fn connect(addr: SocketAddr) -> io::Result<Self> {
+        let stream = tokio::net::TcpStream::connect(addr).await?;
+        stream.set_nodelay(true)?;
+        let stream = stream.into_std()?;
+        let stamps = enable_stamps(&stream).is_ok();
+        let on_reactor = !stamps || ticks::current().is_none();
+        Ok(Self {
+            fd: Some(register(stream, on_reactor)?),
+            on_reactor,
+            stamps,
+            sent: false,
+        })
+    }
+
+    fn fd(&self) -> io::Result<&AsyncFd<std::net::TcpStream>> {
+        self.fd.as_ref().ok_or_else(lost)
+    }
+
+    /// Writes all of `bytes`.
+    pub async fn write_all(&mut self, mut bytes: &[u8]) -> io::Result<()> {
+        self.sent = true;
+        let fd = self.fd()?;
+        while !bytes.is_empty() {
+            match fd.get_ref().write(bytes) {
+                Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+                Ok(n) => bytes = &bytes[n..],
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    fd.writable().await?.clear_ready();
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
+    }
+
+    /// Reads into `buf`'s spare capacity (which must not be empty); 0 at the end of the
+    /// stream. Inside [`ticks::Ticks::scope`] with `on_ticks`, it waits for the worker's
+    /// ticks, else on the reactor.
+    pub async fn read(&mut self, buf: &mut Vec<u8>, on_ticks: bool) -> io::Result<usize> {
+        let ticks = if on_ticks && self.stamps {
+            ticks::current()
+        } else {
+            None
+        };
+        self.register(ticks.is_none())?;
+        if let Some(ticks) = &ticks
+            && std::mem::take(&mut self.sent)
+        {
+            ticks::next(ticks).await;
+        }
+        self.sent = false;
+        loop {
+            let fd = self.fd()?;
+            match receive(fd.get_ref(), buf) {
+                Ok((n, stamp)) => {
+                    if n > 0 {
+                        match stamp {
+                            Some(at) => ticks::arrived(at),
+                            None => {
+                                ticks::arrived(Instant::now());
+                                // No stamps after all: read on the reactor from now on.
+                                self.stamps = false;
+                            }
+                        }
+                    }
+                    return Ok(n);
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => match &ticks {
+                    Some(ticks) => ticks::next(ticks).await,
+                    None => fd.readable().await?.clear_ready(),
+                },
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// Whether the peer has neither closed the connection nor sent anything unasked
+    /// (a look at the receive queue, without waiting).
+    pub fn is_quiet(&self) -> bool {
+        let Ok(fd) = self.fd() else {
+            return false;
+        };
+        let mut probe = 0u8;
+        // SAFETY: peeks at most one byte into a valid one-byte buffer of our socket.
+        let n = unsafe {
+            libc::recv(
+                fd.get_ref().as_raw_fd(),
+                (&raw mut probe).cast(),
+                1,
+                libc::MSG_PEEK | libc::MSG_DONTWAIT,
+            )
+        };
+        n < 0 && io::Error::last_os_error().kind() == io::ErrorKind::WouldBlock
+    }
+
+    /// Registers the socket for readability (`on_reactor`) or for writability only.
+    fn register(&mut self, on_reactor: bool) -> io::Result<()> {
+        if self.on_reactor == on_reactor {
+            return Ok(());
+        }
+        let stream = self.fd.take().ok_or_else(lost)?.into_inner();
+        self.fd = Some(register(stream, on_reactor)?);
+        self.on_reactor = on_reactor;
+        Ok(())
+    }
+}
+
+/// Registers `stream` with the reactor for readability and writability, or writability
+/// only.
+fn register(
+    stream: std::net::TcpStream,
+    on_reactor: bool,
+) -> io::Result<AsyncFd<std::net::TcpStream>> {
+    let interest = if on_reactor {
+        Interest::READABLE | Interest::WRITABLE
+    } else {
+        Interest::WRITABLE
+    };
+    // SAFETY: the stream is moved into the AsyncFd, which owns its descriptor (open, the
+    // same one) until it is dropped or taken back with `into_inner`.
+    unsafe { AsyncFd::register_with_interest(stream, interest) }.map_err(|e| e.into_parts().1)
+}
+
+fn lost() -> io::Error {
+    io::Error::other("the connection was lost when its registration changed")
+}
+
+/// Asks the kernel to stamp received packets with their arrival time.
+fn enable_stamps(stream: &std::net::TcpStream) -> io::Result<()> {
+    let on: libc::c_int = 1;
+    // SAFETY: sets an int socket option from a valid int on our own socket.
+    let set = unsafe {
+        libc::setsockopt(
+            stream.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_TIMESTAMPNS,
+            (&raw const on).cast(),
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        )
+    };
+    if set == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
+}
+
+/// One non-blocking `recvmsg` into `buf`'s spare capacity: the bytes read and, when the
+/// kernel stamped them, when the last of them arrived.
+fn receive(
+    stream: &std::net::TcpStream,
+    buf: &mut Vec<u8>,
+) -> io::Result<(usize, Option<Instant>)> {
+    let spare = buf.spare_capacity_mut();
+    debug_assert!(!spare.is_empty(), "a read needs room");
+    let mut iov = libc::iovec {
+        iov_base: spare.as_mut_ptr().cast(),
+        iov_len: spare.len(),
+    };
+    // Room for one `cmsghdr` and a `timespec`, aligned for both.
+    let mut control = [0u64; 8];
+    // SAFETY: a zeroed msghdr is valid; the pointers set below outlive the call.
+    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+    msg.msg_iov = &raw mut iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control.as_mut_ptr().cast();
+    msg.msg_controllen = std::mem::size_of_val(&control) as _;
+    // SAFETY: reads into the spare capacity described by `iov`, and control data into
+    // `control`, both valid for their lengths.
+    let n = unsafe { libc::recvmsg(stream.as_raw_fd(), &raw mut msg, libc::MSG_DONTWAIT) };
+    if n < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    let n = n as usize;
+    // SAFETY: the kernel initialised the first `n` bytes of the spare capacity.
+    unsafe { buf.set_len(buf.len() + n) };
+    let mut stamp = None;
+    // SAFETY: walks the control messages the kernel wrote into `control`, as `msg`
+    // describes them; a timestamp's data is a `timespec`.
+    unsafe {
+        let mut cmsg = libc::CMSG_FIRSTHDR(&raw const msg);
+        while !cmsg.is_null() {
+            if (*cmsg).cmsg_level == libc::SOL_SOCKET && (*cmsg).cmsg_type == libc::SCM_TIMESTAMPNS
+            {
+                let ts: libc::timespec = std::ptr::read_unaligned(libc::CMSG_DATA(cmsg).cast());
+                stamp = Some(UNIX_EPOCH + Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32));
+            }
+            cmsg = libc::CMSG_NXTHDR(&raw const msg, cmsg);
+        }
+    }
+    Ok((n, stamp.map(monotonic)))
+}
+
+/// The monotonic time of a wall-clock stamp from the recent past.
+fn monotonic(stamp: SystemTime) -> Instant {
+    let now = Instant::now();
+    match SystemTime::now().duration_since(stamp) {
+        Ok(age) => now.checked_sub(age).unwrap_or(now),
+        // A stamp from the future: the wall clock was set back since.
+        Err(_) => now,
+    }
+}
