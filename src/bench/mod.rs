@@ -47,6 +47,10 @@ pub struct BenchArgs {
     /// The search stops here.
     #[arg(long, default_value_t = 200_000.0)]
     max_rate: f64,
+    /// Once a rate is not held, the search halves the gap between it and the highest rate
+    /// held until they are this close (0.02 = 2%).
+    #[arg(long, default_value_t = 0.02)]
+    resolution: f64,
     /// Rate at which generator CPU per request is compared.
     #[arg(long, default_value_t = 2000.0)]
     fixed_rate: f64,
@@ -88,6 +92,10 @@ fn run(args: BenchArgs) -> anyhow::Result<()> {
     let wanted = parse_list(&args.tools, &Tool::ALL.map(Tool::name), "--tools")?;
     anyhow::ensure!(args.repetitions > 0, "--repetitions must be at least 1");
     anyhow::ensure!(args.step > 1.0, "--step must be above 1");
+    anyhow::ensure!(
+        args.resolution > 0.0 && args.resolution < args.step - 1.0,
+        "--resolution must be above 0 and below --step minus 1"
+    );
     let mut tools = Vec::new();
     for tool in Tool::ALL.into_iter().filter(|t| wanted.contains(&t.name())) {
         match tool.locate(&me) {
@@ -228,33 +236,51 @@ fn measure(
             };
             if tool.open_model() {
                 let rung = |k: i32| args.start_rate * args.step.powi(k);
+                // One hiccup of a shared machine fails a rate (a single late P99), so a rate
+                // that fails is tried once more before it counts as not held.
+                let mut holds = |rate: f64, ladder: &mut Vec<Measurement>| {
+                    for _ in 0..2 {
+                        let m = run(open(rate));
+                        let held = m.as_ref().is_some_and(Measurement::held);
+                        ladder.extend(m);
+                        if held {
+                            return true;
+                        }
+                    }
+                    false
+                };
                 // Later repetitions start two rungs below the best so far.
                 let mut k = result.best_rung.map_or(0, |b: i32| (b - 2).max(0));
                 let (mut best, mut failed) = (None, None);
                 while rung(k) <= args.max_rate && best.is_none_or(|b| failed != Some(b + 1)) {
-                    // One hiccup of a shared machine fails a rung (a single late P99), so a
-                    // rung that fails is tried once more before it counts as not held.
-                    let mut held = false;
-                    for _ in 0..2 {
-                        let m = run(open(rung(k)));
-                        held = m.as_ref().is_some_and(Measurement::held);
-                        result.ladder.extend(m);
-                        if held {
-                            break;
-                        }
-                    }
-                    if held {
+                    if holds(rung(k), &mut result.ladder) {
                         best = Some(k);
                         k += 1;
                     } else if best.is_none() && k > 0 {
                         failed = Some(k);
                         k -= 1;
                     } else {
+                        failed = Some(k);
                         break;
                     }
                 }
                 result.best_rung = result.best_rung.max(best);
-                result.max_rate.push(best.map_or(0.0, rung));
+                // Between the highest rung held and the next one, which was not: bisect.
+                let mut held = best.map_or(0.0, rung);
+                if let Some(b) = best
+                    && failed == Some(b + 1)
+                {
+                    let mut not_held = rung(b + 1);
+                    while not_held / held > 1.0 + args.resolution {
+                        let mid = (held * not_held).sqrt().round();
+                        if holds(mid, &mut result.ladder) {
+                            held = mid;
+                        } else {
+                            not_held = mid;
+                        }
+                    }
+                }
+                result.max_rate.push(held);
                 result.fixed.extend(run(Load {
                     duration: args.fixed_duration,
                     ..open(args.fixed_rate)

@@ -124,10 +124,11 @@ pub fn markdown(cx: &Context) -> String {
     );
     let _ = writeln!(
         out,
-        "A rate is *held* when at least 99% of the offered requests succeed and 99% are answered within {} ms of their intended send time (latency corrected for coordinated omission: erlmcp-perf measures from the intended time, oha with `--latency-correction`). The search starts at {} req/s and multiplies by {} until a rate is not held (a rung that fails is run once more: one hiccup of a shared machine is not the tool's limit). oha starts its latency clock when its pacing timer fires (tokio's, 1 ms resolution), so its figures leave out its own pacing lag; erlmcp-perf's include it. Ratios are the tool's figure divided by erlmcp-perf's. wrk (Debian 4.1) has no rate option: its row shows its closed-loop maximum throughput with {} connections, its CPU per request at that maximum, and its latency over one connection sending back to back.\n",
+        "A rate is *held* when at least 99% of the offered requests succeed and 99% are answered within {} ms of their intended send time (latency corrected for coordinated omission: erlmcp-perf measures from the intended time, oha with `--latency-correction`). The search starts at {} req/s and multiplies by {} until a rate is not held, then halves the gap (geometrically) between the highest rate held and the lowest not held until they are within {}% (a rate that fails is run once more: one hiccup of a shared machine is not the tool's limit). oha starts its latency clock when its pacing timer fires (tokio's, 1 ms resolution), so its figures leave out its own pacing lag; erlmcp-perf's include it. erlmcp-perf ends a latency at the kernel's arrival stamp of the answer (`SO_TIMESTAMPNS`), oha and wrk when they have read it. Ratios are the tool's figure divided by erlmcp-perf's. wrk (Debian 4.1) has no rate option: its row shows its closed-loop maximum throughput with {} connections, its CPU per request at that maximum, and its latency over one connection sending back to back.\n",
         LATE_AFTER.as_millis(),
         args.start_rate,
         args.step,
+        args.resolution * 100.0,
         args.connections,
     );
     for summary in cx.summaries {

@@ -289,7 +289,7 @@ async fn worker(
     };
     let mut last_tick = Instant::now();
     loop {
-        // Readers waiting for this wake-up look for their answers.
+        // Parked reads look for their answers whenever the worker wakes.
         ticks.tick();
         // Launch everything that is due.
         let now = Instant::now();

@@ -8,7 +8,7 @@ use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore};
 
 use super::http1::Conn;
 
@@ -20,7 +20,43 @@ pub(super) struct Connections {
     /// One permit per connection the session may have in use.
     slots: Arc<Semaphore>,
     /// Requests waiting for a slot.
-    queued: AtomicUsize,
+    waiting: Arc<Waiting>,
+}
+
+/// The requests of a session waiting for a connection, and a signal for the reads that
+/// hold its connections: while any request waits, answers are read as soon as they
+/// arrive, not on the worker's next tick.
+#[derive(Debug, Default)]
+pub(super) struct Waiting {
+    count: AtomicUsize,
+    joined: Notify,
+}
+
+impl Waiting {
+    /// Whether a request waits.
+    pub fn any(&self) -> bool {
+        self.count.load(Ordering::Relaxed) > 0
+    }
+
+    /// Returns once a request waits (at once if one does).
+    pub async fn until_any(&self) {
+        loop {
+            let joined = self.joined.notified();
+            tokio::pin!(joined);
+            joined.as_mut().enable();
+            if self.any() {
+                return;
+            }
+            joined.await;
+        }
+    }
+
+    /// Counts a request in until the returned guard is dropped.
+    pub(super) fn join(&self) -> Queued<'_> {
+        self.count.fetch_add(1, Ordering::Relaxed);
+        self.joined.notify_waiters();
+        Queued(&self.count)
+    }
 }
 
 /// A connection held by one request; the permit goes back when the lease is dropped.
@@ -39,14 +75,13 @@ impl Connections {
             addr,
             idle: Mutex::new(Vec::new()),
             slots: Arc::new(Semaphore::new(max.max(1))),
-            queued: AtomicUsize::new(0),
+            waiting: Arc::default(),
         }
     }
 
-    /// Whether a request waits for a connection to come free: an answer then should be
-    /// read as soon as it arrives, not on the worker's next tick.
+    /// Whether a request waits for a connection to come free.
     pub(super) fn contended(&self) -> bool {
-        self.queued.load(Ordering::Relaxed) > 0
+        self.waiting.any()
     }
 
     /// Waits for a free slot (first come, first served), then takes an idle connection
@@ -55,8 +90,7 @@ impl Connections {
         let permit = match self.slots.clone().try_acquire_owned() {
             Ok(permit) => permit,
             Err(_) => {
-                self.queued.fetch_add(1, Ordering::Relaxed);
-                let _queued = Queued(&self.queued);
+                let _queued = self.waiting.join();
                 self.slots
                     .clone()
                     .acquire_owned()
@@ -90,8 +124,10 @@ impl Connections {
     }
 
     async fn fresh(&self, permit: OwnedSemaphorePermit) -> std::io::Result<Lease> {
+        let mut conn = Conn::open(self.addr).await?;
+        conn.watch(self.waiting.clone());
         Ok(Lease {
-            conn: Conn::open(self.addr).await?,
+            conn,
             reused: false,
             permit,
         })
@@ -115,8 +151,8 @@ impl Connections {
     }
 }
 
-/// A request counted in [`Connections::contended`] until it has a slot (or is dropped).
-struct Queued<'a>(&'a AtomicUsize);
+/// A request counted in [`Waiting`] until it has a slot (or is dropped).
+pub(super) struct Queued<'a>(&'a AtomicUsize);
 
 impl Drop for Queued<'_> {
     fn drop(&mut self) {

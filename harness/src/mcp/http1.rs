@@ -6,7 +6,11 @@
 use std::io;
 use std::net::SocketAddr;
 
+use std::sync::Arc;
+
+use super::connections::Waiting;
 use super::socket::Socket;
+use super::ticks::Ticks;
 
 /// Bound on an answer's status line and headers.
 const MAX_HEAD_BYTES: usize = 64 * 1024;
@@ -81,6 +85,8 @@ pub(super) struct Conn {
     socket: Socket,
     /// Whether reads wait for the load worker's ticks (see [`super::ticks`]).
     on_ticks: bool,
+    /// The requests waiting for a connection of this one's session, if it has one.
+    waiting: Option<Arc<Waiting>>,
     /// Bytes read; `buf[pos..]` is not consumed yet.
     buf: Vec<u8>,
     pos: usize,
@@ -94,6 +100,7 @@ impl Conn {
         Ok(Self {
             socket: Socket::connect(addr).await?,
             on_ticks: true,
+            waiting: None,
             buf: Vec::with_capacity(READ_CHUNK),
             pos: 0,
             out: Vec::with_capacity(512),
@@ -116,6 +123,12 @@ impl Conn {
     /// or for the reactor.
     pub fn read_on_ticks(&mut self, on_ticks: bool) {
         self.on_ticks = on_ticks;
+    }
+
+    /// Ties the connection to its session's queue for connections: a read waiting for a
+    /// tick stops waiting when a request joins it.
+    pub fn watch(&mut self, waiting: Arc<Waiting>) {
+        self.waiting = Some(waiting);
     }
 
     /// Whether an idle connection can carry another request: nothing of an earlier answer
@@ -386,7 +399,9 @@ impl Conn {
         start..self.pos
     }
 
-    /// Reads more bytes; `false` at the end of the stream.
+    /// Reads more bytes; `false` at the end of the stream. On the worker's ticks a read
+    /// that finds nothing waits for the next tick, or until a request queues for a
+    /// connection of the session; then it waits on the reactor.
     async fn fill(&mut self) -> Result<bool, HttpError> {
         if self.pos == self.buf.len() {
             self.buf.clear();
@@ -395,8 +410,49 @@ impl Conn {
         }
         self.pos = 0;
         self.buf.reserve(READ_CHUNK);
-        let n = self.socket.read(&mut self.buf, self.on_ticks).await?;
-        Ok(n > 0)
+        let mut ticks = if self.on_ticks {
+            self.socket.ticks()
+        } else {
+            None
+        };
+        self.socket.register(ticks.is_none())?;
+        // Just after a request went out its answer cannot be here yet.
+        let mut wait = self.socket.take_sent() && ticks.is_some();
+        loop {
+            if wait {
+                match &ticks {
+                    Some(t) => {
+                        if self.next_tick_or_queue(t).await {
+                            ticks = None;
+                            self.socket.register(true)?;
+                        }
+                    }
+                    None => self.socket.readable().await?,
+                }
+            }
+            match self.socket.receive(&mut self.buf) {
+                Ok(n) => return Ok(n > 0),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => wait = true,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => wait = false,
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+
+    /// Waits for the next tick; `true` if a request queued for a connection of the
+    /// session first (or already waits).
+    async fn next_tick_or_queue(&self, ticks: &Ticks) -> bool {
+        match &self.waiting {
+            Some(waiting) => tokio::select! {
+                biased;
+                () = waiting.until_any() => true,
+                () = super::ticks::next(ticks) => false,
+            },
+            None => {
+                super::ticks::next(ticks).await;
+                false
+            }
+        }
     }
 }
 

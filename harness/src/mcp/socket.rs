@@ -15,6 +15,9 @@ use tokio::io::unix::AsyncFd;
 
 use super::ticks;
 
+/// Reads in a row without a receive stamp after which a socket reads on the reactor.
+const UNSTAMPED_LIMIT: u8 = 16;
+
 /// A connected, non-blocking TCP socket.
 #[derive(Debug)]
 pub(super) struct Socket {
@@ -25,6 +28,8 @@ pub(super) struct Socket {
     /// Whether the kernel stamps what it receives; a socket without stamps never reads
     /// on ticks, which would add up to a tick to every latency.
     stamps: bool,
+    /// Reads in a row that got bytes without a stamp.
+    unstamped: u8,
     /// A request went out and nothing was read since: on ticks, its answer cannot be
     /// here yet, so the first read waits for the next tick without a system call.
     sent: bool,
@@ -42,6 +47,7 @@ impl Socket {
             fd: Some(register(stream, on_reactor)?),
             on_reactor,
             stamps,
+            unstamped: 0,
             sent: false,
         })
     }
@@ -68,46 +74,50 @@ impl Socket {
         Ok(())
     }
 
-    /// Reads into `buf`'s spare capacity (which must not be empty); 0 at the end of the
-    /// stream. Inside [`ticks::Ticks::scope`] with `on_ticks`, it waits for the worker's
-    /// ticks, else on the reactor.
-    pub async fn read(&mut self, buf: &mut Vec<u8>, on_ticks: bool) -> io::Result<usize> {
-        let ticks = if on_ticks && self.stamps {
-            ticks::current()
-        } else {
-            None
-        };
-        self.register(ticks.is_none())?;
-        if let Some(ticks) = &ticks
-            && std::mem::take(&mut self.sent)
-        {
-            ticks::next(ticks).await;
-        }
+    /// The worker's ticks to read on, if this task has them and the socket can (a socket
+    /// without receive stamps always reads on the reactor: on ticks it would add up to a
+    /// tick to every latency).
+    pub fn ticks(&self) -> Option<std::sync::Arc<ticks::Ticks>> {
+        if self.stamps { ticks::current() } else { None }
+    }
+
+    /// Whether a request went out since the last read (and clears that).
+    pub fn take_sent(&mut self) -> bool {
+        std::mem::take(&mut self.sent)
+    }
+
+    /// Reads into `buf`'s spare capacity (which must not be empty) without waiting; 0 at
+    /// the end of the stream. Notes when the bytes arrived for the current request
+    /// ([`ticks::stamped`]).
+    pub fn receive(&mut self, buf: &mut Vec<u8>) -> io::Result<usize> {
         self.sent = false;
-        loop {
-            let fd = self.fd()?;
-            match receive(fd.get_ref(), buf) {
-                Ok((n, stamp)) => {
-                    if n > 0 {
-                        match stamp {
-                            Some(at) => ticks::arrived(at),
-                            None => {
-                                ticks::arrived(Instant::now());
-                                // No stamps after all: read on the reactor from now on.
-                                self.stamps = false;
-                            }
-                        }
-                    }
-                    return Ok(n);
+        let (n, stamp) = receive(self.fd()?.get_ref(), buf)?;
+        if n > 0 {
+            match stamp {
+                Some(at) => {
+                    ticks::arrived(at);
+                    self.unstamped = 0;
                 }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => match &ticks {
-                    Some(ticks) => ticks::next(ticks).await,
-                    None => fd.readable().await?.clear_ready(),
-                },
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(e),
+                None => {
+                    ticks::arrived(Instant::now());
+                    // The kernel turns stamping on a little after it is first asked for
+                    // (a deferred switch), so the first answers can come unstamped; if
+                    // they keep coming so, read on the reactor from now on.
+                    self.unstamped += 1;
+                    if self.unstamped >= UNSTAMPED_LIMIT {
+                        self.stamps = false;
+                    }
+                }
             }
         }
+        Ok(n)
+    }
+
+    /// Waits until the reactor says the socket is readable.
+    pub async fn readable(&mut self) -> io::Result<()> {
+        self.register(true)?;
+        self.fd()?.readable().await?.clear_ready();
+        Ok(())
     }
 
     /// Whether the peer has neither closed the connection nor sent anything unasked
@@ -130,7 +140,7 @@ impl Socket {
     }
 
     /// Registers the socket for readability (`on_reactor`) or for writability only.
-    fn register(&mut self, on_reactor: bool) -> io::Result<()> {
+    pub fn register(&mut self, on_reactor: bool) -> io::Result<()> {
         if self.on_reactor == on_reactor {
             return Ok(());
         }

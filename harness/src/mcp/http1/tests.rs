@@ -276,3 +276,39 @@ async fn on_ticks_an_answer_wakes_nobody_and_keeps_the_time_it_arrived() {
     let (head, _) = exchange(&mut conn).await.unwrap();
     assert_eq!(head.status, 200);
 }
+
+#[tokio::test]
+async fn a_read_on_ticks_stops_waiting_when_a_request_queues_for_the_connection() {
+    use std::sync::Arc;
+    use std::sync::atomic::Ordering;
+    use std::task::{Context, Poll};
+    use std::time::Duration;
+
+    use super::super::connections::Waiting;
+    use super::super::ticks::{Ticks, stamped};
+
+    const SMALL: &[u8] =
+        b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 2\r\n\r\n{}";
+    let addr = serve(vec![SMALL], usize::MAX).await;
+    let mut conn = Conn::open(addr).await.unwrap();
+    let waiting = Arc::new(Waiting::default());
+    conn.watch(waiting.clone());
+    let ticks = Arc::new(Ticks::default());
+    let wakes = Arc::new(Wakes(0.into()));
+    let waker = futures_util::task::waker(wakes.clone());
+    let mut cx = Context::from_waker(&waker);
+    let mut request = Box::pin(Ticks::scope(ticks.clone(), stamped(exchange(&mut conn))));
+    assert!(request.as_mut().poll(&mut cx).is_pending());
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    assert_eq!(wakes.0.load(Ordering::SeqCst), 0);
+    // Another request of the session now waits for this connection: the read goes on
+    // without waiting for the worker's tick.
+    let _queued = waiting.join();
+    assert_eq!(wakes.0.load(Ordering::SeqCst), 1);
+    let Poll::Ready((answer, arrived)) = request.as_mut().poll(&mut cx) else {
+        panic!("the read still waits for a tick");
+    };
+    assert_eq!(answer.unwrap().0.status, 200);
+    assert!(arrived.is_some());
+    assert!(ticks.tick() <= 1, "a read left behind on the ticks");
+}
