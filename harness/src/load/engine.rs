@@ -17,7 +17,8 @@ use super::progress::Progress;
 use super::schedule::Schedule;
 use super::stats::{Completion, Stats};
 use crate::mcp::{
-    Endpoint, Operation, RequestTemplate, Session, SessionError, SessionOptions, Ticks, stamped,
+    Duty, Endpoint, Operation, RequestTemplate, Session, SessionError, SessionOptions, Ticks,
+    stamped,
 };
 use crate::scenario::Scenario;
 
@@ -288,6 +289,7 @@ async fn worker(
         stats.record(&c);
     };
     let mut last_tick = Instant::now();
+    let mut duty = Duty::default();
     loop {
         // Parked reads look for their answers whenever the worker wakes.
         ticks.tick();
@@ -311,12 +313,14 @@ async fn worker(
             (Some(due), Some(read)) => Some(due.min(read)),
             (due, read) => due.or(read),
         };
+        let waiting = Instant::now();
         tokio::select! {
             biased;
             _ = clock.sleep_until(wake) => last_tick = Instant::now(),
             Some(done) = in_flight.next(), if !in_flight.is_empty() => record(done, &mut stats),
             () = &mut horizon => horizon.as_mut().reset(tokio::time::Instant::now() + reach),
         }
+        duty.slept(waiting.elapsed(), &ticks);
     }
     stats
 }

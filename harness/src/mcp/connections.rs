@@ -141,7 +141,7 @@ impl Connections {
             mut conn, permit, ..
         } = lease;
         if conn.fully_read() {
-            conn.trim();
+            conn.make_idle();
             self.idle
                 .lock()
                 .unwrap_or_else(|e| e.into_inner())

@@ -7,6 +7,7 @@ use std::io;
 use std::net::SocketAddr;
 
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use super::connections::Waiting;
 use super::socket::Socket;
@@ -18,6 +19,11 @@ const MAX_HEAD_BYTES: usize = 64 * 1024;
 const MAX_HEADERS: usize = 64;
 /// Bytes asked of the kernel per read.
 const READ_CHUNK: usize = 16 * 1024;
+/// An idle connection is looked at before it is reused only once it has been idle this
+/// long: servers close idle keep-alive connections after seconds, not within a
+/// millisecond of answering (a server that closes after answering says
+/// `Connection: close`). At high rates this saves a system call per request.
+const LOOK_AFTER_IDLE: Duration = Duration::from_millis(1);
 
 /// Why an exchange on a connection failed.
 #[derive(Debug, thiserror::Error)]
@@ -87,6 +93,8 @@ pub(super) struct Conn {
     on_ticks: bool,
     /// The requests waiting for a connection of this one's session, if it has one.
     waiting: Option<Arc<Waiting>>,
+    /// When it last went idle.
+    idle_since: Option<Instant>,
     /// Bytes read; `buf[pos..]` is not consumed yet.
     buf: Vec<u8>,
     pos: usize,
@@ -101,6 +109,7 @@ impl Conn {
             socket: Socket::connect(addr).await?,
             on_ticks: true,
             waiting: None,
+            idle_since: None,
             buf: Vec::with_capacity(READ_CHUNK),
             pos: 0,
             out: Vec::with_capacity(512),
@@ -133,9 +142,14 @@ impl Conn {
 
     /// Whether an idle connection can carry another request: nothing of an earlier answer
     /// is left unread, and the server has neither closed it nor sent anything unasked
-    /// while it sat idle (a look at the socket, without waiting).
+    /// while it sat idle (a look at the socket, without waiting, unless it has been idle
+    /// for less than [`LOOK_AFTER_IDLE`]).
     pub fn reusable(&self) -> bool {
-        self.fully_read() && self.socket.is_quiet()
+        self.fully_read()
+            && (self
+                .idle_since
+                .is_some_and(|t| t.elapsed() < LOOK_AFTER_IDLE)
+                || self.socket.is_quiet())
     }
 
     /// Whether every byte read so far has been consumed.
@@ -143,8 +157,10 @@ impl Conn {
         self.pos == self.buf.len()
     }
 
-    /// Gives back the memory of an unusually large answer before the connection idles.
-    pub fn trim(&mut self) {
+    /// Marks the connection idle from now, and gives back the memory of an unusually
+    /// large answer.
+    pub fn make_idle(&mut self) {
+        self.idle_since = Some(Instant::now());
         if self.buf.capacity() > 4 * READ_CHUNK {
             self.buf = Vec::with_capacity(READ_CHUNK);
             self.pos = 0;

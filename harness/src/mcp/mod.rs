@@ -22,7 +22,7 @@ pub use outcome::{ErrorClass, Outcome, ProtocolViolation};
 pub use session::{Endpoint, Session, Transport, UnknownTransport};
 pub use sse::SseParser;
 pub use stream::StreamSession;
-pub use ticks::{Ticks, stamped};
+pub use ticks::{Duty, Ticks, stamped};
 
 /// Protocol version the harness asks for unless a scenario names another.
 pub const DEFAULT_PROTOCOL_VERSION: &str = "2025-06-18";

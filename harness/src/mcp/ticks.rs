@@ -12,9 +12,10 @@
 use std::cell::Cell;
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, Waker};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 tokio::task_local! {
     static TICKS: Arc<Ticks>;
@@ -22,9 +23,20 @@ tokio::task_local! {
 }
 
 /// The readers parked until a worker's next tick.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Ticks {
     parked: Mutex<Vec<Waker>>,
+    /// Whether new reads park here; off while the worker hardly sleeps (see [`Duty`]).
+    on: AtomicBool,
+}
+
+impl Default for Ticks {
+    fn default() -> Self {
+        Self {
+            parked: Mutex::default(),
+            on: AtomicBool::new(true),
+        }
+    }
 }
 
 impl Ticks {
@@ -41,6 +53,11 @@ impl Ticks {
         n
     }
 
+    /// Whether new reads park here (else they wait on the reactor).
+    pub fn is_on(&self) -> bool {
+        self.on.load(Ordering::Relaxed)
+    }
+
     /// Whether a reader waits for the next tick.
     pub fn any_parked(&self) -> bool {
         !self.lock().is_empty()
@@ -51,9 +68,49 @@ impl Ticks {
     }
 }
 
-/// The ticks of the worker running this task, if it reads on ticks.
+/// The ticks of the worker running this task, if it reads on ticks now.
 pub(super) fn current() -> Option<Arc<Ticks>> {
-    TICKS.try_with(Arc::clone).ok()
+    TICKS.try_with(Arc::clone).ok().filter(|t| t.is_on())
+}
+
+/// How much of its time a worker sleeps. Reading on ticks saves the wake-ups of a worker
+/// that sleeps between answers; a worker that hardly sleeps is not woken by answers
+/// anyway, and there a read on the reactor costs less than parking and looking again.
+#[derive(Debug)]
+pub struct Duty {
+    since: Instant,
+    slept: Duration,
+}
+
+/// Length of the window over which [`Duty`] judges.
+const DUTY_WINDOW: Duration = Duration::from_millis(20);
+
+impl Default for Duty {
+    fn default() -> Self {
+        Self {
+            since: Instant::now(),
+            slept: Duration::ZERO,
+        }
+    }
+}
+
+impl Duty {
+    /// Counts `slept`; at the end of each window turns `ticks` off when the worker slept
+    /// less than a fifth of it, on again when it slept more than two fifths.
+    pub fn slept(&mut self, slept: Duration, ticks: &Ticks) {
+        self.slept += slept;
+        let window = self.since.elapsed();
+        if window < DUTY_WINDOW {
+            return;
+        }
+        let share = self.slept.as_secs_f64() / window.as_secs_f64();
+        if share < 0.2 {
+            ticks.on.store(false, Ordering::Relaxed);
+        } else if share > 0.4 {
+            ticks.on.store(true, Ordering::Relaxed);
+        }
+        *self = Self::default();
+    }
 }
 
 /// Waits for the next tick of `ticks` (or any other wake-up of the waiting task: callers
