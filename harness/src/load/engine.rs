@@ -135,6 +135,7 @@ pub async fn run(
                 Pacing::Precise => Some(PreciseTimer::new().map_err(LoadError::Pacer)?),
                 Pacing::Timer => None,
             },
+            last: None,
         });
     }
     progress.begin(start);
@@ -288,7 +289,6 @@ async fn worker(
         progress.completed(&c.outcome);
         stats.record(&c);
     };
-    let mut last_tick = Instant::now();
     let mut duty = Duty::default();
     loop {
         // Parked reads look for their answers whenever the worker wakes.
@@ -308,7 +308,8 @@ async fn worker(
             break;
         }
         let next_due = (slot < total).then(|| start + schedule.slot(slot).at);
-        let next_read = ticks.any_parked().then(|| last_tick + QUANTUM);
+        // Parked reads: the next tick as soon as the quantum allows.
+        let next_read = ticks.any_parked().then(Instant::now);
         let wake = match (next_due, next_read) {
             (Some(due), Some(read)) => Some(due.min(read)),
             (due, read) => due.or(read),
@@ -316,7 +317,7 @@ async fn worker(
         let waiting = Instant::now();
         tokio::select! {
             biased;
-            _ = clock.sleep_until(wake) => last_tick = Instant::now(),
+            _ = clock.sleep_until(wake) => {}
             Some(done) = in_flight.next(), if !in_flight.is_empty() => record(done, &mut stats),
             () = &mut horizon => horizon.as_mut().reset(tokio::time::Instant::now() + reach),
         }
@@ -329,11 +330,15 @@ async fn worker(
 struct Clock {
     /// The precise timer, or `None` for tokio's.
     precise: Option<PreciseTimer>,
+    /// With tokio's timer, the time of the last wait (the precise timer keeps its own):
+    /// the next is for no sooner than [`QUANTUM`] after.
+    last: Option<Instant>,
 }
 
 impl Clock {
-    /// Waits until `at`; forever when there is no next slot. May return early: the
-    /// worker checks which slots are due itself.
+    /// Waits until `at`, or [`QUANTUM`] after the time of the last wait if later; forever
+    /// when there is no next slot. May return early: the worker checks which slots are
+    /// due itself.
     async fn sleep_until(&mut self, at: Option<Instant>) {
         match (at, &mut self.precise) {
             (None, _) => std::future::pending().await,
@@ -343,7 +348,11 @@ impl Clock {
                     self.precise = None;
                 }
             }
-            (Some(at), None) => tokio::time::sleep_until(at.into()).await,
+            (Some(at), None) => {
+                let at = self.last.map_or(at, |last| at.max(last + QUANTUM));
+                tokio::time::sleep_until(at.into()).await;
+                self.last = Some(at);
+            }
         }
     }
 }

@@ -57,8 +57,10 @@ impl FromStr for Pacing {
 #[derive(Debug)]
 pub struct PreciseTimer {
     fd: AsyncFd<OwnedFd>,
-    /// When the timer last fired; the next wake-up is no sooner than [`QUANTUM`] after.
-    last_wake: Option<Instant>,
+    /// The time the last wait was for; the next is for no sooner than [`QUANTUM`] after.
+    /// (Counting from the time asked for, not from the late wake-up, keeps a worker whose
+    /// slots are a quantum apart on time instead of ratcheting half a quantum late.)
+    last_target: Option<Instant>,
     /// The deadline the timer is armed for, if it has not fired yet.
     armed: Option<Instant>,
 }
@@ -84,16 +86,16 @@ impl PreciseTimer {
             .map_err(|e| e.into_parts().1)?;
         Ok(Self {
             fd,
-            last_wake: None,
+            last_target: None,
             armed: None,
         })
     }
 
-    /// Waits until `at` (or [`QUANTUM`] after the last wake-up, if later). It may return
+    /// Waits until `at` (or [`QUANTUM`] after the time of the last wait, if later). It may return
     /// early when an earlier, abandoned wait's expiry is still pending: callers check
     /// the time themselves.
     pub async fn sleep_until(&mut self, at: Instant) -> std::io::Result<()> {
-        let at = self.last_wake.map_or(at, |last| at.max(last + QUANTUM));
+        let at = self.last_target.map_or(at, |last| at.max(last + QUANTUM));
         let now = Instant::now();
         if at > now {
             // A wait interrupted by an answer comes back for the same deadline: the
@@ -114,7 +116,7 @@ impl PreciseTimer {
                 self.arm(at - now)?;
             }
         }
-        self.last_wake = Some(Instant::now());
+        self.last_target = Some(at);
         Ok(())
     }
 
@@ -162,17 +164,16 @@ mod tests {
     #[tokio::test]
     async fn never_wakes_before_its_time_nor_within_a_quantum() {
         let mut timer = PreciseTimer::new().unwrap();
-        let mut previous: Option<Instant> = None;
-        for i in 1..=5u64 {
-            let at = Instant::now() + Duration::from_micros(300 * i);
+        let first = Instant::now() + Duration::from_micros(300);
+        let mut woke = first;
+        for i in 0..5u32 {
+            let at = first + Duration::from_micros(300) * i;
             timer.sleep_until(at).await.unwrap();
-            let woke = Instant::now();
+            woke = Instant::now();
             assert!(woke >= at, "woke before its time");
-            if let Some(p) = previous {
-                assert!(woke >= p + QUANTUM, "two wake-ups within a quantum");
-            }
-            previous = Some(woke);
         }
+        // Five waits for times 300 us apart: the wake-ups are a quantum apart instead.
+        assert!(woke >= first + QUANTUM * 4, "wake-ups within a quantum");
         // A time already past returns at once once a quantum has gone by.
         std::thread::sleep(QUANTUM);
         timer.sleep_until(Instant::now()).await.unwrap();
