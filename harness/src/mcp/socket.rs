@@ -103,7 +103,7 @@ impl Socket {
                     // The kernel turns stamping on a little after it is first asked for
                     // (a deferred switch), so the first answers can come unstamped; if
                     // they keep coming so, read on the reactor from now on.
-                    self.unstamped += 1;
+                    self.unstamped = self.unstamped.saturating_add(1);
                     if self.unstamped >= UNSTAMPED_LIMIT {
                         self.stamps = false;
                     }
