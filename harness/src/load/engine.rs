@@ -308,11 +308,12 @@ async fn worker(
             break;
         }
         let next_due = (slot < total).then(|| start + schedule.slot(slot).at);
-        // Parked reads: the next tick as soon as the quantum allows.
-        let next_read = ticks.any_parked().then(Instant::now);
-        let wake = match (next_due, next_read) {
-            (Some(due), Some(read)) => Some(due.min(read)),
-            (due, read) => due.or(read),
+        // With reads parked, the next tick comes as soon as the quantum allows (never
+        // after the next slot, which the quantum delays alike).
+        let wake = if ticks.any_parked() {
+            Some(Instant::now())
+        } else {
+            next_due
         };
         let waiting = Instant::now();
         tokio::select! {

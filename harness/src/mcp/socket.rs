@@ -90,7 +90,6 @@ impl Socket {
     /// the end of the stream. Notes when the bytes arrived for the current request
     /// ([`ticks::stamped`]).
     pub fn receive(&mut self, buf: &mut Vec<u8>) -> io::Result<usize> {
-        self.sent = false;
         let (n, stamp) = receive(self.fd()?.get_ref(), buf)?;
         if n > 0 {
             match stamp {

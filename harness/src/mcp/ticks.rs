@@ -47,9 +47,11 @@ impl Ticks {
 
     /// Wakes every parked reader; how many there were.
     pub fn tick(&self) -> usize {
-        let parked = std::mem::take(&mut *self.lock());
+        // Waking only schedules a task (none parks again from inside `wake`), so the list
+        // is drained under its lock and keeps its allocation for the next tick.
+        let mut parked = self.lock();
         let n = parked.len();
-        parked.into_iter().for_each(Waker::wake);
+        parked.drain(..).for_each(Waker::wake);
         n
     }
 

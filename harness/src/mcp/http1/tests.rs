@@ -221,6 +221,10 @@ async fn an_unprintable_session_id_is_ignored() {
     assert_eq!(head.session_id, None);
 }
 
+/// A small JSON answer.
+const SMALL: &[u8] =
+    b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 2\r\n\r\n{}";
+
 /// Counts the wake-ups of a task polled by hand.
 struct Wakes(std::sync::atomic::AtomicUsize);
 
@@ -230,22 +234,30 @@ impl futures_util::task::ArcWake for Wakes {
     }
 }
 
+impl Wakes {
+    /// A waker that counts its wake-ups, and the count.
+    fn waker() -> (std::task::Waker, std::sync::Arc<Wakes>) {
+        let wakes = std::sync::Arc::new(Wakes(0.into()));
+        (futures_util::task::waker(wakes.clone()), wakes)
+    }
+
+    fn count(&self) -> usize {
+        self.0.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
 #[tokio::test]
 async fn on_ticks_an_answer_wakes_nobody_and_keeps_the_time_it_arrived() {
     use std::sync::Arc;
-    use std::sync::atomic::Ordering;
     use std::task::{Context, Poll};
     use std::time::{Duration, Instant};
 
     use super::super::ticks::{Ticks, stamped};
 
-    const SMALL: &[u8] =
-        b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 2\r\n\r\n{}";
     let addr = serve(vec![SMALL, SMALL], usize::MAX).await;
     let mut conn = Conn::open(addr).await.unwrap();
     let ticks = Arc::new(Ticks::default());
-    let wakes = Arc::new(Wakes(0.into()));
-    let waker = futures_util::task::waker(wakes.clone());
+    let (waker, wakes) = Wakes::waker();
     let mut cx = Context::from_waker(&waker);
     let sent = Instant::now();
     let mut request = Box::pin(Ticks::scope(ticks.clone(), stamped(exchange(&mut conn))));
@@ -254,10 +266,10 @@ async fn on_ticks_an_answer_wakes_nobody_and_keeps_the_time_it_arrived() {
     assert!(ticks.any_parked());
     // The answer comes and goes unread: nothing wakes the task.
     tokio::time::sleep(Duration::from_millis(200)).await;
-    assert_eq!(wakes.0.load(Ordering::SeqCst), 0, "an answer woke the task");
+    assert_eq!(wakes.count(), 0, "an answer woke the task");
     let tick = Instant::now();
     assert_eq!(ticks.tick(), 1);
-    assert_eq!(wakes.0.load(Ordering::SeqCst), 1);
+    assert_eq!(wakes.count(), 1);
     let Poll::Ready((answer, arrived)) = request.as_mut().poll(&mut cx) else {
         panic!("the answer was not read on the tick");
     };
@@ -280,31 +292,27 @@ async fn on_ticks_an_answer_wakes_nobody_and_keeps_the_time_it_arrived() {
 #[tokio::test]
 async fn a_read_on_ticks_stops_waiting_when_a_request_queues_for_the_connection() {
     use std::sync::Arc;
-    use std::sync::atomic::Ordering;
     use std::task::{Context, Poll};
     use std::time::Duration;
 
     use super::super::connections::Waiting;
     use super::super::ticks::{Ticks, stamped};
 
-    const SMALL: &[u8] =
-        b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 2\r\n\r\n{}";
     let addr = serve(vec![SMALL], usize::MAX).await;
     let mut conn = Conn::open(addr).await.unwrap();
     let waiting = Arc::new(Waiting::default());
     conn.watch(waiting.clone());
     let ticks = Arc::new(Ticks::default());
-    let wakes = Arc::new(Wakes(0.into()));
-    let waker = futures_util::task::waker(wakes.clone());
+    let (waker, wakes) = Wakes::waker();
     let mut cx = Context::from_waker(&waker);
     let mut request = Box::pin(Ticks::scope(ticks.clone(), stamped(exchange(&mut conn))));
     assert!(request.as_mut().poll(&mut cx).is_pending());
     tokio::time::sleep(Duration::from_millis(50)).await;
-    assert_eq!(wakes.0.load(Ordering::SeqCst), 0);
+    assert_eq!(wakes.count(), 0);
     // Another request of the session now waits for this connection: the read goes on
     // without waiting for the worker's tick.
     let _queued = waiting.join();
-    assert_eq!(wakes.0.load(Ordering::SeqCst), 1);
+    assert_eq!(wakes.count(), 1);
     let Poll::Ready((answer, arrived)) = request.as_mut().poll(&mut cx) else {
         panic!("the read still waits for a tick");
     };
