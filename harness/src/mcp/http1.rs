@@ -426,21 +426,27 @@ impl Conn {
         }
         self.pos = 0;
         self.buf.reserve(READ_CHUNK);
-        let mut ticks = if self.on_ticks {
+        let ticks = if self.on_ticks {
             self.socket.ticks()
         } else {
             None
         };
-        self.socket.register(ticks.is_none())?;
-        // Just after a request went out its answer cannot be here yet.
-        let mut wait = self.socket.take_sent() && ticks.is_some();
+        let mut ticks = match self.socket.settle(ticks.is_none())? {
+            true => None,
+            false => ticks,
+        };
+        // Just after a request went out its answer cannot be here yet: wait for a tick,
+        // or for the reactor to say it came, before the first read. A read that tried
+        // at once would cost a system call that finds nothing, once per request; the
+        // arrival stamp keeps the wait out of the latency.
+        let mut wait = self.socket.take_sent();
         loop {
             if wait {
                 match &ticks {
                     Some(t) => {
                         if self.next_tick_or_queue(t).await {
                             ticks = None;
-                            self.socket.register(true)?;
+                            self.socket.settle(true)?;
                         }
                     }
                     None => self.socket.readable().await?,

@@ -17,6 +17,11 @@ use super::ticks;
 
 /// Reads in a row without a receive stamp after which a socket reads on the reactor.
 const UNSTAMPED_LIMIT: u8 = 16;
+/// Reads in a row that could have waited for ticks after which a socket registered for
+/// readability goes back to writability only. Changing a registration costs two system
+/// calls; a connection whose session is contended every other request would otherwise
+/// change it that often.
+const CALM_LIMIT: u8 = 64;
 
 /// A connected, non-blocking TCP socket.
 #[derive(Debug)]
@@ -30,9 +35,11 @@ pub(super) struct Socket {
     stamps: bool,
     /// Reads in a row that got bytes without a stamp.
     unstamped: u8,
-    /// A request went out and nothing was read since: on ticks, its answer cannot be
-    /// here yet, so the first read waits for the next tick without a system call.
+    /// A request went out and nothing was read since: its answer cannot be here yet, so
+    /// the first read waits (for a tick, or for the reactor) without a system call.
     sent: bool,
+    /// Reads in a row, while registered for readability, that could have read on ticks.
+    calm: u8,
 }
 
 impl Socket {
@@ -49,6 +56,9 @@ impl Socket {
             stamps,
             unstamped: 0,
             sent: false,
+            // Registered as it first reads is no flapping: the first read that can wait
+            // for ticks does.
+            calm: CALM_LIMIT,
         })
     }
 
@@ -114,7 +124,7 @@ impl Socket {
 
     /// Waits until the reactor says the socket is readable.
     pub async fn readable(&mut self) -> io::Result<()> {
-        self.register(true)?;
+        self.settle(true)?;
         self.fd()?.readable().await?.clear_ready();
         Ok(())
     }
@@ -138,8 +148,25 @@ impl Socket {
         n < 0 && io::Error::last_os_error().kind() == io::ErrorKind::WouldBlock
     }
 
+    /// Decides where the next read waits: `true` for the reactor. A socket that must
+    /// read on the reactor registers for readability at once; one that could read on
+    /// ticks stays registered (and reads on the reactor) until [`CALM_LIMIT`] reads in a
+    /// row could have, so its registration does not flap with its session's contention.
+    pub fn settle(&mut self, on_reactor: bool) -> io::Result<bool> {
+        if on_reactor {
+            self.calm = 0;
+        } else if self.on_reactor {
+            self.calm = self.calm.saturating_add(1);
+            if self.calm < CALM_LIMIT {
+                return Ok(true);
+            }
+        }
+        self.register(on_reactor)?;
+        Ok(self.on_reactor)
+    }
+
     /// Registers the socket for readability (`on_reactor`) or for writability only.
-    pub fn register(&mut self, on_reactor: bool) -> io::Result<()> {
+    fn register(&mut self, on_reactor: bool) -> io::Result<()> {
         if self.on_reactor == on_reactor {
             return Ok(());
         }
@@ -243,5 +270,35 @@ fn monotonic(stamp: SystemTime) -> Instant {
         Ok(age) => now.checked_sub(age).unwrap_or(now),
         // A stamp from the future: the wall clock was set back since.
         Err(_) => now,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn registration_goes_to_the_reactor_at_once_and_back_only_after_calm_reads() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let mut socket = Socket::connect(listener.local_addr().unwrap())
+            .await
+            .unwrap();
+        // Connected outside a worker: on the reactor, but the first read that could
+        // wait for ticks does.
+        assert!(socket.on_reactor);
+        assert!(!socket.settle(false).unwrap());
+        // Forced onto the reactor (a request queued for the connection), it stays there
+        // while reads that could use ticks come in a row, fewer than the limit.
+        assert!(socket.settle(true).unwrap());
+        for _ in 1..CALM_LIMIT {
+            assert!(socket.settle(false).unwrap());
+        }
+        // One forced read starts the count again.
+        assert!(socket.settle(true).unwrap());
+        for _ in 1..CALM_LIMIT {
+            assert!(socket.settle(false).unwrap());
+        }
+        assert!(!socket.settle(false).unwrap());
+        assert!(!socket.on_reactor);
     }
 }
