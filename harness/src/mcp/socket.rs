@@ -17,11 +17,11 @@ use super::ticks;
 
 /// Reads in a row without a receive stamp after which a socket reads on the reactor.
 const UNSTAMPED_LIMIT: u8 = 16;
-/// Reads in a row that could have waited for ticks after which a socket registered for
-/// readability goes back to writability only. Changing a registration costs two system
-/// calls; a connection whose session is contended every other request would otherwise
-/// change it that often.
-const CALM_LIMIT: u8 = 64;
+/// How long a socket that had to read on the reactor stays registered for readability
+/// after the last read that had to. Changing a registration costs two system calls; a
+/// connection whose session is contended every other request would otherwise change it
+/// that often, while a connection that had to once goes back to waiting for ticks soon.
+const CALM_AFTER: Duration = Duration::from_millis(5);
 
 /// A connected, non-blocking TCP socket.
 #[derive(Debug)]
@@ -38,8 +38,8 @@ pub(super) struct Socket {
     /// A request went out and nothing was read since: its answer cannot be here yet, so
     /// the first read waits (for a tick, or for the reactor) without a system call.
     sent: bool,
-    /// Reads in a row, while registered for readability, that could have read on ticks.
-    calm: u8,
+    /// When a read last had to wait on the reactor.
+    forced: Option<Instant>,
 }
 
 impl Socket {
@@ -56,9 +56,7 @@ impl Socket {
             stamps,
             unstamped: 0,
             sent: false,
-            // Registered as it first reads is no flapping: the first read that can wait
-            // for ticks does.
-            calm: CALM_LIMIT,
+            forced: None,
         })
     }
 
@@ -150,16 +148,14 @@ impl Socket {
 
     /// Decides where the next read waits: `true` for the reactor. A socket that must
     /// read on the reactor registers for readability at once; one that could read on
-    /// ticks stays registered (and reads on the reactor) until [`CALM_LIMIT`] reads in a
-    /// row could have, so its registration does not flap with its session's contention.
+    /// ticks stays registered (and reads on the reactor) until [`CALM_AFTER`] has passed
+    /// since a read last had to, so its registration does not flap with its session's
+    /// contention.
     pub fn settle(&mut self, on_reactor: bool) -> io::Result<bool> {
         if on_reactor {
-            self.calm = 0;
-        } else if self.on_reactor {
-            self.calm = self.calm.saturating_add(1);
-            if self.calm < CALM_LIMIT {
-                return Ok(true);
-            }
+            self.forced = Some(Instant::now());
+        } else if self.on_reactor && self.forced.is_some_and(|t| t.elapsed() < CALM_AFTER) {
+            return Ok(true);
         }
         self.register(on_reactor)?;
         Ok(self.on_reactor)
@@ -278,7 +274,7 @@ mod tests {
     use super::*;
 
     #[tokio::test]
-    async fn registration_goes_to_the_reactor_at_once_and_back_only_after_calm_reads() {
+    async fn registration_goes_to_the_reactor_at_once_and_back_only_once_calm() {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let mut socket = Socket::connect(listener.local_addr().unwrap())
             .await
@@ -288,16 +284,11 @@ mod tests {
         assert!(socket.on_reactor);
         assert!(!socket.settle(false).unwrap());
         // Forced onto the reactor (a request queued for the connection), it stays there
-        // while reads that could use ticks come in a row, fewer than the limit.
+        // while reads that could use ticks come soon after.
         assert!(socket.settle(true).unwrap());
-        for _ in 1..CALM_LIMIT {
-            assert!(socket.settle(false).unwrap());
-        }
-        // One forced read starts the count again.
-        assert!(socket.settle(true).unwrap());
-        for _ in 1..CALM_LIMIT {
-            assert!(socket.settle(false).unwrap());
-        }
+        assert!(socket.settle(false).unwrap());
+        assert!(socket.settle(false).unwrap());
+        std::thread::sleep(CALM_AFTER);
         assert!(!socket.settle(false).unwrap());
         assert!(!socket.on_reactor);
     }
