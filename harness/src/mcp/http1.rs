@@ -431,7 +431,7 @@ impl Conn {
         } else {
             None
         };
-        let mut ticks = match self.socket.settle(ticks.is_none())? {
+        let mut ticks = match self.socket.settle(ticks.is_none(), Instant::now())? {
             true => None,
             false => ticks,
         };
@@ -446,7 +446,7 @@ impl Conn {
                     Some(t) => {
                         if self.next_tick_or_queue(t).await {
                             ticks = None;
-                            self.socket.settle(true)?;
+                            self.socket.settle(true, Instant::now())?;
                         }
                     }
                     None => self.socket.readable().await?,

@@ -17,10 +17,10 @@ use super::ticks;
 
 /// Reads in a row without a receive stamp after which a socket reads on the reactor.
 const UNSTAMPED_LIMIT: u8 = 16;
-/// How long a socket that had to read on the reactor stays registered for readability
-/// after the last read that had to. Changing a registration costs two system calls; a
+/// A socket that had to read on the reactor stays registered for readability until its
+/// reads come this far apart. Changing a registration costs two system calls: a busy
 /// connection whose session is contended every other request would otherwise change it
-/// that often, while a connection that had to once goes back to waiting for ticks soon.
+/// that often, while one that goes quiet goes back to waiting for ticks.
 const CALM_AFTER: Duration = Duration::from_millis(5);
 
 /// A connected, non-blocking TCP socket.
@@ -38,8 +38,8 @@ pub(super) struct Socket {
     /// A request went out and nothing was read since: its answer cannot be here yet, so
     /// the first read waits (for a tick, or for the reactor) without a system call.
     sent: bool,
-    /// When a read last had to wait on the reactor.
-    forced: Option<Instant>,
+    /// When a read last waited on the reactor.
+    last_on_reactor: Option<Instant>,
 }
 
 impl Socket {
@@ -56,7 +56,7 @@ impl Socket {
             stamps,
             unstamped: 0,
             sent: false,
-            forced: None,
+            last_on_reactor: None,
         })
     }
 
@@ -122,7 +122,7 @@ impl Socket {
 
     /// Waits until the reactor says the socket is readable.
     pub async fn readable(&mut self) -> io::Result<()> {
-        self.settle(true)?;
+        self.register(true)?;
         self.fd()?.readable().await?.clear_ready();
         Ok(())
     }
@@ -147,15 +147,16 @@ impl Socket {
     }
 
     /// Decides where the next read waits: `true` for the reactor. A socket that must
-    /// read on the reactor registers for readability at once; one that could read on
-    /// ticks stays registered (and reads on the reactor) until [`CALM_AFTER`] has passed
-    /// since a read last had to, so its registration does not flap with its session's
-    /// contention.
-    pub fn settle(&mut self, on_reactor: bool) -> io::Result<bool> {
+    /// read on the reactor registers for readability at once and stays so registered
+    /// (reading on the reactor) while its reads come less than [`CALM_AFTER`] apart, so
+    /// its registration does not flap with its session's contention.
+    pub fn settle(&mut self, on_reactor: bool, now: Instant) -> io::Result<bool> {
+        let busy = self
+            .last_on_reactor
+            .is_some_and(|t| now.saturating_duration_since(t) < CALM_AFTER);
+        let on_reactor = on_reactor || (self.on_reactor && busy);
         if on_reactor {
-            self.forced = Some(Instant::now());
-        } else if self.on_reactor && self.forced.is_some_and(|t| t.elapsed() < CALM_AFTER) {
-            return Ok(true);
+            self.last_on_reactor = Some(now);
         }
         self.register(on_reactor)?;
         Ok(self.on_reactor)
@@ -281,15 +282,19 @@ mod tests {
             .unwrap();
         // Connected outside a worker: on the reactor, but the first read that could
         // wait for ticks does.
+        let t0 = Instant::now();
         assert!(socket.on_reactor);
-        assert!(!socket.settle(false).unwrap());
+        assert!(!socket.settle(false, t0).unwrap());
         // Forced onto the reactor (a request queued for the connection), it stays there
-        // while reads that could use ticks come soon after.
-        assert!(socket.settle(true).unwrap());
-        assert!(socket.settle(false).unwrap());
-        assert!(socket.settle(false).unwrap());
-        std::thread::sleep(CALM_AFTER);
-        assert!(!socket.settle(false).unwrap());
+        // while reads that could use ticks come less than the calm time apart, however
+        // long that goes on.
+        assert!(socket.settle(true, t0).unwrap());
+        let step = CALM_AFTER * 3 / 5;
+        for k in 1..=4 {
+            assert!(socket.settle(false, t0 + step * k).unwrap(), "read {k}");
+        }
+        // Once its reads are that far apart, it goes back.
+        assert!(!socket.settle(false, t0 + step * 4 + CALM_AFTER).unwrap());
         assert!(!socket.on_reactor);
     }
 }
