@@ -11,7 +11,7 @@ use futures_util::future::join_all;
 use futures_util::stream::{FuturesUnordered, StreamExt};
 
 use super::mix::{Mix, session_of};
-use super::pacer::{Pacing, PreciseTimer, QUANTUM};
+use super::pacer::Clock;
 use super::placement::CpuSet;
 use super::progress::Progress;
 use super::schedule::Schedule;
@@ -130,13 +130,7 @@ pub async fn run(
     let started_at = SystemTime::now() + Duration::from_millis(20);
     let mut clocks = Vec::with_capacity(workers);
     for _ in 0..workers {
-        clocks.push(Clock {
-            precise: match pacing {
-                Pacing::Precise => Some(PreciseTimer::new().map_err(LoadError::Pacer)?),
-                Pacing::Timer => None,
-            },
-            last: None,
-        });
+        clocks.push(Clock::new(pacing).map_err(LoadError::Pacer)?);
     }
     progress.begin(start);
     let handles: Vec<_> = clocks
@@ -229,7 +223,7 @@ struct Nodes {
 
 /// Sends slots `w`, `w + n`, `w + 2n`, ... at their intended times and records their
 /// answers. Sending never waits for answers: the model is open. Answers are read when the
-/// worker wakes (`ticks`), at least every [`QUANTUM`] while any is awaited, and timed by
+/// worker wakes (`ticks`), at least every [`QUANTUM`](super::QUANTUM) while any is awaited, and timed by
 /// their arrival, not by their reading.
 async fn worker(
     w: u64,
@@ -325,37 +319,6 @@ async fn worker(
         duty.slept(waiting.elapsed(), &ticks);
     }
     stats
-}
-
-/// How a worker waits for its next slot.
-struct Clock {
-    /// The precise timer, or `None` for tokio's.
-    precise: Option<PreciseTimer>,
-    /// With tokio's timer, the time of the last wait (the precise timer keeps its own):
-    /// the next is for no sooner than [`QUANTUM`] after.
-    last: Option<Instant>,
-}
-
-impl Clock {
-    /// Waits until `at`, or [`QUANTUM`] after the time of the last wait if later; forever
-    /// when there is no next slot. May return early: the worker checks which slots are
-    /// due itself.
-    async fn sleep_until(&mut self, at: Option<Instant>) {
-        match (at, &mut self.precise) {
-            (None, _) => std::future::pending().await,
-            (Some(at), Some(timer)) => {
-                if let Err(e) = timer.sleep_until(at).await {
-                    tracing::warn!("precise pacing failed, using tokio's timer: {e}");
-                    self.precise = None;
-                }
-            }
-            (Some(at), None) => {
-                let at = self.last.map_or(at, |last| at.max(last + QUANTUM));
-                tokio::time::sleep_until(at.into()).await;
-                self.last = Some(at);
-            }
-        }
-    }
 }
 
 /// The generator pinned to a CPU set for a run; dropping it restores the CPUs it had.

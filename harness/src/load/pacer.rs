@@ -53,14 +53,56 @@ impl FromStr for Pacing {
     }
 }
 
+/// How a worker waits for its next slot: on the precise timer or tokio's, never sooner
+/// than [`QUANTUM`] after the time of its last wait.
+#[derive(Debug)]
+pub(super) struct Clock {
+    /// The precise timer, or `None` for tokio's.
+    precise: Option<PreciseTimer>,
+    /// The time the last wait was for. (Counting the quantum from the time asked for, not
+    /// from the late wake-up, keeps a worker whose slots are a quantum apart on time
+    /// instead of ratcheting half a quantum late.)
+    last: Option<Instant>,
+}
+
+impl Clock {
+    /// A clock for `pacing`; must be created inside a tokio runtime with I/O enabled.
+    pub(super) fn new(pacing: Pacing) -> std::io::Result<Self> {
+        Ok(Self {
+            precise: match pacing {
+                Pacing::Precise => Some(PreciseTimer::new()?),
+                Pacing::Timer => None,
+            },
+            last: None,
+        })
+    }
+
+    /// Waits until `at`, or [`QUANTUM`] after the time of the last wait if later; forever
+    /// when there is no next slot. May return early: the worker checks which slots are
+    /// due itself.
+    pub(super) async fn sleep_until(&mut self, at: Option<Instant>) {
+        let Some(at) = at else {
+            return std::future::pending().await;
+        };
+        let at = self.last.map_or(at, |last| at.max(last + QUANTUM));
+        match &mut self.precise {
+            Some(timer) => {
+                if let Err(e) = timer.sleep_until(at).await {
+                    tracing::warn!("precise pacing failed, using tokio's timer: {e}");
+                    self.precise = None;
+                    return;
+                }
+            }
+            None => tokio::time::sleep_until(at.into()).await,
+        }
+        self.last = Some(at);
+    }
+}
+
 /// A one-shot high-resolution timer a task can await on the runtime's reactor.
 #[derive(Debug)]
 pub struct PreciseTimer {
     fd: AsyncFd<OwnedFd>,
-    /// The time the last wait was for; the next is for no sooner than [`QUANTUM`] after.
-    /// (Counting from the time asked for, not from the late wake-up, keeps a worker whose
-    /// slots are a quantum apart on time instead of ratcheting half a quantum late.)
-    last_target: Option<Instant>,
     /// The deadline the timer is armed for, if it has not fired yet.
     armed: Option<Instant>,
 }
@@ -84,18 +126,12 @@ impl PreciseTimer {
         // the same descriptor) until it is dropped.
         let fd = unsafe { AsyncFd::register_with_interest(fd, Interest::READABLE) }
             .map_err(|e| e.into_parts().1)?;
-        Ok(Self {
-            fd,
-            last_target: None,
-            armed: None,
-        })
+        Ok(Self { fd, armed: None })
     }
 
-    /// Waits until `at` (or [`QUANTUM`] after the time of the last wait, if later). It may return
-    /// early when an earlier, abandoned wait's expiry is still pending: callers check
-    /// the time themselves.
+    /// Waits until `at`. It may return early when an earlier, abandoned wait's expiry is
+    /// still pending: callers check the time themselves.
     pub async fn sleep_until(&mut self, at: Instant) -> std::io::Result<()> {
-        let at = self.last_target.map_or(at, |last| at.max(last + QUANTUM));
         let now = Instant::now();
         if at > now {
             // A wait interrupted by an answer comes back for the same deadline: the
@@ -116,7 +152,6 @@ impl PreciseTimer {
                 self.arm(at - now)?;
             }
         }
-        self.last_target = Some(at);
         Ok(())
     }
 
@@ -163,20 +198,25 @@ mod tests {
 
     #[tokio::test]
     async fn never_wakes_before_its_time_nor_within_a_quantum() {
-        let mut timer = PreciseTimer::new().unwrap();
-        let first = Instant::now() + Duration::from_micros(300);
-        let mut woke = first;
-        for i in 0..5u32 {
-            let at = first + Duration::from_micros(300) * i;
-            timer.sleep_until(at).await.unwrap();
-            woke = Instant::now();
-            assert!(woke >= at, "woke before its time");
+        for pacing in [Pacing::Precise, Pacing::Timer] {
+            let mut clock = Clock::new(pacing).unwrap();
+            let first = Instant::now() + Duration::from_micros(300);
+            let mut woke = first;
+            for i in 0..5u32 {
+                let at = first + Duration::from_micros(300) * i;
+                clock.sleep_until(Some(at)).await;
+                woke = Instant::now();
+                assert!(woke >= at, "{pacing:?}: woke before its time");
+            }
+            // Five waits for times 300 us apart: the wake-ups are a quantum apart instead.
+            assert!(
+                woke >= first + QUANTUM * 4,
+                "{pacing:?}: wake-ups within a quantum"
+            );
+            // A time already past returns at once once a quantum has gone by.
+            std::thread::sleep(QUANTUM);
+            clock.sleep_until(Some(Instant::now())).await;
         }
-        // Five waits for times 300 us apart: the wake-ups are a quantum apart instead.
-        assert!(woke >= first + QUANTUM * 4, "wake-ups within a quantum");
-        // A time already past returns at once once a quantum has gone by.
-        std::thread::sleep(QUANTUM);
-        timer.sleep_until(Instant::now()).await.unwrap();
     }
 
     #[tokio::test]

@@ -431,10 +431,8 @@ impl Conn {
         } else {
             None
         };
-        let mut ticks = match self.socket.settle(ticks.is_none(), Instant::now())? {
-            true => None,
-            false => ticks,
-        };
+        let on_reactor = self.socket.settle(ticks.is_none(), Instant::now())?;
+        let mut ticks = ticks.filter(|_| !on_reactor);
         // Just after a request went out its answer cannot be here yet: wait for a tick,
         // or for the reactor to say it came, before the first read. A read that tried
         // at once would cost a system call that finds nothing, once per request; the
