@@ -6,7 +6,8 @@ use std::process::ExitCode;
 
 use harness::baseline::Baseline;
 use harness::capacity::CapacityResult;
-use harness::gate::{Comparison, Figures, Status, Thresholds, gate};
+use harness::gate::{Comparison, Figures, Machines, Status, Thresholds, gate};
+use harness::machine::Machine;
 use harness::record::RunRecord;
 use harness::report::{ComparisonContext, regression_report, verdict_tables};
 
@@ -20,6 +21,10 @@ struct Loaded {
     sha256: String,
     /// The scenario's name.
     scenario: String,
+    /// Measurement method version.
+    method_version: u32,
+    /// The machine it was measured on, if recorded.
+    machine: Option<Machine>,
 }
 
 /// The runs of a file: every run of a baseline, or the one run of a record.
@@ -34,6 +39,8 @@ fn load_runs(path: &Path) -> Result<Loaded, String> {
             sha256: b.receipt.sha256.clone(),
             scenario: b.scenario.name,
             runs: b.runs,
+            method_version: b.environment.method_version,
+            machine: b.environment.machine,
         })
     } else {
         let r: RunRecord = serde_json::from_value(value).map_err(|e| {
@@ -48,6 +55,8 @@ fn load_runs(path: &Path) -> Result<Loaded, String> {
             runs: vec![Figures::of(&r)],
             sha256: hex::encode(sha2::Sha256::digest(sha.as_bytes())),
             scenario: r.scenario.name,
+            method_version: r.harness.method_version,
+            machine: r.machine,
         })
     }
 }
@@ -77,12 +86,28 @@ pub fn compare(args: CompareArgs) -> ExitCode {
         );
         return ExitCode::from(exit::BAD_INPUT);
     }
-    let verdict = gate(
+    if baseline.method_version != current.method_version {
+        eprintln!(
+            "error: {} was measured with method version {} and {} with version {}: the generator's pacing, timing or connections changed what the figures mean, so they are not compared; re-record the older one with this harness (ERLMCP_PERF_UPDATE_BASELINES=1 cargo nextest run --profile perf)",
+            args.baseline.display(),
+            baseline.method_version,
+            args.current.display(),
+            current.method_version
+        );
+        return ExitCode::from(exit::BAD_INPUT);
+    }
+    let comparison = Comparison::of_file(baseline.machine.as_ref(), current.machine.as_ref());
+    let mut verdict = gate(
         &baseline.runs,
         &current.runs,
         &Thresholds::uniform(args.threshold),
-        Comparison::File,
+        comparison,
     );
+    verdict.machines = baseline
+        .machine
+        .clone()
+        .zip(current.machine.clone())
+        .map(|(baseline, current)| Machines { baseline, current });
     println!("{}", verdict_tables(&verdict));
     if let Some(output) = &args.output {
         let context = ComparisonContext {

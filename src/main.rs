@@ -254,6 +254,14 @@ fn check(files: &[PathBuf]) -> ExitCode {
     }
 }
 
+/// `ERLMCP_PERF_MACHINE_CLASS`, or exit code 2 with the reason.
+pub(crate) fn machine_class() -> Result<Option<String>, ExitCode> {
+    env::machine_class().map_err(|e| {
+        eprintln!("error: {e}");
+        ExitCode::from(exit::BAD_INPUT)
+    })
+}
+
 fn run(args: RunArgs) -> ExitCode {
     let scenario = match scenario::load(&args.scenario) {
         Ok(s) => s,
@@ -274,6 +282,10 @@ fn run(args: RunArgs) -> ExitCode {
         Ok(sut) => sut,
         Err(code) => return code,
     };
+    let machine_class = match machine_class() {
+        Ok(class) => class,
+        Err(code) => return code,
+    };
     let options = RunOptions {
         duration_scale: args.duration_scale,
         progress: if args.quiet {
@@ -281,6 +293,7 @@ fn run(args: RunArgs) -> ExitCode {
         } else {
             ProgressMode::detect()
         },
+        machine_class,
     };
     let dir = results_dir(&args.out, &scenario);
     let runtime = match runtime() {

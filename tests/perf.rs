@@ -12,6 +12,7 @@
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
+use harness::baseline::{Located, locate};
 use harness::capacity::gate::gate_against_file;
 use harness::capacity::{CapacityResult, Limit, SweepOptions, run_sweep, write_files};
 use harness::check::{
@@ -19,6 +20,7 @@ use harness::check::{
 };
 use harness::gate::Status;
 use harness::load::ProgressMode;
+use harness::machine::Machine;
 use harness::record::RunRecord;
 use harness::run::RunOptions;
 use harness::sut::{SpecContext, SutSpec, profile};
@@ -89,27 +91,26 @@ fn baseline_image_spec(image: String) -> Result<SutSpec, Failed> {
         .map_err(|e| e.to_string().into())
 }
 
-/// The name baselines are filed under: the profile's file stem (`reference`).
 /// What every perf-suite test needs besides its options.
 struct Setup {
     /// `ERLMCP_PERF_UPDATE_BASELINES`: rewrite the baseline instead of gating against it.
     update: bool,
     sut: SutSpec,
-    /// `baselines/<profile>/<stem>.json`.
-    baseline_path: PathBuf,
+    /// The baseline to gate against (`baselines/<profile>/<class>/<stem>.json`, or another
+    /// class's), and where an update records this machine's.
+    baseline: Located,
     /// Results: `<out>/<stem>`.
     dir: PathBuf,
     runtime: tokio::runtime::Runtime,
 }
 
 impl Setup {
-    fn new(profile: &str, stem: &str) -> Result<Self, Failed> {
+    fn new(profile: &str, stem: &str, machine_class: Option<&str>) -> Result<Self, Failed> {
+        let class = Machine::unprobed(machine_class).class;
         Ok(Self {
             update: env::update_baselines().map_err(|e| e.to_string())?,
             sut: sut_spec()?,
-            baseline_path: Path::new("baselines")
-                .join(profile)
-                .join(format!("{stem}.json")),
+            baseline: locate(&Path::new("baselines").join(profile), &class, stem),
             dir: env::out_dir().join(stem),
             runtime: tokio::runtime::Builder::new_multi_thread()
                 .enable_all()
@@ -150,6 +151,7 @@ fn run_capacity(file: &Path) -> Result<(), Failed> {
         run: RunOptions {
             duration_scale: env::duration_scale().map_err(|e| e.to_string())?,
             progress: ProgressMode::Quiet,
+            machine_class: env::machine_class().map_err(|e| e.to_string())?,
         },
         strategy: None,
         step_rps: None,
@@ -158,18 +160,26 @@ fn run_capacity(file: &Path) -> Result<(), Failed> {
     let Setup {
         update,
         sut,
-        baseline_path,
+        baseline,
         dir,
         runtime,
-    } = Setup::new(&options.profile, &stem)?;
-    if !update && !baseline_path.exists() {
-        return Err(format!(
-            "no capacity baseline at {}; record it with:\n  {}=1 cargo nextest run --profile perf -E 'test(=capacity::{stem})'",
-            baseline_path.display(),
-            env::UPDATE_BASELINES
-        )
-        .into());
-    }
+    } = Setup::new(
+        &options.profile,
+        &stem,
+        options.run.machine_class.as_deref(),
+    )?;
+    let baseline_path = match (&baseline.read, update) {
+        (_, true) => baseline.record.clone(),
+        (Some(path), false) => path.clone(),
+        (None, false) => {
+            return Err(format!(
+                "no capacity baseline at {}; record it with:\n  {}=1 cargo nextest run --profile perf -E 'test(=capacity::{stem})'",
+                baseline.record.display(),
+                env::UPDATE_BASELINES
+            )
+            .into());
+        }
+    };
     let result = runtime
         .block_on(run_sweep(&scenario, &sut, &options, &dir, |step| {
             println!("{}", report::step_line(step));
@@ -225,6 +235,7 @@ fn run(file: &Path) -> Result<(), Failed> {
         run: RunOptions {
             duration_scale: env::duration_scale().map_err(|e| e.to_string())?,
             progress: ProgressMode::Lines,
+            machine_class: env::machine_class().map_err(|e| e.to_string())?,
         },
         trials: env::trials().map_err(|e| e.to_string())?,
         profile: profile_name(),
@@ -232,11 +243,16 @@ fn run(file: &Path) -> Result<(), Failed> {
     let Setup {
         update,
         sut,
-        baseline_path,
+        baseline,
         dir,
         runtime,
-    } = Setup::new(&options.profile, &stem)?;
+    } = Setup::new(
+        &options.profile,
+        &stem,
+        options.run.machine_class.as_deref(),
+    )?;
     if update {
+        let baseline_path = baseline.record;
         let baseline = runtime
             .block_on(update_baseline(
                 &scenario,
@@ -265,13 +281,11 @@ fn run(file: &Path) -> Result<(), Failed> {
                 &dir,
             ))
         }
-        None => runtime.block_on(check_against_file(
-            &scenario,
-            &sut,
-            &options,
-            &baseline_path,
-            &dir,
-        )),
+        None => {
+            // A missing baseline is reported with the path this machine records to.
+            let path = baseline.read.as_ref().unwrap_or(&baseline.record);
+            runtime.block_on(check_against_file(&scenario, &sut, &options, path, &dir))
+        }
     };
     let result = checked.map_err(|e| match e {
         CheckError::MissingBaseline(path) => format!(

@@ -12,6 +12,7 @@ use sha2::{Digest, Sha256};
 use crate::fsio::write_atomic;
 use crate::gate::Figures;
 use crate::gate::noise::median;
+use crate::machine::{Machine, Probe};
 use crate::record::{RunRecord, WindowRecord, decode_histogram, encode_histogram, merged_latency};
 
 /// Version of the baseline schema.
@@ -64,6 +65,13 @@ pub struct Environment {
     pub cpu_model: Option<String>,
     pub cpu_count: usize,
     pub duration_scale: f64,
+    /// How the figures were measured ([`crate::load::METHOD_VERSION`]); files from before
+    /// the version was recorded read as 1.
+    #[serde(default = "crate::load::first_method_version")]
+    pub method_version: u32,
+    /// The machine's fingerprint and probe; absent in files from before it was recorded.
+    #[serde(default)]
+    pub machine: Option<Machine>,
 }
 
 /// Proof of integrity: SHA-256 over the canonical JSON of everything else (this
@@ -113,6 +121,14 @@ pub enum BaselineError {
         recorded_file: String,
         scenario: String,
         scenario_file: String,
+    },
+    #[error(
+        "baseline {path} was measured with method version {recorded}, and this harness measures with version {current}: the generator's pacing, timing or connections changed what its figures mean, so the two are not compared; re-record it with ERLMCP_PERF_UPDATE_BASELINES=1 cargo nextest run --profile perf (or compare two builds of the server in one run with ERLMCP_PERF_BASELINE_IMAGE)"
+    )]
+    OtherMethod {
+        path: PathBuf,
+        recorded: u32,
+        current: u32,
     },
     #[error("failed to write baseline {path}: {source}")]
     Write {
@@ -229,6 +245,7 @@ impl Baseline {
             environment: Environment::here(
                 first.harness.opt_level.clone(),
                 first.scenario.duration_scale,
+                machine_of(records),
             ),
             figures: median_figures(&runs),
             runs,
@@ -278,6 +295,11 @@ impl Baseline {
         verified(path, value, |b: &Baseline| &b.receipt)
     }
 
+    /// Refuses a baseline measured with another version of the measurement method.
+    pub fn check_method(&self, path: &Path) -> Result<(), BaselineError> {
+        self.environment.check_method(path)
+    }
+
     /// Refuses a baseline recorded for another scenario (by name), or for another version
     /// of the scenario file.
     pub fn check_scenario(
@@ -308,16 +330,22 @@ impl Baseline {
     }
 }
 
+/// The machine of a set of runs: the first run's fingerprint with the median of every
+/// run's probe.
+pub fn machine_of(records: &[RunRecord]) -> Option<Machine> {
+    let mut machine = records.iter().find_map(|r| r.machine.clone())?;
+    let probes: Vec<Probe> = records
+        .iter()
+        .filter_map(|r| r.machine.as_ref().and_then(|m| m.probe))
+        .collect();
+    machine.probe = Probe::median(&probes);
+    Some(machine)
+}
+
 impl Environment {
-    /// This machine and checkout.
-    pub fn here(opt_level: String, duration_scale: f64) -> Self {
-        let cpu_model = std::fs::read_to_string("/proc/cpuinfo")
-            .ok()
-            .and_then(|text| {
-                text.lines()
-                    .find_map(|l| l.strip_prefix("model name"))
-                    .map(|v| v.trim_start_matches([' ', '\t', ':']).trim().to_string())
-            });
+    /// This checkout, on `machine` (this one, probed by the caller).
+    pub fn here(opt_level: String, duration_scale: f64, machine: Option<Machine>) -> Self {
+        let fingerprint = machine.clone().unwrap_or_else(|| Machine::unprobed(None));
         let git_commit = std::process::Command::new("git")
             .args(["rev-parse", "HEAD"])
             .output()
@@ -328,11 +356,62 @@ impl Environment {
             harness_version: env!("CARGO_PKG_VERSION").to_string(),
             opt_level,
             git_commit,
-            cpu_model,
-            cpu_count: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            cpu_model: Some(fingerprint.cpu_model),
+            cpu_count: fingerprint.cpu_count,
             duration_scale,
+            method_version: crate::load::METHOD_VERSION,
+            machine,
         }
     }
+}
+
+impl Environment {
+    /// Refuses figures measured with another version of the measurement method.
+    pub fn check_method(&self, path: &Path) -> Result<(), BaselineError> {
+        if self.method_version == crate::load::METHOD_VERSION {
+            Ok(())
+        } else {
+            Err(BaselineError::OtherMethod {
+                path: path.to_owned(),
+                recorded: self.method_version,
+                current: crate::load::METHOD_VERSION,
+            })
+        }
+    }
+}
+
+/// Where a scenario's baseline is read from and recorded to, in a SUT's baseline directory
+/// (`baselines/<sut>`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Located {
+    /// The file to gate against: this machine class's (`<dir>/<class>/<stem>.json`), else
+    /// another class's (the first by name), else one filed for no class (`<dir>/<stem>.json`);
+    /// `None` when there is none.
+    pub read: Option<PathBuf>,
+    /// Where the update flag records this machine's baseline: `<dir>/<class>/<stem>.json`.
+    pub record: PathBuf,
+}
+
+/// Finds the baseline of scenario `stem` for machine `class` under `dir`.
+pub fn locate(dir: &Path, class: &str, stem: &str) -> Located {
+    let file = format!("{stem}.json");
+    let record = dir.join(class).join(&file);
+    let read = if record.is_file() {
+        Some(record.clone())
+    } else {
+        let mut others: Vec<PathBuf> = std::fs::read_dir(dir)
+            .into_iter()
+            .flatten()
+            .filter_map(|e| e.ok().map(|e| e.path().join(&file)))
+            .filter(|p| p.is_file())
+            .collect();
+        others.sort();
+        others
+            .into_iter()
+            .next()
+            .or_else(|| Some(dir.join(&file)).filter(|p| p.is_file()))
+    };
+    Located { read, record }
 }
 
 /// Per-figure medians over runs.

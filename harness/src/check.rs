@@ -6,9 +6,9 @@ use std::time::SystemTime;
 
 use sha2::{Digest, Sha256};
 
-use crate::baseline::{Baseline, BaselineError};
+use crate::baseline::{Baseline, BaselineError, machine_of};
 use crate::fsio::write_atomic;
-use crate::gate::{Comparison, Figures, Verdict, gate};
+use crate::gate::{Comparison, Figures, Machines, Verdict, gate};
 use crate::record::{RunRecord, merged_latency};
 use crate::report::svg::{Series, latency_over_time, percentile_spectrum};
 use crate::report::{ComparisonContext, WriteError, regression_report, verdict_tables};
@@ -153,6 +153,7 @@ pub fn load_baseline(path: &Path, scenario: &Scenario) -> Result<Baseline, Check
         return Err(CheckError::MissingBaseline(path.to_owned()));
     }
     let baseline = Baseline::load(path)?;
+    baseline.check_method(path)?;
     baseline.check_scenario(
         path,
         &scenario.name,
@@ -185,7 +186,15 @@ pub async fn check_against_file(
     .await?;
     let records = records(&results);
     let current: Vec<Figures> = records.iter().map(Figures::of).collect();
-    let verdict = gate(&baseline.runs, &current, &scenario.gate, Comparison::File);
+    let here = machine_of(&records);
+    let comparison = Comparison::of_file(baseline.environment.machine.as_ref(), here.as_ref());
+    let mut verdict = gate(&baseline.runs, &current, &scenario.gate, comparison);
+    verdict.machines = baseline
+        .environment
+        .machine
+        .clone()
+        .zip(here)
+        .map(|(baseline, current)| Machines { baseline, current });
     let context = ComparisonContext {
         scenario_name: scenario.name.clone(),
         scenario_file: scenario.source.path.display().to_string(),
@@ -241,7 +250,10 @@ pub async fn check_same_run(
     let cur = records(&current);
     let b: Vec<Figures> = base.iter().map(Figures::of).collect();
     let c: Vec<Figures> = cur.iter().map(Figures::of).collect();
-    let verdict = gate(&b, &c, &scenario.gate, Comparison::SameRun);
+    let mut verdict = gate(&b, &c, &scenario.gate, Comparison::SameRun);
+    verdict.machines = machine_of(&base)
+        .zip(machine_of(&cur))
+        .map(|(baseline, current)| Machines { baseline, current });
     let context = ComparisonContext {
         scenario_name: scenario.name.clone(),
         scenario_file: scenario.source.path.display().to_string(),

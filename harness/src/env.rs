@@ -31,6 +31,10 @@ pub const IMAGE: &str = "ERLMCP_PERF_IMAGE";
 /// When set, container tests fail instead of being skipped where no Docker engine answers.
 pub const REQUIRE_DOCKER: &str = "ERLMCP_PERF_REQUIRE_DOCKER";
 
+/// The machine class baselines are filed under (`baselines/<sut>/<class>/`), instead of the
+/// one derived from the CPU model and count.
+pub const MACHINE_CLASS: &str = "ERLMCP_PERF_MACHINE_CLASS";
+
 /// A bad environment setting.
 #[derive(Debug, thiserror::Error)]
 #[error("invalid {name}={value:?}: {reason}")]
@@ -116,6 +120,19 @@ pub fn trials() -> Result<usize, EnvError> {
 /// `ERLMCP_PERF_REFSERVER_FAULTS`, if set.
 pub fn refserver_faults() -> Option<String> {
     var(REFSERVER_FAULTS)
+}
+
+/// `ERLMCP_PERF_MACHINE_CLASS`, if set: lowercase letters, digits, `-`, `_` and `.`.
+pub fn machine_class() -> Result<Option<String>, EnvError> {
+    match var(MACHINE_CLASS) {
+        None => Ok(None),
+        Some(value) if crate::machine::valid_class(value.trim()) => Ok(Some(value.trim().into())),
+        Some(value) => Err(EnvError {
+            name: MACHINE_CLASS,
+            value,
+            reason: "expected a directory name of lowercase letters, digits, '-', '_' and '.' (at most 64)".into(),
+        }),
+    }
 }
 
 /// `ERLMCP_PERF_SUT`, default `reference`.

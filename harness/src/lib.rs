@@ -10,6 +10,7 @@ pub mod env;
 pub mod fsio;
 pub mod gate;
 pub mod load;
+pub mod machine;
 pub mod mcp;
 pub mod observe;
 pub mod record;

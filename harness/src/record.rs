@@ -9,6 +9,7 @@ use hdrhistogram::serialization::{Serializer as _, V2DeflateSerializer};
 use serde::{Deserialize, Serialize};
 
 use crate::load::{LATE_THRESHOLD, LoadOutcome, LoadPlan, OpStats, Stats};
+use crate::machine::Machine;
 use crate::observe::ResourceUsage;
 use crate::scenario::Scenario;
 use crate::sut::{NodeInfo, SutInfo};
@@ -51,6 +52,9 @@ pub struct RunRecord {
     /// single server, so records of schema 1 without it still read.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub nodes: Vec<NodeRecord>,
+    /// The machine it ran on, probed before the run; absent in older records.
+    #[serde(default)]
+    pub machine: Option<Machine>,
 }
 
 /// What one node of a clustered SUT answered over the measured phases.
@@ -82,6 +86,10 @@ pub struct HarnessInfo {
     pub version: String,
     /// Rust optimisation level the generator was built with.
     pub opt_level: String,
+    /// How the figures were measured ([`crate::load::METHOD_VERSION`]); 1 in records from
+    /// before it was recorded.
+    #[serde(default = "crate::load::first_method_version")]
+    pub method_version: u32,
 }
 
 /// The scenario as run.
@@ -267,6 +275,8 @@ pub struct RecordInputs<'a> {
     /// The SUT's nodes when it is a cluster ([`crate::sut::RunningSut::nodes`]); empty for
     /// a single server.
     pub nodes: Vec<NodeInfo>,
+    /// The machine, probed before the run.
+    pub machine: Option<Machine>,
 }
 
 impl RunRecord {
@@ -280,6 +290,7 @@ impl RunRecord {
             resources,
             duration_scale,
             nodes,
+            machine,
         } = inputs;
         let stats: &Stats = &outcome.stats;
         let overall = stats.overall();
@@ -368,6 +379,7 @@ impl RunRecord {
             harness: HarnessInfo {
                 version: env!("CARGO_PKG_VERSION").into(),
                 opt_level: crate::BUILD_OPT_LEVEL.into(),
+                method_version: crate::load::METHOD_VERSION,
             },
             scenario: ScenarioInfo {
                 name: scenario.name.clone(),
@@ -420,6 +432,7 @@ impl RunRecord {
             efficiency,
             slo: Vec::new(),
             nodes,
+            machine,
         };
         record.slo = crate::slo::check(&scenario.slo, &record);
         record

@@ -96,7 +96,11 @@ pub struct Context<'a> {
 /// The whole document.
 pub fn markdown(cx: &Context) -> String {
     let args = cx.args;
-    let env = harness::baseline::Environment::here(harness::BUILD_OPT_LEVEL.to_string(), 1.0);
+    let env = harness::baseline::Environment::here(
+        harness::BUILD_OPT_LEVEL.to_string(),
+        1.0,
+        Some(harness::machine::Machine::unprobed(None)),
+    );
     let mut out = String::from("# Generator benchmark\n\n");
     let _ = writeln!(
         out,

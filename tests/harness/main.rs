@@ -4,6 +4,7 @@
 mod bad_input;
 mod calibrate;
 mod capacity;
+mod ci_files;
 mod cli;
 mod connections;
 mod containers;
@@ -62,6 +63,7 @@ pub fn quiet() -> RunOptions {
     RunOptions {
         duration_scale: 1.0,
         progress: ProgressMode::Quiet,
+        machine_class: None,
     }
 }
 

@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use super::result::{CapacityResult, Limit};
 use super::step::round1;
-use crate::gate::{Status, classify};
+use crate::gate::{Comparison, Status, Unit, classify};
 
 /// The capacity gate's verdict.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -31,9 +31,20 @@ pub struct CapacityVerdict {
     pub note: String,
 }
 
-/// Compares a sweep with its baseline, threshold `t` percent.
-pub fn gate(baseline: &CapacityResult, current: &CapacityResult, t: f64) -> CapacityVerdict {
-    let base = baseline.bracket.last_good;
+/// Compares a sweep with its baseline, threshold `t` percent. Against a baseline of another
+/// machine class ([`Comparison::OtherMachine`]) its rates are scaled by the CPU probe and a
+/// drop fails only beyond the cross-machine factor (a third of the scaled rate at 2.5x).
+pub fn gate(
+    baseline: &CapacityResult,
+    current: &CapacityResult,
+    t: f64,
+    comparison: Comparison,
+) -> CapacityVerdict {
+    let scale = match comparison {
+        Comparison::OtherMachine(a) => a.scale(Unit::PerCpuSecond),
+        Comparison::File | Comparison::SameRun => 1.0,
+    };
+    let base = baseline.bracket.last_good.map(|r| r * scale);
     let cur = current.bracket.last_good;
     let change_percent = match (base, cur) {
         (Some(b), Some(c)) if b > 0.0 => Some(round1(100.0 * (c - b) / b)),
@@ -48,7 +59,25 @@ pub fn gate(baseline: &CapacityResult, current: &CapacityResult, t: f64) -> Capa
         (Some(b), Some(u)) if b > 0.0 => round1((100.0 * (b - u) / b).max(0.0)),
         _ => 0.0,
     };
-    let status = classify(drop, t);
+    let mut status = classify(drop, t);
+    let across_note = match comparison {
+        Comparison::OtherMachine(a) => {
+            let needed = round1(100.0 * (1.0 - 1.0 / a.factor));
+            let note = if status == Status::Regression && drop <= needed {
+                status = Status::Warning;
+                format!(
+                    "; the baseline was recorded on another machine (its rates x{scale:.2} for this machine by the CPU probe): only a drop beyond {needed}% ({}x) fails",
+                    a.factor
+                )
+            } else {
+                format!(
+                    "; the baseline was recorded on another machine (its rates x{scale:.2} for this machine by the CPU probe)"
+                )
+            };
+            Some(note)
+        }
+        Comparison::File | Comparison::SameRun => None,
+    };
     let rate = |r: Option<f64>| r.map_or("none".into(), |r| format!("{r:.0} req/s"));
     let mut note = format!(
         "maximum sustainable rate {} against {} in the baseline",
@@ -72,6 +101,9 @@ pub fn gate(baseline: &CapacityResult, current: &CapacityResult, t: f64) -> Capa
         ),
         (Some(_), None) => note.push_str("; the current sweep never broke up to its maximum"),
     }
+    if let Some(a) = across_note {
+        note.push_str(&a);
+    }
     CapacityVerdict {
         status,
         baseline_rps: base,
@@ -92,6 +124,7 @@ pub fn gate_against_file(
     thresholds: &crate::gate::Thresholds,
 ) -> Result<CapacityVerdict, crate::baseline::BaselineError> {
     let baseline = CapacityResult::load(path)?;
+    baseline.environment.check_method(path)?;
     if baseline.scenario.sha256 != current.scenario.sha256 {
         return Err(crate::baseline::BaselineError::ScenarioChanged {
             path: path.to_owned(),
@@ -100,7 +133,16 @@ pub fn gate_against_file(
             current: current.scenario.sha256.clone(),
         });
     }
-    Ok(gate(&baseline, current, thresholds.of("throughput")))
+    let comparison = Comparison::of_file(
+        baseline.environment.machine.as_ref(),
+        current.environment.machine.as_ref(),
+    );
+    Ok(gate(
+        &baseline,
+        current,
+        thresholds.of("throughput"),
+        comparison,
+    ))
 }
 
 #[cfg(test)]
@@ -148,6 +190,7 @@ mod tests {
             },
             opt_level: "2".into(),
             duration_scale: 1.0,
+            machine: crate::machine::Machine::unprobed(None),
             steps,
             bracket: Bracket {
                 last_good: good,
@@ -169,11 +212,21 @@ mod tests {
             (2_400.0, 2_500.0, 75.0, Status::Regression),
         ];
         for (good, bad, drop, status) in cases {
-            let v = gate(&base, &result(Some(good), Some(bad), false), 10.0);
+            let v = gate(
+                &base,
+                &result(Some(good), Some(bad), false),
+                10.0,
+                Comparison::File,
+            );
             assert_eq!(v.drop_beyond_resolution_percent, drop, "{}", v.note);
             assert_eq!(v.status, status, "{}", v.note);
         }
-        let v = gate(&base, &result(Some(2_400.0), Some(2_500.0), false), 10.0);
+        let v = gate(
+            &base,
+            &result(Some(2_400.0), Some(2_500.0), false),
+            10.0,
+            Comparison::File,
+        );
         assert_eq!(v.change_percent, Some(-76.0));
         assert!(
             v.note.contains("broke at 2500 req/s, 75.0% below"),
@@ -185,14 +238,24 @@ mod tests {
     #[test]
     fn a_sweep_without_an_upper_bound_shows_no_drop() {
         let base = result(Some(10_000.0), Some(10_500.0), false);
-        let generator = gate(&base, &result(Some(2_000.0), Some(2_100.0), true), 10.0);
+        let generator = gate(
+            &base,
+            &result(Some(2_000.0), Some(2_100.0), true),
+            10.0,
+            Comparison::File,
+        );
         assert_eq!(generator.status, Status::Ok);
         assert!(
             generator.note.contains("load generator limited"),
             "{}",
             generator.note
         );
-        let unbroken = gate(&base, &result(Some(20_000.0), None, false), 10.0);
+        let unbroken = gate(
+            &base,
+            &result(Some(20_000.0), None, false),
+            10.0,
+            Comparison::File,
+        );
         assert_eq!(unbroken.status, Status::Ok);
         assert_eq!(unbroken.change_percent, Some(100.0));
     }
@@ -217,6 +280,35 @@ mod tests {
         assert_eq!(
             generator.breaking_point_rps, None,
             "a generator limit is no breaking point"
+        );
+    }
+
+    #[test]
+    fn another_machine_fails_only_beyond_the_cross_machine_factor() {
+        let base = result(Some(10_000.0), Some(10_500.0), false);
+        let across = |cpu_slowdown| {
+            Comparison::OtherMachine(crate::gate::Across {
+                cpu_slowdown,
+                loopback_slowdown: 1.0,
+                factor: crate::gate::CROSS_MACHINE_FACTOR,
+            })
+        };
+        // Half the capacity: a REGRESSION on one machine, a WARNING across machines.
+        let half = result(Some(4_500.0), Some(5_000.0), false);
+        assert_eq!(
+            gate(&base, &half, 10.0, Comparison::File).status,
+            Status::Regression
+        );
+        let v = gate(&base, &half, 10.0, across(1.0));
+        assert_eq!(v.status, Status::Warning, "{}", v.note);
+        assert!(v.note.contains("another machine"), "{}", v.note);
+        // A CPU twice as slow by the probe explains half the capacity entirely.
+        assert_eq!(gate(&base, &half, 10.0, across(2.0)).status, Status::Ok);
+        // A fifth of the capacity is beyond any machine difference allowed for.
+        let fifth = result(Some(1_500.0), Some(2_000.0), false);
+        assert_eq!(
+            gate(&base, &fifth, 10.0, across(1.0)).status,
+            Status::Regression
         );
     }
 }

@@ -16,6 +16,7 @@ use crate::baseline::{
     BaselineError, Environment, Receipt, ScenarioIdentity, SutIdentity, read_json, receipt_of,
     verified, write_document,
 };
+use crate::machine::Machine;
 use crate::scenario::Scenario;
 use crate::sut::SutInfo;
 
@@ -76,6 +77,8 @@ pub struct ResultInputs<'a> {
     pub sut: &'a SutInfo,
     pub opt_level: String,
     pub duration_scale: f64,
+    /// The machine, probed before the sweep.
+    pub machine: Machine,
     pub steps: Vec<StepResult>,
     pub bracket: Bracket,
     /// RFC 3339.
@@ -92,6 +95,7 @@ impl CapacityResult {
             sut,
             opt_level,
             duration_scale,
+            machine,
             steps,
             bracket,
             timestamp,
@@ -114,7 +118,7 @@ impl CapacityResult {
                 image_id: None,
                 faults: sut.faults.clone(),
             },
-            environment: Environment::here(opt_level, duration_scale),
+            environment: Environment::here(opt_level, duration_scale, Some(machine)),
             spec: spec.clone(),
             knee: knee(&steps),
             usl: fit(&steps),

@@ -12,6 +12,7 @@ use super::search::Search;
 use super::spec::{CapacitySpec, Strategy};
 use super::step::{StepResult, step_scenario};
 use crate::load::{self, LoadPlan, Progress};
+use crate::machine::Machine;
 use crate::observe::{Sampler, Samples};
 use crate::record::{RecordInputs, RunRecord};
 use crate::report::write_run;
@@ -72,6 +73,7 @@ pub async fn run_sweep(
         .capacity
         .as_ref()
         .map_or(spec.step_duration, |c| c.step_duration);
+    let machine = Machine::probed(options.run.machine_class.clone()).await;
     let running = sut.start(Some(dir.join("sut.log"))).await?;
     let info = running.info.clone();
     let mut search = Search::new(&spec);
@@ -103,6 +105,7 @@ pub async fn run_sweep(
         sut: &info,
         opt_level: crate::BUILD_OPT_LEVEL.into(),
         duration_scale: scale,
+        machine,
         steps,
         bracket: search.bracket(),
         timestamp: humantime::format_rfc3339_seconds(SystemTime::now()).to_string(),
@@ -145,6 +148,8 @@ async fn run_step(
         resources: samples.summarize(measured_from, measured_to),
         duration_scale: scale,
         nodes: running.nodes(),
+        // The sweep's result carries the machine, probed once before the first step.
+        machine: None,
     });
     write_run(&dir.join(format!("step-{index:02}")), &record)?;
     let drain = outcome

@@ -14,6 +14,14 @@
 //!   tiny denominator (2 vs 5 errors) is judged by counts, not by its ratio alone.
 //!   With a single run a side, latency-like metrics have no noise estimate and the
 //!   threshold alone decides.
+//!
+//! A baseline recorded on another machine ([`Comparison::OtherMachine`]) cannot tell a
+//! slower machine from a slower server within the machines' difference. Its latencies are
+//! scaled by the two machines' probe ratio (loopback round trip), its efficiency by the CPU
+//! probe ratio, and a machine-bound metric fails only beyond [`CROSS_MACHINE_FACTOR`]
+//! times the scaled baseline (every current run beyond every scaled baseline run by that
+//! factor); a smaller change past T is a WARNING that says the machines differ. Error
+//! rates do not depend on the machine and are gated as always.
 
 mod figures;
 pub mod noise;
@@ -23,6 +31,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::{Deserialize, Serialize};
 
 pub use figures::{Figures, Percentiles};
+
+use crate::machine::Machine;
 use noise::{error_counts_greater, mann_whitney_greater, median};
 
 /// Threshold of every metric unless a scenario sets another, percent.
@@ -109,14 +119,53 @@ impl Thresholds {
     }
 }
 
+/// Across machines, a machine-bound metric fails only when it is worse than the baseline
+/// scaled by the probe by more than this factor. Baselines of one server on the two machine
+/// classes this project's CI runs on differed by up to 1.85x (efficiency; docs/machines.md).
+pub const CROSS_MACHINE_FACTOR: f64 = 2.5;
+
 /// What the baseline side is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Comparison {
-    /// A committed baseline file, recorded at another time.
+    /// A committed baseline file, recorded at another time on a machine of this class.
     File,
     /// Baseline and current run in this run, trials interleaved.
     SameRun,
+    /// A committed baseline file recorded on a machine of another class.
+    OtherMachine(Across),
+}
+
+/// How a machine of another class is allowed for: the probe ratios and the factor.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Across {
+    /// How much slower this machine's CPU loop is than the baseline machine's (1 unknown).
+    pub cpu_slowdown: f64,
+    /// How much slower its loopback round trip is (1 unknown).
+    pub loopback_slowdown: f64,
+    /// A machine-bound metric fails only beyond this factor of the scaled baseline.
+    pub factor: f64,
+}
+
+impl Across {
+    /// Probe ratios are trusted within [1/4, 4]; a wilder probe is noise.
+    const MAX_SCALE: f64 = 4.0;
+
+    /// The factor a baseline value in `unit` is multiplied by to stand for this machine.
+    pub fn scale(&self, unit: Unit) -> f64 {
+        let clamp = |x: f64| {
+            if x.is_finite() && x > 0.0 {
+                x.clamp(1.0 / Self::MAX_SCALE, Self::MAX_SCALE)
+            } else {
+                1.0
+            }
+        };
+        match unit {
+            Unit::Micros => clamp(self.loopback_slowdown),
+            Unit::PerCpuSecond => 1.0 / clamp(self.cpu_slowdown),
+            Unit::RequestsPerSecond | Unit::Percent | Unit::Bytes => 1.0,
+        }
+    }
 }
 
 /// Unit of a metric's values.
@@ -162,6 +211,41 @@ pub struct Verdict {
     pub baseline_runs: usize,
     pub current_runs: usize,
     pub metrics: Vec<MetricVerdict>,
+    /// The machines of the two sides, where both are known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub machines: Option<Machines>,
+}
+
+/// The machine each side was measured on.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Machines {
+    pub baseline: Machine,
+    pub current: Machine,
+}
+
+impl Comparison {
+    /// How a baseline file measured on `baseline` compares with runs on `current`: of this
+    /// machine class, or of another (a file without a fingerprint counts as another).
+    pub fn of_file(baseline: Option<&Machine>, current: Option<&Machine>) -> Self {
+        let Some(current) = current else {
+            return Comparison::File;
+        };
+        match baseline {
+            Some(b) if b.class == current.class => Comparison::File,
+            _ => {
+                let (cpu_slowdown, loopback_slowdown) =
+                    match (current.probe, baseline.and_then(|b| b.probe)) {
+                        (Some(c), Some(b)) => c.slowdown_against(&b),
+                        _ => (1.0, 1.0),
+                    };
+                Comparison::OtherMachine(Across {
+                    cpu_slowdown,
+                    loopback_slowdown,
+                    factor: CROSS_MACHINE_FACTOR,
+                })
+            }
+        }
+    }
 }
 
 impl Verdict {
@@ -268,14 +352,16 @@ pub fn gate(
         baseline_runs: baseline.len(),
         current_runs: current.len(),
         metrics: g.out,
+        machines: None,
     }
 }
 
 /// The status after the noise check: a REGRESSION the noise test did not confirm is a
 /// WARNING, and any flagged change that is not confirmed says so in `noise`.
-fn settle(threshold_status: Status, confirmed: bool, noise: &mut String) -> Status {
+fn settle(threshold_status: Status, confirmed: bool, noise: &mut String, why: &str) -> Status {
     if threshold_status > Status::Ok && !confirmed {
-        noise.push_str(": within noise");
+        noise.push_str(": ");
+        noise.push_str(why);
     }
     if threshold_status == Status::Regression && !confirmed {
         Status::Warning
@@ -347,7 +433,16 @@ impl Gate<'_> {
         worse: Worse,
         get: impl Fn(&Figures) -> Option<f64>,
     ) {
-        let b: Vec<f64> = self.baseline.iter().filter_map(&get).collect();
+        let scale = match self.comparison {
+            Comparison::OtherMachine(across) => across.scale(unit),
+            Comparison::File | Comparison::SameRun => 1.0,
+        };
+        let b: Vec<f64> = self
+            .baseline
+            .iter()
+            .filter_map(&get)
+            .map(|x| x * scale)
+            .collect();
         let c: Vec<f64> = self.current.iter().filter_map(&get).collect();
         let (Some(base), Some(cur)) = (median(&b), median(&c)) else {
             return;
@@ -355,33 +450,53 @@ impl Gate<'_> {
         let t = self.thresholds.of(key);
         let bad = bad_change(base, cur, worse);
         let threshold_status = bad.map_or(Status::Regression, |x| classify(x, t));
-        let (status, noise) = if b.len() < 2 || c.len() < 2 {
-            (
-                threshold_status,
-                format!("n/a ({} vs {} runs)", b.len(), c.len()),
-            )
-        } else {
-            let flip = |v: &[f64]| -> Vec<f64> {
-                v.iter()
-                    .map(|x| if worse == Worse::Higher { *x } else { -*x })
-                    .collect()
-            };
-            // Against a file the runs must be worse than the baseline's by more than the
-            // threshold itself: the file was recorded at another time, so "some change" is
-            // expected and only one beyond T is evidence.
-            let margin = match self.comparison {
-                Comparison::File => t / 100.0,
-                Comparison::SameRun => 0.0,
-            };
-            let base_shifted: Vec<f64> = flip(&b).iter().map(|x| x + margin * x.abs()).collect();
-            let p = mann_whitney_greater(&base_shifted, &flip(&c)).unwrap_or(1.0);
-            let confirmed = p <= ALPHA;
-            let mut noise = format!("p={p:.3}");
-            if margin > 0.0 {
-                noise.push_str(&format!(" beyond {t}%"));
-            }
-            (settle(threshold_status, confirmed, &mut noise), noise)
+        // What a baseline value must be worsened to before a current one counts as evidence.
+        // Against a file of this machine class, by the threshold itself: the file was
+        // recorded at another time, so "some change" is expected and only one beyond T is
+        // evidence. Against another machine class, by the cross-machine factor.
+        let (worsen, beyond): (Box<dyn Fn(f64) -> f64>, String) = match (self.comparison, worse) {
+            (Comparison::SameRun, _) => (Box::new(|x| x), String::new()),
+            (Comparison::File, Worse::Higher) => (
+                Box::new(move |x| x * (1.0 + t / 100.0)),
+                format!(" beyond {t}%"),
+            ),
+            (Comparison::File, Worse::Lower) => (
+                Box::new(move |x| x * (1.0 - t / 100.0)),
+                format!(" beyond {t}%"),
+            ),
+            (Comparison::OtherMachine(a), Worse::Higher) => (
+                Box::new(move |x| x * a.factor),
+                format!(" beyond {}x", a.factor),
+            ),
+            (Comparison::OtherMachine(a), Worse::Lower) => (
+                Box::new(move |x| x / a.factor),
+                format!(" beyond {}x", a.factor),
+            ),
         };
+        let flip = |x: f64| if worse == Worse::Higher { x } else { -x };
+        let beyond_worsened = flip(cur) > flip(worsen(base));
+        let (confirmed, mut noise) = if b.len() < 2 || c.len() < 2 {
+            let confirmed = match self.comparison {
+                Comparison::OtherMachine(_) => beyond_worsened,
+                Comparison::File | Comparison::SameRun => true,
+            };
+            (confirmed, format!("n/a ({} vs {} runs)", b.len(), c.len()))
+        } else {
+            let base_worsened: Vec<f64> = b.iter().map(|x| flip(worsen(*x))).collect();
+            let current: Vec<f64> = c.iter().map(|x| flip(*x)).collect();
+            let p = mann_whitney_greater(&base_worsened, &current).unwrap_or(1.0);
+            (p <= ALPHA && beyond_worsened, format!("p={p:.3}{beyond}"))
+        };
+        let why = match self.comparison {
+            Comparison::OtherMachine(a) => {
+                noise.push_str(&format!(
+                    " (baseline x{scale:.2} for this machine by the probe)"
+                ));
+                format!("recorded on another machine, not beyond {}x", a.factor)
+            }
+            Comparison::File | Comparison::SameRun => "within noise".to_string(),
+        };
+        let status = settle(threshold_status, confirmed, &mut noise, &why);
         self.out.push(MetricVerdict {
             group: group.into(),
             name: name.into(),
@@ -415,7 +530,7 @@ impl Gate<'_> {
         let p = error_counts_greater(kb, nb, kc, nc);
         let confirmed = p <= ALPHA;
         let mut noise = format!("{kb} vs {kc} errors, p={p:.3}");
-        let status = settle(threshold_status, confirmed, &mut noise);
+        let status = settle(threshold_status, confirmed, &mut noise, "within noise");
         self.out.push(MetricVerdict {
             group: "Error Rate".into(),
             name: name.into(),

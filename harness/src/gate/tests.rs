@@ -234,3 +234,133 @@ fn tails_need_enough_samples_to_be_gated() {
     assert_eq!(row(&v, "Latency", "P95").status, Status::Ok);
     assert_eq!(samples_needed("p99"), 1_000);
 }
+
+/// Three runs a side: `base` latencies and efficiency, the current ones `slower` times
+/// the latency and `1 / slower` the efficiency, with a little spread.
+fn runs_scaled(slower: f64) -> (Vec<Figures>, Vec<Figures>) {
+    let run = |p50: f64, efficiency: f64| Figures {
+        throughput_rps: 1000.0,
+        attempts: 30_000,
+        latency: Percentiles {
+            p50_us: p50 as u64,
+            p95_us: (p50 * 3.0) as u64,
+            p99_us: (p50 * 5.0) as u64,
+            p999_us: (p50 * 8.0) as u64,
+        },
+        efficiency: Some(efficiency),
+        memory_peak_bytes: Some(20_000_000),
+        ..Figures::default()
+    };
+    let spread = [0.98, 1.0, 1.02];
+    let base = spread.iter().map(|s| run(300.0 * s, 6000.0 * s)).collect();
+    let cur = spread
+        .iter()
+        .map(|s| run(300.0 * s * slower, 6000.0 * s / slower))
+        .collect();
+    (base, cur)
+}
+
+fn other_machine(cpu_slowdown: f64, loopback_slowdown: f64) -> Comparison {
+    Comparison::OtherMachine(Across {
+        cpu_slowdown,
+        loopback_slowdown,
+        factor: CROSS_MACHINE_FACTOR,
+    })
+}
+
+#[test]
+fn another_machine_alone_does_not_fail_the_gate() {
+    // 1.85x slower and less efficient: a REGRESSION against a file of this machine class,
+    // a WARNING that names the machines' difference against another class's.
+    let (base, cur) = runs_scaled(1.85);
+    let same = gate(&base, &cur, &Thresholds::default(), Comparison::File);
+    assert_eq!(same.status, Status::Regression);
+    let across = gate(&base, &cur, &Thresholds::default(), other_machine(1.0, 1.0));
+    assert_eq!(across.status, Status::Warning);
+    let p50 = row(&across, "Latency", "P50");
+    assert_eq!(p50.threshold_status, Status::Regression);
+    assert!(
+        p50.noise
+            .contains("recorded on another machine, not beyond 2.5x"),
+        "{}",
+        p50.noise
+    );
+    // A probe that says the machine is that much slower explains the change entirely.
+    let explained = gate(
+        &base,
+        &cur,
+        &Thresholds::default(),
+        other_machine(1.85, 1.85),
+    );
+    assert_eq!(
+        explained.status,
+        Status::Ok,
+        "{}",
+        verdict_tables_for_test(&explained)
+    );
+}
+
+#[test]
+fn another_machine_still_fails_a_change_beyond_the_factor() {
+    let (base, cur) = runs_scaled(4.0);
+    let v = gate(&base, &cur, &Thresholds::default(), other_machine(1.0, 1.0));
+    assert_eq!(v.status, Status::Regression);
+    assert_eq!(row(&v, "Latency", "P50").status, Status::Regression);
+    assert_eq!(
+        row(&v, "Resources", "Efficiency (msg per CPU-second)").status,
+        Status::Regression
+    );
+    // Scaled by a probe that says this machine is 2x slower, 4x is within the factor.
+    let v = gate(&base, &cur, &Thresholds::default(), other_machine(2.0, 2.0));
+    assert_eq!(v.status, Status::Warning);
+    // Errors do not depend on the machine: gated as always.
+    let (mut base, mut cur) = runs_scaled(1.0);
+    for f in &mut base {
+        f.errors = 3;
+    }
+    for f in &mut cur {
+        f.errors = 300;
+    }
+    let v = gate(&base, &cur, &Thresholds::default(), other_machine(1.0, 1.0));
+    assert_eq!(row(&v, "Error Rate", "Total").status, Status::Regression);
+}
+
+#[test]
+fn comparison_follows_the_machine_class() {
+    use crate::machine::{Machine, Probe};
+    let machine = |class: &str, cpu: f64| Machine {
+        class: class.into(),
+        cpu_model: "test".into(),
+        cpu_count: 2,
+        kernel: "6.1".into(),
+        probe: Some(Probe {
+            cpu_ns_per_million: cpu,
+            loopback_rtt_us: 20.0,
+        }),
+    };
+    let a = machine("a-2cpu", 1e6);
+    assert_eq!(Comparison::of_file(Some(&a), Some(&a)), Comparison::File);
+    let b = machine("b-2cpu", 1.5e6);
+    match Comparison::of_file(Some(&a), Some(&b)) {
+        Comparison::OtherMachine(x) => {
+            assert_eq!((x.cpu_slowdown, x.loopback_slowdown), (1.5, 1.0));
+        }
+        other => panic!("{other:?}"),
+    }
+    // A baseline without a fingerprint is another machine, with no scaling.
+    assert!(matches!(
+        Comparison::of_file(None, Some(&b)),
+        Comparison::OtherMachine(Across {
+            cpu_slowdown: 1.0,
+            ..
+        })
+    ));
+    assert_eq!(Comparison::of_file(Some(&a), None), Comparison::File);
+}
+
+fn verdict_tables_for_test(v: &Verdict) -> String {
+    v.metrics
+        .iter()
+        .map(|m| format!("{} {} {:?} {}\n", m.group, m.name, m.status, m.noise))
+        .collect()
+}

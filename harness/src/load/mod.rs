@@ -1,6 +1,20 @@
 //! The load engine: schedule, request mix, workers and what they measure.
 
 mod engine;
+
+/// Version of the measurement method: bumped whenever the generator's pacing, timing or
+/// connection behaviour changes what a figure means, so figures of two versions are never
+/// compared. 1: everything recorded before the version was (sends on tokio's timer or the
+/// first `timerfd` pacer, latency ended when the answer was read). 2: reads on the worker's
+/// ticks, latency ended at the kernel's receive stamp, the 1 ms wake-up quantum, per-session
+/// connection cap (see docs/performance.md).
+pub const METHOD_VERSION: u32 = 2;
+
+/// The method version of records and baselines written before it was recorded.
+pub fn first_method_version() -> u32 {
+    1
+}
+
 mod mix;
 mod pacer;
 mod placement;

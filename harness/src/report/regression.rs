@@ -53,6 +53,9 @@ pub fn verdict_summary(v: &Verdict) -> String {
         Status::Ok => "✅ **NO REGRESSION**",
     };
     let _ = writeln!(s, "{headline}\n");
+    if let Some(line) = machines_line(v) {
+        let _ = writeln!(s, "{line}\n");
+    }
     let flagged: Vec<&MetricVerdict> = v.metrics.iter().filter(|m| m.status > Status::Ok).collect();
     if flagged.is_empty() {
         let _ = writeln!(s, "- Every metric is within its threshold.");
@@ -68,6 +71,28 @@ pub fn verdict_summary(v: &Verdict) -> String {
         );
     }
     s
+}
+
+/// What the two machines mean for the verdict, in plain words: said first whenever the
+/// baseline was recorded on another machine class.
+pub fn machines_line(v: &Verdict) -> Option<String> {
+    let Comparison::OtherMachine(a) = v.comparison else {
+        return None;
+    };
+    let (baseline, current) = match &v.machines {
+        Some(m) => (m.baseline.describe(), m.current.describe()),
+        None => ("an unknown machine".into(), "this machine".into()),
+    };
+    let class = v
+        .machines
+        .as_ref()
+        .map_or("<class>", |m| m.current.class.as_str());
+    Some(format!(
+        "**The baseline was recorded on another machine**: {baseline}; this run: {current}. Latencies are compared with the baseline scaled by the loopback probe (x{:.2}), efficiency by the CPU probe (x{:.2}), and a machine-bound metric fails only beyond {}x of that; smaller changes are WARNINGs, not evidence (error rates are gated as always). To gate closely here, record this machine's own baseline (`ERLMCP_PERF_UPDATE_BASELINES=1 cargo nextest run --profile perf` writes `baselines/<sut>/{class}/`), or compare two builds in one run (`ERLMCP_PERF_BASELINE_IMAGE`).",
+        a.scale(crate::gate::Unit::Micros),
+        a.scale(crate::gate::Unit::PerCpuSecond),
+        a.factor
+    ))
 }
 
 /// The summary and one table per metric group, as in erlmcp's report.
@@ -117,6 +142,19 @@ pub fn regression_report(ctx: &ComparisonContext, v: &Verdict) -> String {
     );
     let _ = writeln!(s, "**Baseline:** {}  ", ctx.baseline);
     let _ = writeln!(s, "**Current:** {}  ", ctx.current);
+    if let Some(m) = &v.machines {
+        let same = if m.baseline.class == m.current.class {
+            "same machine class"
+        } else {
+            "another machine class"
+        };
+        let _ = writeln!(
+            s,
+            "**Machines:** baseline {}; current {} ({same})  ",
+            m.baseline.describe(),
+            m.current.describe()
+        );
+    }
     let thresholds: Vec<String> = {
         let mut keys: Vec<(String, f64)> = v
             .metrics
@@ -165,16 +203,19 @@ pub fn regression_report(ctx: &ComparisonContext, v: &Verdict) -> String {
     let kind = match v.comparison {
         Comparison::File => "a committed baseline file",
         Comparison::SameRun => "a same-run A/B comparison with interleaved trials",
+        Comparison::OtherMachine(_) => "a committed baseline file of another machine class",
     };
     let _ = writeln!(
         s,
         "Current ({} runs) against {kind} ({} runs); figures are medians of runs. Per metric, a change in its bad direction above the threshold T is a WARNING, above 1.5 T a REGRESSION, which must also stand out of the noise: a one-sided exact Mann-Whitney U test across runs (p <= {ALPHA}){}; error rates by a conditional binomial test on the counts (p <= {ALPHA}). A REGRESSION within the noise is reported as WARNING. Only REGRESSION fails.\n",
         v.current_runs,
         v.baseline_runs,
-        if v.comparison == Comparison::File {
-            ", against the baseline's runs worsened by T itself (every current run worse than every baseline run by more than the threshold)"
-        } else {
-            ""
+        match v.comparison {
+            Comparison::File =>
+                ", against the baseline's runs worsened by T itself (every current run worse than every baseline run by more than the threshold)",
+            Comparison::OtherMachine(_) =>
+                ", against the baseline's runs scaled to this machine by the probe and worsened by the cross-machine factor (every current run worse than every scaled baseline run by more than that factor)",
+            Comparison::SameRun => "",
         }
     );
     let _ = writeln!(s, "## Proof Receipt\n```");
