@@ -152,7 +152,9 @@ fn a_missing_profile_names_its_path() {
 
 /// A copy of the committed warm-up baseline in a temporary directory, edited by `edit`.
 fn edited_baseline(dir: &Path, edit: impl FnOnce(&str) -> String) -> (PathBuf, String) {
-    let text = std::fs::read_to_string(root().join("baselines/reference/warmup.json")).unwrap();
+    let text =
+        std::fs::read_to_string(root().join("baselines/reference/amd-epyc-2cpu/warmup.json"))
+            .unwrap();
     let edited = edit(&text);
     let path = dir.join("warmup.json");
     std::fs::write(&path, &edited).unwrap();
@@ -258,7 +260,9 @@ fn a_baseline_of_another_schema_version_is_refused_saying_which() {
 fn the_baseline_of_another_scenario_is_refused_naming_both() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("baseline.json");
-    let text = std::fs::read_to_string(root().join("baselines/reference/realistic.json")).unwrap();
+    let text =
+        std::fs::read_to_string(root().join("baselines/reference/amd-epyc-2cpu/realistic.json"))
+            .unwrap();
     std::fs::write(&path, &text).unwrap();
     let e = refused(&path, &text);
     assert!(matches!(e, BaselineError::OtherScenario { .. }), "{e}");
@@ -297,8 +301,8 @@ fn a_bad_baseline_fails_the_gate_before_any_load_is_sent() {
 fn verify_and_compare_refuse_bad_baselines_with_the_file_name() {
     let dir = tempfile::tempdir().unwrap();
     let (truncated, _) = edited_baseline(dir.path(), |t| t[..t.len() / 3].to_string());
-    let good = root().join("baselines/reference/warmup.json");
-    let other = root().join("baselines/reference/realistic.json");
+    let good = root().join("baselines/reference/amd-epyc-2cpu/warmup.json");
+    let other = root().join("baselines/reference/amd-epyc-2cpu/realistic.json");
     let run = |args: &[&Path]| {
         let mut command = Command::new(BIN);
         for a in args {

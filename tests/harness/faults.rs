@@ -523,7 +523,8 @@ fn interrupted_update_keeps_the_old_baseline(signal: libc::c_int) {
     let baselines = dir.path().join("baselines");
     std::fs::create_dir_all(&baselines).unwrap();
     let path = baselines.join("update.json");
-    let committed = Path::new(env!("CARGO_MANIFEST_DIR")).join("baselines/reference/warmup.json");
+    let committed =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("baselines/reference/amd-epyc-2cpu/warmup.json");
     let old = std::fs::read(committed).unwrap();
     std::fs::write(&path, &old).unwrap();
     let mut child = std::process::Command::new(std::env::current_exe().unwrap())

@@ -11,6 +11,7 @@ mod containers;
 mod engine;
 mod faults;
 mod gate;
+mod machines;
 mod remote_target;
 mod transports;
 

@@ -105,6 +105,29 @@ impl StepResult {
     }
 }
 
+impl StepResult {
+    /// A step at `rate` whose sessions could not be opened: nothing was sent, so the SUT
+    /// broke (every request counted as failed).
+    pub fn unreachable(index: usize, rate: f64, why: &str) -> Self {
+        Self {
+            index,
+            offered_rps: rate,
+            achieved_rps: 0.0,
+            p50_us: 0,
+            p99_us: 0,
+            mean_us: 0.0,
+            attempts: 0,
+            errors: 0,
+            error_rate_percent: 100.0,
+            late_percent: 0.0,
+            cpu_cores: None,
+            concurrency: 0.0,
+            verdict: StepVerdict::Broke,
+            reasons: vec![format!("the SUT accepted no session: {why}")],
+        }
+    }
+}
+
 /// The break criteria on a step's figures.
 ///
 /// A generator that did not keep its schedule makes latency (measured from the intended

@@ -11,7 +11,7 @@ use super::result::{CapacityResult, ResultInputs};
 use super::search::Search;
 use super::spec::{CapacitySpec, Strategy};
 use super::step::{StepResult, step_scenario};
-use crate::load::{self, LoadPlan, Progress};
+use crate::load::{self, LoadError, LoadPlan, Progress};
 use crate::machine::Machine;
 use crate::observe::{Sampler, Samples};
 use crate::record::{RecordInputs, RunRecord};
@@ -84,6 +84,15 @@ pub async fn run_sweep(
         match run_step(&scenario, &spec, &running, rate, index, scale, dir).await {
             Ok(step) => {
                 search.record(rate, step.verdict.is_good());
+                on_step(&step);
+                steps.push(step);
+            }
+            // A SUT that accepts no session after a step it survived has broken at this
+            // rate (it is still recovering from the last one, or fell over): a broken
+            // step, not a failed sweep. The first step's failure is a setup error.
+            Err(CapacityError::Load(e @ LoadError::Session { .. })) if !steps.is_empty() => {
+                let step = StepResult::unreachable(index, rate, &e.to_string());
+                search.record(rate, false);
                 on_step(&step);
                 steps.push(step);
             }
