@@ -1,7 +1,7 @@
 //! The perf suite: one test per `scenarios/*.yml` (`capacity::<stem>` for a capacity
 //! sweep, `scenario::<stem>` otherwise), run against the embedded reference
 //! server (or the SUT `ERLMCP_PERF_SUT` names) and gated against
-//! `baselines/<sut>/<scenario>.json`. Run it with
+//! `baselines/<sut>/<class>/<scenario>.json`. Run it with
 //! `cargo nextest run --profile perf`; `ERLMCP_PERF_UPDATE_BASELINES=1` rewrites the
 //! baselines of the scenarios it runs instead of gating.
 //!
@@ -138,7 +138,7 @@ fn require_optimised_build() -> Result<(), Failed> {
     Ok(())
 }
 
-/// A capacity sweep gated against `baselines/<sut>/<stem>.json` (a capacity file), or
+/// A capacity sweep gated against `baselines/<sut>/<class>/<stem>.json` (a capacity file), or
 /// recorded there with `ERLMCP_PERF_UPDATE_BASELINES=1`. Fails on a REGRESSION of the
 /// maximum sustainable rate. A sweep the load generator limited is reported (its maximum
 /// is then a lower bound) but does not fail: a slower SUT breaks below the generator's

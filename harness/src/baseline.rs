@@ -385,8 +385,8 @@ impl Environment {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Located {
     /// The file to gate against: this machine class's (`<dir>/<class>/<stem>.json`), else
-    /// another class's (the first by name), else one filed for no class (`<dir>/<stem>.json`);
-    /// `None` when there is none.
+    /// another class's (one with as many CPUs first, then by name), else one filed for no
+    /// class (`<dir>/<stem>.json`); `None` when there is none.
     pub read: Option<PathBuf>,
     /// Where the update flag records this machine's baseline: `<dir>/<class>/<stem>.json`.
     pub record: PathBuf,
@@ -399,15 +399,23 @@ pub fn locate(dir: &Path, class: &str, stem: &str) -> Located {
     let read = if record.is_file() {
         Some(record.clone())
     } else {
-        let mut others: Vec<PathBuf> = std::fs::read_dir(dir)
+        // The class ends in its CPU count (`-2cpu`): prefer one with as many CPUs.
+        let cpus = |class: &str| class.rsplit('-').next().map(str::to_string);
+        let own = cpus(class);
+        let mut others: Vec<(bool, PathBuf)> = std::fs::read_dir(dir)
             .into_iter()
             .flatten()
-            .filter_map(|e| e.ok().map(|e| e.path().join(&file)))
-            .filter(|p| p.is_file())
+            .filter_map(|e| e.ok())
+            .map(|e| {
+                let other = e.file_name().to_string_lossy().into_owned();
+                (cpus(&other) != own, e.path().join(&file))
+            })
+            .filter(|(_, p)| p.is_file())
             .collect();
         others.sort();
         others
             .into_iter()
+            .map(|(_, p)| p)
             .next()
             .or_else(|| Some(dir.join(&file)).filter(|p| p.is_file()))
     };

@@ -136,12 +136,26 @@ impl Machine {
     }
 }
 
-/// `model name` of the first CPU in `/proc/cpuinfo`.
+/// `model name` of the first CPU in `/proc/cpuinfo`, or on Arm, which has none, its
+/// implementer and part (`Arm 0x41 0xd0c`).
 fn cpu_model() -> Option<String> {
-    let text = std::fs::read_to_string("/proc/cpuinfo").ok()?;
-    text.lines()
-        .find_map(|l| l.strip_prefix("model name"))
-        .map(|v| v.trim_start_matches([' ', '\t', ':']).trim().to_string())
+    model_of(&std::fs::read_to_string("/proc/cpuinfo").ok()?)
+}
+
+fn model_of(cpuinfo: &str) -> Option<String> {
+    let field = |name: &str| {
+        cpuinfo.lines().find_map(|l| {
+            let (key, value) = l.split_once(':')?;
+            (key.trim() == name).then(|| value.trim().to_string())
+        })
+    };
+    field("model name").or_else(|| {
+        let implementer = field("CPU implementer")?;
+        Some(format!(
+            "Arm {implementer} {}",
+            field("CPU part").unwrap_or_default()
+        ))
+    })
 }
 
 /// The class of a CPU model and count: lowercase words of the model without trademarks,
@@ -207,7 +221,9 @@ fn cpu_loop_ns() -> f64 {
 /// Mean round trip of one byte over loopback TCP per repetition, microseconds.
 fn loopback_rtts() -> std::io::Result<Vec<f64>> {
     let listener = TcpListener::bind("127.0.0.1:0")?;
-    let addr = listener.local_addr()?;
+    // Connected before the echo thread starts (the kernel completes it from the backlog),
+    // so the thread is never left waiting in `accept` for a client that failed.
+    let mut client = TcpStream::connect(listener.local_addr()?)?;
     let echo = std::thread::spawn(move || -> std::io::Result<()> {
         let (mut peer, _) = listener.accept()?;
         peer.set_nodelay(true)?;
@@ -220,7 +236,6 @@ fn loopback_rtts() -> std::io::Result<Vec<f64>> {
             }
         }
     });
-    let mut client = TcpStream::connect(addr)?;
     client.set_nodelay(true)?;
     client.set_read_timeout(Some(Duration::from_secs(5)))?;
     let mut rtts = Vec::with_capacity(RTT_REPETITIONS);
@@ -260,6 +275,11 @@ mod tests {
             assert!(valid_class(&class_of(model, 2)), "{model}");
         }
         assert!(!valid_class("../x") && !valid_class("A") && !valid_class(""));
+        let arm = "processor\t: 0\nBogoMIPS\t: 50.00\nCPU implementer\t: 0x41\nCPU part\t: 0xd0c\n";
+        let model = model_of(arm).unwrap();
+        assert_eq!(class_of(&model, 4), "arm-0x41-0xd0c-4cpu");
+        let x86 = "processor\t: 0\nmodel name\t: AMD EPYC\n";
+        assert_eq!(model_of(x86).as_deref(), Some("AMD EPYC"));
     }
 
     #[test]

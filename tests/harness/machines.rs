@@ -263,6 +263,9 @@ fn baselines_are_found_by_machine_class_then_any_class() {
     assert_eq!(none.record, sut.join("a-2cpu/x.json"));
     std::fs::create_dir_all(sut.join("b-2cpu")).unwrap();
     std::fs::write(sut.join("b-2cpu/x.json"), "{}").unwrap();
+    std::fs::create_dir_all(sut.join("a-64cpu")).unwrap();
+    std::fs::write(sut.join("a-64cpu/x.json"), "{}").unwrap();
+    // Another class with as many CPUs comes before one of the same model with more.
     assert_eq!(
         locate(sut, "a-2cpu", "x").read,
         Some(sut.join("b-2cpu/x.json"))

@@ -106,8 +106,8 @@ impl StepResult {
 }
 
 impl StepResult {
-    /// A step at `rate` whose sessions could not be opened: nothing was sent, so the SUT
-    /// broke (every request counted as failed).
+    /// A step at `rate` whose sessions could not be opened after earlier steps: nothing
+    /// was sent, the sweep ends with it, and it does not move the search's bracket.
     pub fn unreachable(index: usize, rate: f64, why: &str) -> Self {
         Self {
             index,
@@ -123,7 +123,9 @@ impl StepResult {
             cpu_cores: None,
             concurrency: 0.0,
             verdict: StepVerdict::Broke,
-            reasons: vec![format!("the SUT accepted no session: {why}")],
+            reasons: vec![format!(
+                "the SUT accepted no session after the earlier steps, so the sweep ended here: {why}"
+            )],
         }
     }
 }
@@ -282,5 +284,24 @@ pub(super) mod tests {
             "{reasons:?}"
         );
         assert!(reasons[1].contains("not judged"), "{reasons:?}");
+    }
+
+    #[test]
+    fn a_step_the_sut_accepted_no_session_for_broke_and_is_left_out_of_the_fits() {
+        let lost = StepResult::unreachable(3, 16_000.0, "connect");
+        assert_eq!(lost.verdict, StepVerdict::Broke);
+        assert!(
+            lost.reasons[0].contains("accepted no session") && lost.reasons[0].ends_with("connect")
+        );
+        let steps = vec![
+            step(1_000.0, 1_000.0, 2, 0.0),
+            step(2_000.0, 2_000.0, 3, 0.0),
+            step(4_000.0, 4_000.0, 20, 0.0),
+            lost,
+        ];
+        let answered = &steps[..3];
+        use crate::capacity::{knee::knee, usl::fit};
+        assert_eq!(knee(&steps), knee(answered));
+        assert_eq!(fit(&steps).points, fit(answered).points);
     }
 }

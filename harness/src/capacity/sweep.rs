@@ -81,20 +81,29 @@ pub async fn run_sweep(
     let mut failure = None;
     while let Some(rate) = search.next_rate() {
         let index = steps.len() + 1;
-        match run_step(&scenario, &spec, &running, rate, index, scale, dir).await {
+        let sweep = Sweep {
+            scenario: &scenario,
+            spec: &spec,
+            running: &running,
+            scale,
+            dir,
+            machine: &machine,
+        };
+        match run_step(&sweep, rate, index).await {
             Ok(step) => {
                 search.record(rate, step.verdict.is_good());
                 on_step(&step);
                 steps.push(step);
             }
-            // A SUT that accepts no session after a step it survived has broken at this
-            // rate (it is still recovering from the last one, or fell over): a broken
-            // step, not a failed sweep. The first step's failure is a setup error.
+            // A SUT that accepts no session after earlier steps stopped answering because of
+            // them (the last step broke it, or it fell over): the sweep ends there with what
+            // it measured, the step reported, and the search's bracket left as the answered
+            // steps set it. The first step's failure is a setup error.
             Err(CapacityError::Load(e @ LoadError::Session { .. })) if !steps.is_empty() => {
                 let step = StepResult::unreachable(index, rate, &e.to_string());
-                search.record(rate, false);
                 on_step(&step);
                 steps.push(step);
+                break;
             }
             Err(e) => {
                 failure = Some(e);
@@ -121,16 +130,27 @@ pub async fn run_sweep(
     }))
 }
 
-/// One step at `rate`: warm-up, measured window, CPU sampled over the window.
-async fn run_step(
-    scenario: &Scenario,
-    spec: &CapacitySpec,
-    running: &RunningSut,
-    rate: f64,
-    index: usize,
+/// What every step of a sweep shares.
+struct Sweep<'a> {
+    /// The scaled scenario.
+    scenario: &'a Scenario,
+    spec: &'a CapacitySpec,
+    running: &'a RunningSut,
     scale: f64,
-    dir: &Path,
-) -> Result<StepResult, CapacityError> {
+    dir: &'a Path,
+    machine: &'a Machine,
+}
+
+/// One step at `rate`: warm-up, measured window, CPU sampled over the window.
+async fn run_step(sweep: &Sweep<'_>, rate: f64, index: usize) -> Result<StepResult, CapacityError> {
+    let Sweep {
+        scenario,
+        spec,
+        running,
+        scale,
+        dir,
+        machine,
+    } = *sweep;
     let step = step_scenario(scenario, rate, spec.step_duration);
     let plan = Arc::new(LoadPlan::new(&step));
     let sampler = running
@@ -157,8 +177,7 @@ async fn run_step(
         resources: samples.summarize(measured_from, measured_to),
         duration_scale: scale,
         nodes: running.nodes(),
-        // The sweep's result carries the machine, probed once before the first step.
-        machine: None,
+        machine: Some(machine.clone()),
     });
     write_run(&dir.join(format!("step-{index:02}")), &record)?;
     let drain = outcome

@@ -16,10 +16,9 @@
 //!   threshold alone decides.
 //!
 //! A baseline recorded on another machine ([`Comparison::OtherMachine`]) cannot tell a
-//! slower machine from a slower server within the machines' difference. Its latencies are
-//! scaled by the two machines' probe ratio (loopback round trip), its efficiency by the CPU
-//! probe ratio, and a machine-bound metric fails only beyond [`CROSS_MACHINE_FACTOR`]
-//! times the scaled baseline (every current run beyond every scaled baseline run by that
+//! slower machine from a slower server within the machines' difference. Its efficiency is
+//! scaled down by the CPU probe ratio when this machine's CPU is slower (never up), and a
+//! machine-bound metric fails only beyond [`CROSS_MACHINE_FACTOR`] times the scaled baseline (every current run beyond every scaled baseline run by that
 //! factor); a smaller change past T is a WARNING that says the machines differ. Error
 //! rates do not depend on the machine and are gated as always.
 
@@ -136,7 +135,8 @@ pub enum Comparison {
     OtherMachine(Across),
 }
 
-/// How a machine of another class is allowed for: the probe ratios and the factor.
+/// How a machine of another class is allowed for: the probe ratios (recorded; only the
+/// CPU's is applied, see [`Across::scale`]) and the factor.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Across {
     /// How much slower this machine's CPU loop is than the baseline machine's (1 unknown).
@@ -148,22 +148,24 @@ pub struct Across {
 }
 
 impl Across {
-    /// Probe ratios are trusted within [1/4, 4]; a wilder probe is noise.
-    const MAX_SCALE: f64 = 4.0;
+    /// A CPU slowdown is allowed for up to this much; a wilder probe is taken at this.
+    const MAX_SLOWDOWN: f64 = 4.0;
 
     /// The factor a baseline value in `unit` is multiplied by to stand for this machine.
+    ///
+    /// Scaling only ever loosens the rule: a baseline is never made stricter because the
+    /// probe says this machine is faster. Only the CPU probe scales (efficiency and
+    /// capacity, for a slower CPU): the loopback round trip varies by more than half between
+    /// runs on one machine, so latencies are left to the factor alone.
     pub fn scale(&self, unit: Unit) -> f64 {
-        let clamp = |x: f64| {
-            if x.is_finite() && x > 0.0 {
-                x.clamp(1.0 / Self::MAX_SCALE, Self::MAX_SCALE)
-            } else {
-                1.0
-            }
+        let slowdown = if self.cpu_slowdown.is_finite() {
+            self.cpu_slowdown.clamp(1.0, Self::MAX_SLOWDOWN)
+        } else {
+            1.0
         };
         match unit {
-            Unit::Micros => clamp(self.loopback_slowdown),
-            Unit::PerCpuSecond => 1.0 / clamp(self.cpu_slowdown),
-            Unit::RequestsPerSecond | Unit::Percent | Unit::Bytes => 1.0,
+            Unit::PerCpuSecond => 1.0 / slowdown,
+            Unit::Micros | Unit::RequestsPerSecond | Unit::Percent | Unit::Bytes => 1.0,
         }
     }
 }
@@ -225,7 +227,7 @@ pub struct Machines {
 
 impl Comparison {
     /// How a baseline file measured on `baseline` compares with runs on `current`: of this
-    /// machine class, or of another (a file without a fingerprint counts as another).
+    /// machine class, or of another (a side without a fingerprint counts as another).
     pub fn of_file(baseline: Option<&Machine>, current: Option<&Machine>) -> Self {
         let Some(current) = current else {
             return Comparison::File;
@@ -337,14 +339,7 @@ pub fn gate(
         Worse::Higher,
         |f| f.memory_peak_bytes.map(|b| b as f64),
     );
-    g.continuous(
-        "Resources",
-        "Efficiency (msg per CPU-second)",
-        "efficiency",
-        Unit::PerCpuSecond,
-        Worse::Lower,
-        |f| f.efficiency,
-    );
+    g.efficiency();
     let status = g.out.iter().map(|m| m.status).max().unwrap_or(Status::Ok);
     Verdict {
         status,
@@ -394,7 +389,45 @@ pub fn samples_needed(key: &str) -> u64 {
     }
 }
 
+/// SUT CPU-seconds each run needs for its efficiency to be gated: the kernel counts CPU
+/// time in 10 ms ticks, so below a second one tick either way moves it by more than 1%
+/// (a 3 s run at 100 req/s used 12 to 16 ticks: 2,500 against 1,875 msg per CPU-second).
+pub const CPU_SECONDS_NEEDED: f64 = 1.0;
+
 impl Gate<'_> {
+    /// Efficiency (successful requests per SUT CPU-second), gated only when every run on
+    /// both sides used [`CPU_SECONDS_NEEDED`].
+    fn efficiency(&mut self) {
+        let name = "Efficiency (msg per CPU-second)";
+        let before = self.out.len();
+        self.continuous(
+            "Resources",
+            name,
+            "efficiency",
+            Unit::PerCpuSecond,
+            Worse::Lower,
+            |f| f.efficiency,
+        );
+        let cpu_seconds = |f: &Figures| {
+            f.efficiency
+                .map(|e| if e > 0.0 { f.ok() as f64 / e } else { 0.0 })
+        };
+        let fewest = self
+            .baseline
+            .iter()
+            .chain(self.current)
+            .filter_map(cpu_seconds)
+            .fold(f64::INFINITY, f64::min);
+        if fewest < CPU_SECONDS_NEEDED
+            && let Some(m) = self.out.get_mut(before)
+        {
+            m.status = Status::Ok;
+            m.noise = format!(
+                "not gated: {fewest:.2} SUT CPU-seconds in a run, {CPU_SECONDS_NEEDED} needed for efficiency"
+            );
+        }
+    }
+
     /// A latency percentile (`key` = `p50` ... `p999`), gated only when every run on both
     /// sides has enough samples for it.
     fn percentile(
@@ -489,9 +522,9 @@ impl Gate<'_> {
         };
         let why = match self.comparison {
             Comparison::OtherMachine(a) => {
-                noise.push_str(&format!(
-                    " (baseline x{scale:.2} for this machine by the probe)"
-                ));
+                if scale != 1.0 {
+                    noise.push_str(&format!(" (baseline x{scale:.2} for this machine's CPU)"));
+                }
                 format!("recorded on another machine, not beyond {}x", a.factor)
             }
             Comparison::File | Comparison::SameRun => "within noise".to_string(),

@@ -285,18 +285,34 @@ fn another_machine_alone_does_not_fail_the_gate() {
         "{}",
         p50.noise
     );
-    // A probe that says the machine is that much slower explains the change entirely.
+    // A CPU probe that says the machine is that much slower explains the efficiency
+    // entirely; latencies are left to the factor (the loopback probe is too noisy).
     let explained = gate(
         &base,
         &cur,
         &Thresholds::default(),
         other_machine(1.85, 1.85),
     );
+    let efficiency = row(&explained, "Resources", "Efficiency (msg per CPU-second)");
     assert_eq!(
-        explained.status,
+        efficiency.status,
         Status::Ok,
         "{}",
         verdict_tables_for_test(&explained)
+    );
+    assert_eq!(explained.status, Status::Warning);
+    // A probe that says this machine is faster never makes the rule stricter.
+    let faster = gate(
+        &base,
+        &cur,
+        &Thresholds::default(),
+        other_machine(0.25, 0.25),
+    );
+    assert_eq!(
+        faster.status,
+        Status::Warning,
+        "{}",
+        verdict_tables_for_test(&faster)
     );
 }
 
@@ -310,9 +326,14 @@ fn another_machine_still_fails_a_change_beyond_the_factor() {
         row(&v, "Resources", "Efficiency (msg per CPU-second)").status,
         Status::Regression
     );
-    // Scaled by a probe that says this machine is 2x slower, 4x is within the factor.
+    // Efficiency scaled by a CPU probe that says this machine is 2x slower: 4x is within
+    // the factor; latency is not scaled, and 4x still fails.
     let v = gate(&base, &cur, &Thresholds::default(), other_machine(2.0, 2.0));
-    assert_eq!(v.status, Status::Warning);
+    assert_eq!(
+        row(&v, "Resources", "Efficiency (msg per CPU-second)").status,
+        Status::Warning
+    );
+    assert_eq!(row(&v, "Latency", "P50").status, Status::Regression);
     // Errors do not depend on the machine: gated as always.
     let (mut base, mut cur) = runs_scaled(1.0);
     for f in &mut base {

@@ -88,10 +88,9 @@ pub fn machines_line(v: &Verdict) -> Option<String> {
         .as_ref()
         .map_or("<class>", |m| m.current.class.as_str());
     Some(format!(
-        "**The baseline was recorded on another machine**: {baseline}; this run: {current}. Latencies are compared with the baseline scaled by the loopback probe (x{:.2}), efficiency by the CPU probe (x{:.2}), and a machine-bound metric fails only beyond {}x of that; smaller changes are WARNINGs, not evidence (error rates are gated as always). To gate closely here, record this machine's own baseline (`ERLMCP_PERF_UPDATE_BASELINES=1 cargo nextest run --profile perf` writes `baselines/<sut>/{class}/`), or compare two builds in one run (`ERLMCP_PERF_BASELINE_IMAGE`).",
-        a.scale(crate::gate::Unit::Micros),
+        "**The baseline was recorded on another machine**: {baseline}; this run: {current}. A machine-bound metric (latency, throughput, memory, efficiency) fails only beyond {}x the baseline (efficiency scaled x{:.2} for this machine's CPU by the probe); smaller changes are WARNINGs, not evidence (error rates are gated as always). To gate closely here, record this machine's own baseline (`ERLMCP_PERF_UPDATE_BASELINES=1 cargo nextest run --profile perf` writes `baselines/<sut>/{class}/`), or compare two builds in one run (`ERLMCP_PERF_BASELINE_IMAGE`).",
+        a.factor,
         a.scale(crate::gate::Unit::PerCpuSecond),
-        a.factor
     ))
 }
 
@@ -214,7 +213,7 @@ pub fn regression_report(ctx: &ComparisonContext, v: &Verdict) -> String {
             Comparison::File =>
                 ", against the baseline's runs worsened by T itself (every current run worse than every baseline run by more than the threshold)",
             Comparison::OtherMachine(_) =>
-                ", against the baseline's runs scaled to this machine by the probe and worsened by the cross-machine factor (every current run worse than every scaled baseline run by more than that factor)",
+                ", against the baseline's runs worsened by the cross-machine factor (efficiency first scaled down for a slower CPU by the probe): every current run worse than every baseline run by more than that factor",
             Comparison::SameRun => "",
         }
     );
