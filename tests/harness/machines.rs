@@ -16,7 +16,7 @@ use serde_json::Value;
 
 use crate::{quiet, refserver, runtime, scenario_file};
 
-const SMALL: &str = "scenario:\n  name: small\n  clients: 4\n  warmup: 1s\n  phases:\n    - name: p\n      duration: 3s\n      rps: 400\n  requests:\n    - type: tool_call\n      tool: calculator\n      weight: 100%\n";
+const SMALL: &str = "scenario:\n  name: small\n  clients: 4\n  warmup: 1s\n  phases:\n    - name: p\n      duration: 2s\n      rps: 600\n  requests:\n    - type: tool_call\n      tool: calculator\n      weight: 100%\n";
 
 fn options() -> CheckOptions {
     CheckOptions {
@@ -171,7 +171,7 @@ fn a_baseline_of_another_machine_warns_and_still_catches_a_2ms_slower_server() {
 #[test]
 fn a_baseline_of_another_measurement_method_is_refused_with_the_re_record_command() {
     let dir = tempfile::tempdir().unwrap();
-    let file = scenario_file(dir.path(), "small", &SMALL.replace("3s", "1s"));
+    let file = scenario_file(dir.path(), "small", &SMALL.replace("2s", "1s"));
     let scenario = scenario::load(&file).unwrap();
     let here = dir.path().join("here.json");
     runtime()
