@@ -11,7 +11,7 @@ use harness::sut::SutSpec;
 
 use crate::{BIN, quiet, refserver, run, runtime, scenario_file};
 
-const SMALL: &str = "scenario:\n  name: small\n  clients: 4\n  warmup: 1s\n  phases:\n    - name: p\n      duration: 2s\n      rps: 600\n  requests:\n    - type: tool_call\n      tool: calculator\n      weight: 100%\n";
+const SMALL: &str = "scenario:\n  name: small\n  clients: 4\n  warmup: 1s\n  phases:\n    - name: p\n      duration: 4s\n      rps: 300\n  requests:\n    - type: tool_call\n      tool: calculator\n      weight: 100%\n  gate:\n    threshold: 30%\n";
 
 #[test]
 fn committed_baselines_verify_and_a_changed_digit_does_not() {
@@ -49,7 +49,7 @@ fn committed_baselines_verify_and_a_changed_digit_does_not() {
 #[test]
 fn baseline_of_another_scenario_version_is_refused() {
     let dir = tempfile::tempdir().unwrap();
-    let file = scenario_file(dir.path(), "small", &SMALL.replace("2s", "1s"));
+    let file = scenario_file(dir.path(), "small", &SMALL.replace("4s", "1s"));
     let record = run(&file, SutSpec::Embedded(refserver(&[])), dir.path());
     let path = dir.path().join("small.json");
     Baseline::from_runs("reference", &[record], "2026-01-01T00:00:00Z".into())
@@ -58,7 +58,7 @@ fn baseline_of_another_scenario_version_is_refused() {
     let same = scenario::load(&file).unwrap();
     assert!(load_baseline(&path, &same).is_ok());
     // Edit the scenario: the baseline no longer describes it.
-    std::fs::write(&file, SMALL.replace("2s", "3s")).unwrap();
+    std::fs::write(&file, SMALL.replace("4s", "2s")).unwrap();
     let edited = scenario::load(&file).unwrap();
     let err = load_baseline(&path, &edited).unwrap_err();
     assert!(matches!(err, CheckError::Baseline(_)), "{err}");
@@ -70,6 +70,9 @@ fn baseline_of_another_scenario_version_is_refused() {
     assert!(matches!(missing, CheckError::MissingBaseline(_)));
 }
 
+/// A same-run A/B of [`SMALL`]. Its 30% threshold (REGRESSION beyond 45%) is for trials of
+/// 1,200 requests answered in a few hundred microseconds: between two sets of trials of
+/// one unchanged server here, P95 moved by 41% with the sets fully apart.
 fn ab(dir: &std::path::Path, faults: Option<String>, trials: usize) -> harness::check::GateResult {
     let file = scenario_file(dir, "small", SMALL);
     let scenario = scenario::load(&file).unwrap();
@@ -124,7 +127,10 @@ fn a_server_2ms_slower_fails_the_gate_naming_p99() {
 #[test]
 fn an_unchanged_rerun_passes() {
     let dir = tempfile::tempdir().unwrap();
-    let result = ab(dir.path(), None, 3);
+    // Five trials a side, as the slowed case: with three, one set of trials whose P99 two
+    // host hiccups pushed up was fully apart from the other (P99 +88%, p=0.05) in 1 of 15
+    // reruns here; the median of five moves only when three trials do.
+    let result = ab(dir.path(), None, 5);
     assert_ne!(
         result.verdict.status,
         Status::Regression,
