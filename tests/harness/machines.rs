@@ -129,16 +129,15 @@ fn a_baseline_of_another_machine_warns_and_still_catches_a_2ms_slower_server() {
         "{report}"
     );
 
-    // The other machine was 1.5x faster: on one machine class that is a REGRESSION; across
-    // classes it is what a machine difference looks like, and does not fail.
+    // The other machine was 1.5x faster: across classes that is what a machine difference
+    // looks like, and does not fail (that the same figures fail within one class is
+    // asserted on fixed figures in the gate's unit tests: on a busy host a run's own noise
+    // can reach 1.5x).
     let faster = dir.path().join("baselines/faster.json");
     edit_baseline(&here, &faster, |v| scale_latencies(v, 1.0 / 1.5));
     let faster_other = dir.path().join("baselines/faster-other.json");
     edit_baseline(&faster, &faster_other, other_machine);
     let current: Vec<Figures> = unchanged.records.iter().map(Figures::of).collect();
-    let base = Baseline::load(&faster).unwrap();
-    let same_class = gate(&base.runs, &current, &scenario.gate, Comparison::File);
-    assert_eq!(same_class.status, Status::Regression);
     let base = Baseline::load(&faster_other).unwrap();
     let here_now = harness::baseline::machine_of(&unchanged.records);
     let comparison = Comparison::of_file(base.environment.machine.as_ref(), here_now.as_ref());
