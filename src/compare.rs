@@ -103,11 +103,7 @@ pub fn compare(args: CompareArgs) -> ExitCode {
         &Thresholds::uniform(args.threshold),
         comparison,
     );
-    verdict.machines = baseline
-        .machine
-        .clone()
-        .zip(current.machine.clone())
-        .map(|(baseline, current)| Machines { baseline, current });
+    verdict.machines = Machines::of(baseline.machine.clone(), current.machine.clone());
     println!("{}", verdict_tables(&verdict));
     if let Some(output) = &args.output {
         let context = ComparisonContext {

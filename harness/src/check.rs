@@ -189,12 +189,7 @@ pub async fn check_against_file(
     let here = machine_of(&records);
     let comparison = Comparison::of_file(baseline.environment.machine.as_ref(), here.as_ref());
     let mut verdict = gate(&baseline.runs, &current, &scenario.gate, comparison);
-    verdict.machines = baseline
-        .environment
-        .machine
-        .clone()
-        .zip(here)
-        .map(|(baseline, current)| Machines { baseline, current });
+    verdict.machines = Machines::of(baseline.environment.machine.clone(), here);
     let context = ComparisonContext {
         scenario_name: scenario.name.clone(),
         scenario_file: scenario.source.path.display().to_string(),
@@ -251,9 +246,7 @@ pub async fn check_same_run(
     let b: Vec<Figures> = base.iter().map(Figures::of).collect();
     let c: Vec<Figures> = cur.iter().map(Figures::of).collect();
     let mut verdict = gate(&b, &c, &scenario.gate, Comparison::SameRun);
-    verdict.machines = machine_of(&base)
-        .zip(machine_of(&cur))
-        .map(|(baseline, current)| Machines { baseline, current });
+    verdict.machines = Machines::of(machine_of(&base), machine_of(&cur));
     let context = ComparisonContext {
         scenario_name: scenario.name.clone(),
         scenario_file: scenario.source.path.display().to_string(),

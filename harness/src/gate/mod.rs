@@ -225,6 +225,15 @@ pub struct Machines {
     pub current: Machine,
 }
 
+impl Machines {
+    /// Both sides' machines, where both are known.
+    pub fn of(baseline: Option<Machine>, current: Option<Machine>) -> Option<Self> {
+        baseline
+            .zip(current)
+            .map(|(baseline, current)| Machines { baseline, current })
+    }
+}
+
 impl Comparison {
     /// How a baseline file measured on `baseline` compares with runs on `current`: of this
     /// machine class, or of another (a side without a fingerprint counts as another).
