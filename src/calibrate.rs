@@ -86,8 +86,8 @@ pub fn calibrate(args: CalibrateArgs, command_line: String) -> ExitCode {
         (20, 20, vec![5.0, 10.0, 15.0, 25.0, 50.0], 500.0)
     };
     let accuracy_rate = args.accuracy_rate.unwrap_or(accuracy);
-    let machine_class = match crate::machine_class() {
-        Ok(class) => class,
+    let machine = match crate::machine_naming() {
+        Ok(naming) => naming,
         Err(code) => return code,
     };
     let options = StudyOptions {
@@ -96,7 +96,7 @@ pub fn calibrate(args: CalibrateArgs, command_line: String) -> ExitCode {
         run: RunOptions {
             duration_scale: args.duration_scale,
             progress: ProgressMode::Quiet,
-            machine_class,
+            machine,
         },
         trials: args.trials,
         reruns: args.reruns.unwrap_or(reruns),

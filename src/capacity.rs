@@ -57,15 +57,15 @@ pub fn capacity(args: CapacityArgs) -> ExitCode {
         );
         return ExitCode::from(exit::BAD_INPUT);
     }
-    let machine_class = match crate::machine_class() {
-        Ok(class) => class,
+    let machine = match crate::machine_naming() {
+        Ok(naming) => naming,
         Err(code) => return code,
     };
     let options = SweepOptions {
         run: RunOptions {
             duration_scale: args.duration_scale,
             progress: ProgressMode::Quiet,
-            machine_class,
+            machine,
         },
         strategy: args.search,
         step_rps: args.step,

@@ -254,9 +254,9 @@ fn check(files: &[PathBuf]) -> ExitCode {
     }
 }
 
-/// `ERLMCP_PERF_MACHINE_CLASS`, or exit code 2 with the reason.
-pub(crate) fn machine_class() -> Result<Option<String>, ExitCode> {
-    env::machine_class().map_err(|e| {
+/// `ERLMCP_PERF_MACHINE_CLASS` and `ERLMCP_PERF_HOST`, or exit code 2 with the reason.
+pub(crate) fn machine_naming() -> Result<harness::machine::Naming, ExitCode> {
+    env::machine_naming().map_err(|e| {
         eprintln!("error: {e}");
         ExitCode::from(exit::BAD_INPUT)
     })
@@ -282,8 +282,8 @@ fn run(args: RunArgs) -> ExitCode {
         Ok(sut) => sut,
         Err(code) => return code,
     };
-    let machine_class = match machine_class() {
-        Ok(class) => class,
+    let machine = match machine_naming() {
+        Ok(naming) => naming,
         Err(code) => return code,
     };
     let options = RunOptions {
@@ -293,7 +293,7 @@ fn run(args: RunArgs) -> ExitCode {
         } else {
             ProgressMode::detect()
         },
-        machine_class,
+        machine,
     };
     let dir = results_dir(&args.out, &scenario);
     let runtime = match runtime() {

@@ -20,7 +20,7 @@ use harness::check::{
 };
 use harness::gate::Status;
 use harness::load::ProgressMode;
-use harness::machine::Machine;
+use harness::machine::{Machine, Naming};
 use harness::record::RunRecord;
 use harness::run::RunOptions;
 use harness::sut::{SpecContext, SutSpec, profile};
@@ -105,8 +105,8 @@ struct Setup {
 }
 
 impl Setup {
-    fn new(profile: &str, stem: &str, machine_class: Option<&str>) -> Result<Self, Failed> {
-        let class = Machine::unprobed(machine_class).class;
+    fn new(profile: &str, stem: &str, naming: &Naming) -> Result<Self, Failed> {
+        let class = Machine::unprobed(naming).class;
         Ok(Self {
             update: env::update_baselines().map_err(|e| e.to_string())?,
             sut: sut_spec()?,
@@ -151,7 +151,7 @@ fn run_capacity(file: &Path) -> Result<(), Failed> {
         run: RunOptions {
             duration_scale: env::duration_scale().map_err(|e| e.to_string())?,
             progress: ProgressMode::Quiet,
-            machine_class: env::machine_class().map_err(|e| e.to_string())?,
+            machine: env::machine_naming().map_err(|e| e.to_string())?,
         },
         strategy: None,
         step_rps: None,
@@ -163,11 +163,7 @@ fn run_capacity(file: &Path) -> Result<(), Failed> {
         baseline,
         dir,
         runtime,
-    } = Setup::new(
-        &options.profile,
-        &stem,
-        options.run.machine_class.as_deref(),
-    )?;
+    } = Setup::new(&options.profile, &stem, &options.run.machine)?;
     let baseline_path = match (&baseline.read, update) {
         (_, true) => baseline.record.clone(),
         (Some(path), false) => path.clone(),
@@ -235,7 +231,7 @@ fn run(file: &Path) -> Result<(), Failed> {
         run: RunOptions {
             duration_scale: env::duration_scale().map_err(|e| e.to_string())?,
             progress: ProgressMode::Lines,
-            machine_class: env::machine_class().map_err(|e| e.to_string())?,
+            machine: env::machine_naming().map_err(|e| e.to_string())?,
         },
         trials: env::trials().map_err(|e| e.to_string())?,
         profile: profile_name(),
@@ -246,11 +242,7 @@ fn run(file: &Path) -> Result<(), Failed> {
         baseline,
         dir,
         runtime,
-    } = Setup::new(
-        &options.profile,
-        &stem,
-        options.run.machine_class.as_deref(),
-    )?;
+    } = Setup::new(&options.profile, &stem, &options.run.machine)?;
     if update {
         let baseline_path = baseline.record;
         let baseline = runtime

@@ -345,7 +345,9 @@ pub fn machine_of(records: &[RunRecord]) -> Option<Machine> {
 impl Environment {
     /// This checkout, on `machine` (this one, probed by the caller).
     pub fn here(opt_level: String, duration_scale: f64, machine: Option<Machine>) -> Self {
-        let fingerprint = machine.clone().unwrap_or_else(|| Machine::unprobed(None));
+        let fingerprint = machine
+            .clone()
+            .unwrap_or_else(|| Machine::unprobed(&Default::default()));
         let git_commit = std::process::Command::new("git")
             .args(["rev-parse", "HEAD"])
             .output()

@@ -34,6 +34,9 @@ pub const REQUIRE_DOCKER: &str = "ERLMCP_PERF_REQUIRE_DOCKER";
 /// The machine class baselines are filed under (`baselines/<sut>/<class>/`), instead of the
 /// one derived from the CPU model and count.
 pub const MACHINE_CLASS: &str = "ERLMCP_PERF_MACHINE_CLASS";
+/// The host a baseline is close-gated on, instead of the derived `boot-<hash>` (a dedicated
+/// runner that should keep its baselines across reboots).
+pub const HOST: &str = "ERLMCP_PERF_HOST";
 
 /// A bad environment setting.
 #[derive(Debug, thiserror::Error)]
@@ -122,17 +125,23 @@ pub fn refserver_faults() -> Option<String> {
     var(REFSERVER_FAULTS)
 }
 
-/// `ERLMCP_PERF_MACHINE_CLASS`, if set: lowercase letters, digits, `-`, `_` and `.`.
-pub fn machine_class() -> Result<Option<String>, EnvError> {
-    match var(MACHINE_CLASS) {
+/// `ERLMCP_PERF_MACHINE_CLASS` and `ERLMCP_PERF_HOST`, where set: each lowercase letters,
+/// digits, `-`, `_` and `.`.
+pub fn machine_naming() -> Result<crate::machine::Naming, EnvError> {
+    let name = |name: &'static str| match var(name) {
         None => Ok(None),
         Some(value) if crate::machine::valid_class(value.trim()) => Ok(Some(value.trim().into())),
         Some(value) => Err(EnvError {
-            name: MACHINE_CLASS,
+            name,
             value,
-            reason: "expected a directory name of lowercase letters, digits, '-', '_' and '.' (at most 64)".into(),
+            reason: "expected a name of lowercase letters, digits, '-', '_' and '.' (at most 64)"
+                .into(),
         }),
-    }
+    };
+    Ok(crate::machine::Naming {
+        class: name(MACHINE_CLASS)?,
+        host: name(HOST)?,
+    })
 }
 
 /// `ERLMCP_PERF_SUT`, default `reference`.

@@ -1,5 +1,10 @@
 //! The machine a run measured on: its fingerprint (CPU model and count, kernel, the class
-//! baselines are filed under) and a short calibration probe of how fast it is today.
+//! baselines are filed under, the host) and a short calibration probe of how fast it is
+//! today.
+//!
+//! The host tells one machine of a class from another: two hosts of one class (two cloud
+//! VMs of the same CPU model) differ in latency by up to 2x with the same code, so a
+//! baseline is gated closely only on the host, and boot, it was recorded on.
 //!
 //! The probe times a fixed CPU-bound loop and loopback TCP round trips, each repeated, and
 //! keeps medians: a few hundred milliseconds that let a report say "this machine is 1.4x
@@ -32,6 +37,11 @@ pub struct Machine {
     pub cpu_count: usize,
     /// `uname -r` (`/proc/sys/kernel/osrelease`).
     pub kernel: String,
+    /// The host and boot measured on: `ERLMCP_PERF_HOST`, or `boot-` and a hash of
+    /// `/etc/machine-id` and this boot's id (cloud images share a machine id, so the boot
+    /// tells their VMs apart); `None` when neither is known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host: Option<String>,
     /// How fast the machine was when the run started; `None` if the probe could not run.
     pub probe: Option<Probe>,
 }
@@ -82,38 +92,57 @@ fn median(mut values: Vec<f64>) -> Option<f64> {
     Some(values[values.len() / 2])
 }
 
+/// Names a user gives the machine instead of the derived ones.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Naming {
+    /// The class baselines are filed under (`ERLMCP_PERF_MACHINE_CLASS`): a runner pool
+    /// whose CPU models vary, or two pools with the same model that should be kept apart.
+    pub class: Option<String>,
+    /// The host (`ERLMCP_PERF_HOST`): a dedicated runner names itself so that its baselines
+    /// stay close-gated across its reboots.
+    pub host: Option<String>,
+}
+
 impl Machine {
-    /// This machine, probed now. `class` overrides the derived class (a runner pool whose
-    /// CPU models vary, or two pools with the same model that should be kept apart).
-    pub fn here(class: Option<&str>) -> Self {
-        let mut machine = Self::unprobed(class);
+    /// This machine, probed now.
+    pub fn here(naming: &Naming) -> Self {
+        let mut machine = Self::unprobed(naming);
         machine.probe = probe().ok();
         machine
     }
 
     /// [`Machine::here`] off the async runtime's threads.
-    pub async fn probed(class: Option<String>) -> Self {
-        let fallback = class.clone();
-        tokio::task::spawn_blocking(move || Self::here(class.as_deref()))
+    pub async fn probed(naming: Naming) -> Self {
+        let fallback = naming.clone();
+        tokio::task::spawn_blocking(move || Self::here(&naming))
             .await
-            .unwrap_or_else(|_| Self::unprobed(fallback.as_deref()))
+            .unwrap_or_else(|_| Self::unprobed(&fallback))
     }
 
     /// This machine's fingerprint without the probe.
-    pub fn unprobed(class: Option<&str>) -> Self {
+    pub fn unprobed(naming: &Naming) -> Self {
         let cpu_model = cpu_model().unwrap_or_else(|| "unknown CPU".into());
         let cpu_count = std::thread::available_parallelism().map_or(1, |n| n.get());
         let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease")
             .map(|s| s.trim().to_string())
             .unwrap_or_else(|_| std::env::consts::OS.to_string());
-        let class = class.map_or_else(|| class_of(&cpu_model, cpu_count), str::to_string);
+        let class = naming
+            .class
+            .clone()
+            .unwrap_or_else(|| class_of(&cpu_model, cpu_count));
         Self {
             class,
             cpu_model,
             cpu_count,
             kernel,
+            host: naming.host.clone().or_else(this_host),
             probe: None,
         }
+    }
+
+    /// Whether `self` and `other` were measured on one host (and boot): both known and equal.
+    pub fn same_host(&self, other: &Machine) -> bool {
+        self.host.is_some() && self.host == other.host
     }
 
     /// One line for reports: `amd-epyc-2cpu (AMD EPYC, 2 CPUs, kernel 6.1.0; probe: 9.8 ms
@@ -130,10 +159,39 @@ impl Machine {
             },
         );
         format!(
-            "`{}` ({}, {} CPUs, kernel {}; {probe})",
-            self.class, self.cpu_model, self.cpu_count, self.kernel
+            "`{}` ({}, {} CPUs, kernel {}, host {}; {probe})",
+            self.class,
+            self.cpu_model,
+            self.cpu_count,
+            self.kernel,
+            self.host.as_deref().unwrap_or("unknown")
         )
     }
+}
+
+/// `boot-` and 12 hex digits of the SHA-256 of the machine id and the boot id, or `None`
+/// when neither can be read (the ids themselves are not recorded).
+fn this_host() -> Option<String> {
+    let read = |path: &str| {
+        std::fs::read_to_string(path)
+            .ok()
+            .map(|s| s.trim().to_string())
+    };
+    let machine_id = read("/etc/machine-id");
+    let boot_id = read("/proc/sys/kernel/random/boot_id");
+    if machine_id.is_none() && boot_id.is_none() {
+        return None;
+    }
+    Some(host_of(
+        machine_id.as_deref().unwrap_or(""),
+        boot_id.as_deref().unwrap_or(""),
+    ))
+}
+
+fn host_of(machine_id: &str, boot_id: &str) -> String {
+    use sha2::Digest;
+    let digest = sha2::Sha256::digest(format!("{machine_id}\n{boot_id}").as_bytes());
+    format!("boot-{}", &hex::encode(digest)[..12])
 }
 
 /// `model name` of the first CPU in `/proc/cpuinfo`, or on Arm, which has none, its
@@ -289,9 +347,32 @@ mod tests {
             p.cpu_ns_per_million > 0.0 && p.loopback_rtt_us > 0.0,
             "{p:?}"
         );
-        let machine = Machine::here(None);
+        let machine = Machine::here(&Naming::default());
         assert!(machine.probe.is_some() && machine.describe().contains(&machine.class));
-        assert_eq!(Machine::here(Some("pool-a")).class, "pool-a");
+        let named = Machine::unprobed(&Naming {
+            class: Some("pool-a".into()),
+            host: Some("runner-1".into()),
+        });
+        assert_eq!(
+            (named.class.as_str(), named.host.as_deref()),
+            ("pool-a", Some("runner-1"))
+        );
+        assert!(named.same_host(&named) && !named.same_host(&machine));
+    }
+
+    #[test]
+    fn hosts_differ_by_boot_and_hide_the_ids() {
+        let image = "3d1219c7c4c5404aaa1f6d2a48adfda4";
+        let a = host_of(image, "d429a8a5-1e90-4ce1-8bc7-b39f5bf449c0");
+        let b = host_of(image, "0b9e6f55-2f0a-4d7e-9a53-3a3f1c2e5d10");
+        assert_ne!(a, b);
+        assert_eq!(a, host_of(image, "d429a8a5-1e90-4ce1-8bc7-b39f5bf449c0"));
+        assert!(a.starts_with("boot-") && a.len() == 17 && !a.contains(image) && valid_class(&a));
+        let unknown = Machine {
+            host: None,
+            ..Machine::unprobed(&Naming::default())
+        };
+        assert!(!unknown.same_host(&unknown));
     }
 
     #[test]

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::load::{self, CpuSet, LoadError, LoadPlan, Progress, ProgressMode};
-use crate::machine::Machine;
+use crate::machine::{Machine, Naming};
 use crate::observe::{Sampler, Samples};
 use crate::record::{RecordInputs, RunRecord};
 use crate::report::{RunFiles, WriteError, write_run};
@@ -19,9 +19,9 @@ pub struct RunOptions {
     /// Factor applied to every phase and the warm-up.
     pub duration_scale: f64,
     pub progress: ProgressMode,
-    /// The machine class records are filed under (`ERLMCP_PERF_MACHINE_CLASS`); derived from
-    /// the CPU when `None`.
-    pub machine_class: Option<String>,
+    /// The machine class records are filed under and the host they are close-gated on
+    /// (`ERLMCP_PERF_MACHINE_CLASS`, `ERLMCP_PERF_HOST`); derived where `None`.
+    pub machine: Naming,
 }
 
 /// A finished run.
@@ -80,7 +80,7 @@ pub async fn run_scenario(
     let mut plan = LoadPlan::new(&scenario);
     plan.generator_cpus = generator_cpus(sut);
     let plan = Arc::new(plan);
-    let machine = Machine::probed(options.machine_class.clone()).await;
+    let machine = Machine::probed(options.machine.clone()).await;
     let running = sut.start(Some(dir.join("sut.log"))).await?;
     let sampler = running
         .resource_probe()

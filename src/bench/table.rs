@@ -99,7 +99,7 @@ pub fn markdown(cx: &Context) -> String {
     let env = harness::baseline::Environment::here(
         harness::BUILD_OPT_LEVEL.to_string(),
         1.0,
-        Some(harness::machine::Machine::unprobed(None)),
+        Some(harness::machine::Machine::unprobed(&Default::default())),
     );
     let mut out = String::from("# Generator benchmark\n\n");
     let _ = writeln!(

@@ -1,5 +1,5 @@
-//! Baselines and machines: a baseline of another machine class does not fail the gate by
-//! the machine alone but still catches a real regression; a baseline of another
+//! Baselines and machines: a baseline of another machine class or host does not fail the
+//! gate by the machine alone but still catches a real regression; a baseline of another
 //! measurement method is refused; every committed baseline is of the current method and
 //! filed under its machine's class.
 
@@ -143,6 +143,23 @@ fn a_baseline_of_another_machine_warns_and_still_catches_a_2ms_slower_server() {
     let comparison = Comparison::of_file(base.environment.machine.as_ref(), here_now.as_ref());
     let across = gate(&base.runs, &current, &scenario.gate, comparison);
     assert_ne!(across.status, Status::Regression);
+
+    // The file recorded here, in this boot, is gated closely; the same file as if recorded
+    // on another host of this class (or before a reboot) is gated across machines.
+    let at = |path: &Path| {
+        let b = Baseline::load(path).unwrap();
+        Comparison::of_file(b.environment.machine.as_ref(), here_now.as_ref())
+    };
+    assert_eq!(at(&here), Comparison::File);
+    let other_host = dir.path().join("baselines/other-host.json");
+    edit_baseline(&here, &other_host, |v| {
+        v["environment"]["machine"]["host"] = "boot-000000000000".into();
+    });
+    assert!(
+        matches!(at(&other_host), Comparison::OtherMachine(a) if a.same_class),
+        "{:?}",
+        at(&other_host)
+    );
 
     // A real regression is still caught against the other machine's baseline.
     let slower = rt

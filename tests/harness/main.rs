@@ -64,7 +64,7 @@ pub fn quiet() -> RunOptions {
     RunOptions {
         duration_scale: 1.0,
         progress: ProgressMode::Quiet,
-        machine_class: None,
+        machine: Default::default(),
     }
 }
 

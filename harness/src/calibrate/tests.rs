@@ -153,7 +153,7 @@ fn cases_inject_a_share_of_the_baseline_p99() {
         run: RunOptions {
             duration_scale: 1.0,
             progress: crate::load::ProgressMode::Quiet,
-            machine_class: None,
+            machine: Default::default(),
         },
         trials: 3,
         reruns: 20,

@@ -192,7 +192,7 @@ mod tests {
             },
             opt_level: "2".into(),
             duration_scale: 1.0,
-            machine: crate::machine::Machine::unprobed(None),
+            machine: crate::machine::Machine::unprobed(&Default::default()),
             steps,
             bracket: Bracket {
                 last_good: good,
@@ -293,6 +293,7 @@ mod tests {
                 cpu_slowdown,
                 loopback_slowdown: 1.0,
                 factor: crate::gate::CROSS_MACHINE_FACTOR,
+                same_class: false,
             })
         };
         // Half the capacity: a REGRESSION on one machine, a WARNING across machines.

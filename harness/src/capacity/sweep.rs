@@ -73,7 +73,7 @@ pub async fn run_sweep(
         .capacity
         .as_ref()
         .map_or(spec.step_duration, |c| c.step_duration);
-    let machine = Machine::probed(options.run.machine_class.clone()).await;
+    let machine = Machine::probed(options.run.machine.clone()).await;
     let running = sut.start(Some(dir.join("sut.log"))).await?;
     let info = running.info.clone();
     let mut search = Search::new(&spec);

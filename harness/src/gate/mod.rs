@@ -15,8 +15,9 @@
 //!   With a single run a side, latency-like metrics have no noise estimate and the
 //!   threshold alone decides.
 //!
-//! A baseline recorded on another machine ([`Comparison::OtherMachine`]) cannot tell a
-//! slower machine from a slower server within the machines' difference. Its efficiency is
+//! A baseline recorded on another machine ([`Comparison::OtherMachine`]: another class, or
+//! another host or boot of this class) cannot tell a slower machine from a slower server
+//! within the machines' difference. Its efficiency is
 //! scaled down by the CPU probe ratio when this machine's CPU is slower (never up), and a
 //! machine-bound metric fails only beyond [`CROSS_MACHINE_FACTOR`] times the scaled baseline (every current run beyond every scaled baseline run by that
 //! factor); a smaller change past T is a WARNING that says the machines differ. Error
@@ -120,18 +121,20 @@ impl Thresholds {
 
 /// Across machines, a machine-bound metric fails only when it is worse than the baseline
 /// scaled by the probe by more than this factor. Baselines of one server on the two machine
-/// classes this project's CI runs on differed by up to 1.85x (efficiency; docs/machines.md).
+/// classes this project's CI runs on differed by up to 1.85x (efficiency), and runs on two
+/// hosts of one class by up to 2x per trial (P50; docs/machines.md).
 pub const CROSS_MACHINE_FACTOR: f64 = 2.5;
 
 /// What the baseline side is.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Comparison {
-    /// A committed baseline file, recorded at another time on a machine of this class.
+    /// A committed baseline file, recorded at another time on this host, in this boot.
     File,
     /// Baseline and current run in this run, trials interleaved.
     SameRun,
-    /// A committed baseline file recorded on a machine of another class.
+    /// A committed baseline file recorded on another host, or in another boot (of this
+    /// class or another).
     OtherMachine(Across),
 }
 
@@ -145,6 +148,9 @@ pub struct Across {
     pub loopback_slowdown: f64,
     /// A machine-bound metric fails only beyond this factor of the scaled baseline.
     pub factor: f64,
+    /// Whether the baseline's machine is of this class (another host or boot of it).
+    #[serde(default)]
+    pub same_class: bool,
 }
 
 impl Across {
@@ -235,14 +241,16 @@ impl Machines {
 }
 
 impl Comparison {
-    /// How a baseline file measured on `baseline` compares with runs on `current`: of this
-    /// machine class, or of another (a side without a fingerprint counts as another).
+    /// How a baseline file measured on `baseline` compares with runs on `current`: on this
+    /// host and boot, or on another machine (a baseline without a fingerprint or a host
+    /// counts as another; a current side without a fingerprint, an old record, is taken
+    /// as this host).
     pub fn of_file(baseline: Option<&Machine>, current: Option<&Machine>) -> Self {
         let Some(current) = current else {
             return Comparison::File;
         };
         match baseline {
-            Some(b) if b.class == current.class => Comparison::File,
+            Some(b) if b.class == current.class && b.same_host(current) => Comparison::File,
             _ => {
                 let (cpu_slowdown, loopback_slowdown) =
                     match (current.probe, baseline.and_then(|b| b.probe)) {
@@ -253,6 +261,7 @@ impl Comparison {
                     cpu_slowdown,
                     loopback_slowdown,
                     factor: CROSS_MACHINE_FACTOR,
+                    same_class: baseline.is_some_and(|b| b.class == current.class),
                 })
             }
         }
@@ -495,7 +504,7 @@ impl Gate<'_> {
         // What a baseline value must be worsened to before a current one counts as evidence.
         // Against a file of this machine class, by the threshold itself: the file was
         // recorded at another time, so "some change" is expected and only one beyond T is
-        // evidence. Against another machine class, by the cross-machine factor.
+        // evidence. Against another host or machine class, by the cross-machine factor.
         let (worsen, beyond): (Box<dyn Fn(f64) -> f64>, String) = match (self.comparison, worse) {
             (Comparison::SameRun, _) => (Box::new(|x| x), String::new()),
             (Comparison::File, Worse::Higher) => (
@@ -534,7 +543,8 @@ impl Gate<'_> {
                 if scale != 1.0 {
                     noise.push_str(&format!(" (baseline x{scale:.2} for this machine's CPU)"));
                 }
-                format!("recorded on another machine, not beyond {}x", a.factor)
+                let other = if a.same_class { "host" } else { "machine" };
+                format!("recorded on another {other}, not beyond {}x", a.factor)
             }
             Comparison::File | Comparison::SameRun => "within noise".to_string(),
         };

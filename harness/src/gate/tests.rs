@@ -265,6 +265,7 @@ fn other_machine(cpu_slowdown: f64, loopback_slowdown: f64) -> Comparison {
         cpu_slowdown,
         loopback_slowdown,
         factor: CROSS_MACHINE_FACTOR,
+        same_class: false,
     })
 }
 
@@ -347,26 +348,39 @@ fn another_machine_still_fails_a_change_beyond_the_factor() {
 }
 
 #[test]
-fn comparison_follows_the_machine_class() {
+fn comparison_follows_the_machine_class_and_host() {
     use crate::machine::{Machine, Probe};
-    let machine = |class: &str, cpu: f64| Machine {
+    let machine = |class: &str, host: Option<&str>, cpu: f64| Machine {
         class: class.into(),
         cpu_model: "test".into(),
         cpu_count: 2,
         kernel: "6.1".into(),
+        host: host.map(str::to_string),
         probe: Some(Probe {
             cpu_ns_per_million: cpu,
             loopback_rtt_us: 20.0,
         }),
     };
-    let a = machine("a-2cpu", 1e6);
+    let a = machine("a-2cpu", Some("boot-1"), 1e6);
     assert_eq!(Comparison::of_file(Some(&a), Some(&a)), Comparison::File);
-    let b = machine("b-2cpu", 1.5e6);
+    let b = machine("b-2cpu", Some("boot-1"), 1.5e6);
     match Comparison::of_file(Some(&a), Some(&b)) {
         Comparison::OtherMachine(x) => {
             assert_eq!((x.cpu_slowdown, x.loopback_slowdown), (1.5, 1.0));
+            assert!(!x.same_class);
         }
         other => panic!("{other:?}"),
+    }
+    // Another host or boot of the class, or a baseline that names no host: another machine
+    // of this class.
+    for other in [
+        machine("a-2cpu", Some("boot-2"), 1e6),
+        machine("a-2cpu", None, 1e6),
+    ] {
+        match Comparison::of_file(Some(&other), Some(&a)) {
+            Comparison::OtherMachine(x) => assert!(x.same_class && x.factor > 1.0),
+            c => panic!("{c:?}"),
+        }
     }
     // A baseline without a fingerprint is another machine, with no scaling.
     assert!(matches!(

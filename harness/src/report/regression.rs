@@ -87,8 +87,13 @@ pub fn machines_line(v: &Verdict) -> Option<String> {
         .machines
         .as_ref()
         .map_or("<class>", |m| m.current.class.as_str());
+    let which = if a.same_class {
+        "on another host of this class, or before this host's last boot"
+    } else {
+        "on another machine"
+    };
     Some(format!(
-        "**The baseline was recorded on another machine**: {baseline}; this run: {current}. A machine-bound metric (latency, throughput, memory, efficiency) fails only beyond {}x the baseline (efficiency scaled x{:.2} for this machine's CPU by the probe); smaller changes are WARNINGs, not evidence (error rates are gated as always). To gate closely here, record this machine's own baseline (`ERLMCP_PERF_UPDATE_BASELINES=1 cargo nextest run --profile perf` writes `baselines/<sut>/{class}/`), or compare two builds in one run (`ERLMCP_PERF_BASELINE_IMAGE`).",
+        "**The baseline was recorded {which}**: {baseline}; this run: {current}. A machine-bound metric (latency, throughput, memory, efficiency) fails only beyond {}x the baseline (efficiency scaled x{:.2} for this machine's CPU by the probe); smaller changes are WARNINGs, not evidence (error rates are gated as always). To gate closely here, record this host's own baseline (`ERLMCP_PERF_UPDATE_BASELINES=1 cargo nextest run --profile perf` writes `baselines/<sut>/{class}/`; a dedicated runner sets `ERLMCP_PERF_HOST` to keep it across reboots), or compare two builds in one run (`ERLMCP_PERF_BASELINE_IMAGE`).",
         a.factor,
         a.scale(crate::gate::Unit::PerCpuSecond),
     ))
@@ -202,6 +207,9 @@ pub fn regression_report(ctx: &ComparisonContext, v: &Verdict) -> String {
     let kind = match v.comparison {
         Comparison::File => "a committed baseline file",
         Comparison::SameRun => "a same-run A/B comparison with interleaved trials",
+        Comparison::OtherMachine(a) if a.same_class => {
+            "a committed baseline file of another host (or boot) of this machine class"
+        }
         Comparison::OtherMachine(_) => "a committed baseline file of another machine class",
     };
     let _ = writeln!(
