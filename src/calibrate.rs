@@ -7,7 +7,6 @@ use std::process::ExitCode;
 use harness::calibrate::{self, StudyOptions};
 use harness::fsio::write_atomic;
 use harness::load::ProgressMode;
-use harness::run::RunOptions;
 use harness::{env, scenario};
 
 use crate::exit;
@@ -86,18 +85,14 @@ pub fn calibrate(args: CalibrateArgs, command_line: String) -> ExitCode {
         (20, 20, vec![5.0, 10.0, 15.0, 25.0, 50.0], 500.0)
     };
     let accuracy_rate = args.accuracy_rate.unwrap_or(accuracy);
-    let machine = match crate::machine_naming() {
-        Ok(naming) => naming,
+    let run = match crate::run_options(args.duration_scale, ProgressMode::Quiet) {
+        Ok(options) => options,
         Err(code) => return code,
     };
     let options = StudyOptions {
         scenario,
         server,
-        run: RunOptions {
-            duration_scale: args.duration_scale,
-            progress: ProgressMode::Quiet,
-            machine,
-        },
+        run,
         trials: args.trials,
         reruns: args.reruns.unwrap_or(reruns),
         detection_reruns: args.detection_reruns.unwrap_or(detection),

@@ -4,12 +4,11 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use harness::capacity::{
-    CapacityError, Limit, Strategy, SweepOptions, gate::gate_against_file, run_sweep, write_files,
-};
+use harness::capacity::{Limit, Strategy, gate::gate_against_file};
 use harness::gate::Status;
 use harness::load::ProgressMode;
-use harness::run::{RunOptions, results_dir};
+use harness::run::results_dir;
+use harness::sweep::{CapacityError, SweepOptions, run_sweep, write_files};
 use harness::{env, report, scenario};
 
 use crate::{SutArgs, exit, runtime};
@@ -57,21 +56,17 @@ pub fn capacity(args: CapacityArgs) -> ExitCode {
         );
         return ExitCode::from(exit::BAD_INPUT);
     }
-    let machine = match crate::machine_naming() {
-        Ok(naming) => naming,
+    let run = match crate::run_options(args.duration_scale, ProgressMode::Quiet) {
+        Ok(options) => options,
         Err(code) => return code,
     };
     let options = SweepOptions {
-        run: RunOptions {
-            duration_scale: args.duration_scale,
-            progress: ProgressMode::Quiet,
-            machine,
-        },
+        run,
         strategy: args.search,
         step_rps: args.step,
         profile: "reference".into(),
     };
-    if let Err(e) = harness::capacity::sweep::effective_spec(&scenario, &options) {
+    if let Err(e) = harness::sweep::effective_spec(&scenario, &options) {
         eprintln!("error: {e}");
         return ExitCode::from(exit::BAD_INPUT);
     }

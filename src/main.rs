@@ -254,11 +254,22 @@ fn check(files: &[PathBuf]) -> ExitCode {
     }
 }
 
-/// `ERLMCP_PERF_MACHINE_CLASS` and `ERLMCP_PERF_HOST`, or exit code 2 with the reason.
-pub(crate) fn machine_naming() -> Result<harness::machine::Naming, ExitCode> {
-    env::machine_naming().map_err(|e| {
+/// Run options with the settings every measuring subcommand reads from the environment
+/// (`ERLMCP_PERF_MACHINE_CLASS`, `ERLMCP_PERF_HOST`, `ERLMCP_PERF_PACER`), or exit code 2
+/// with the reason.
+pub(crate) fn run_options(
+    duration_scale: f64,
+    progress: ProgressMode,
+) -> Result<RunOptions, ExitCode> {
+    let bad = |e: env::EnvError| {
         eprintln!("error: {e}");
         ExitCode::from(exit::BAD_INPUT)
+    };
+    Ok(RunOptions {
+        duration_scale,
+        progress,
+        machine: env::machine_naming().map_err(bad)?,
+        pacing: env::pacing().map_err(bad)?,
     })
 }
 
@@ -282,18 +293,14 @@ fn run(args: RunArgs) -> ExitCode {
         Ok(sut) => sut,
         Err(code) => return code,
     };
-    let machine = match machine_naming() {
-        Ok(naming) => naming,
-        Err(code) => return code,
+    let progress = if args.quiet {
+        ProgressMode::Quiet
+    } else {
+        ProgressMode::detect()
     };
-    let options = RunOptions {
-        duration_scale: args.duration_scale,
-        progress: if args.quiet {
-            ProgressMode::Quiet
-        } else {
-            ProgressMode::detect()
-        },
-        machine,
+    let options = match run_options(args.duration_scale, progress) {
+        Ok(options) => options,
+        Err(code) => return code,
     };
     let dir = results_dir(&args.out, &scenario);
     let runtime = match runtime() {

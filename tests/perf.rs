@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 
 use harness::baseline::{Located, locate};
 use harness::capacity::gate::gate_against_file;
-use harness::capacity::{CapacityResult, Limit, SweepOptions, run_sweep, write_files};
+use harness::capacity::{CapacityResult, Limit};
 use harness::check::{
     CheckError, CheckOptions, check_against_file, check_same_run, update_baseline,
 };
@@ -23,7 +23,8 @@ use harness::load::ProgressMode;
 use harness::machine::{Machine, Naming};
 use harness::record::RunRecord;
 use harness::run::RunOptions;
-use harness::sut::{SpecContext, SutSpec, profile};
+use harness::sut::{SutSpec, profile};
+use harness::sweep::{SweepOptions, run_sweep, write_files};
 use harness::{env, report, scenario};
 use libtest_mimic::{Arguments, Failed, Trial};
 
@@ -77,14 +78,14 @@ fn scenario_files() -> Result<Vec<PathBuf>, String> {
 /// the default, `reference`, is the embedded reference server with
 /// `ERLMCP_PERF_REFSERVER_FAULTS` applied.
 fn sut_spec() -> Result<SutSpec, Failed> {
-    let ctx = SpecContext::from_env(env!("CARGO_BIN_EXE_erlmcp-perf"), ["refserver"]);
-    profile::spec_from_env(&ctx).map_err(|e| e.to_string().into())
+    let ctx = env::spec_context(env!("CARGO_BIN_EXE_erlmcp-perf"), ["refserver"]);
+    env::sut_spec(&ctx).map_err(|e| e.to_string().into())
 }
 
 /// The same profile with `ERLMCP_PERF_BASELINE_IMAGE` as its image: the baseline side of a
 /// same-run A/B gate.
 fn baseline_image_spec(image: String) -> Result<SutSpec, Failed> {
-    let mut ctx = SpecContext::from_env(env!("CARGO_BIN_EXE_erlmcp-perf"), ["refserver"]);
+    let mut ctx = env::spec_context(env!("CARGO_BIN_EXE_erlmcp-perf"), ["refserver"]);
     ctx.image_override = Some(image);
     profile::load(&profile::locate(&env::sut()))
         .and_then(|p| p.to_spec(&ctx))
@@ -152,6 +153,7 @@ fn run_capacity(file: &Path) -> Result<(), Failed> {
             duration_scale: env::duration_scale().map_err(|e| e.to_string())?,
             progress: ProgressMode::Quiet,
             machine: env::machine_naming().map_err(|e| e.to_string())?,
+            pacing: env::pacing().map_err(|e| e.to_string())?,
         },
         strategy: None,
         step_rps: None,
@@ -232,6 +234,7 @@ fn run(file: &Path) -> Result<(), Failed> {
             duration_scale: env::duration_scale().map_err(|e| e.to_string())?,
             progress: ProgressMode::Lines,
             machine: env::machine_naming().map_err(|e| e.to_string())?,
+            pacing: env::pacing().map_err(|e| e.to_string())?,
         },
         trials: env::trials().map_err(|e| e.to_string())?,
         profile: profile_name(),

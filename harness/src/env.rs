@@ -3,6 +3,9 @@
 
 use std::path::PathBuf;
 
+use crate::sut::SutSpec;
+use crate::sut::profile::{self, ProfileError, SpecContext};
+
 /// Scales every phase and warm-up (`0.1` for quick runs).
 pub const DURATION_SCALE: &str = "ERLMCP_PERF_DURATION_SCALE";
 /// Directory results are written under (default `target/perf`).
@@ -146,7 +149,26 @@ pub fn machine_naming() -> Result<crate::machine::Naming, EnvError> {
 
 /// `ERLMCP_PERF_SUT`, default `reference`.
 pub fn sut() -> String {
-    var(SUT).unwrap_or_else(|| crate::sut::profile::DEFAULT_PROFILE.to_string())
+    var(SUT).unwrap_or_else(|| profile::DEFAULT_PROFILE.to_string())
+}
+
+/// A SUT context with the reference server at `program args...`, faults and image
+/// override from `ERLMCP_PERF_REFSERVER_FAULTS` and `ERLMCP_PERF_IMAGE`.
+pub fn spec_context(
+    program: impl Into<PathBuf>,
+    args: impl IntoIterator<Item = impl Into<String>>,
+) -> SpecContext {
+    SpecContext {
+        refserver_program: program.into(),
+        refserver_args: args.into_iter().map(Into::into).collect(),
+        faults: refserver_faults(),
+        image_override: image_override(),
+    }
+}
+
+/// The SUT named by `ERLMCP_PERF_SUT` (default `reference`), as a spec ready to start.
+pub fn sut_spec(ctx: &SpecContext) -> Result<SutSpec, ProfileError> {
+    profile::load(&profile::locate(&sut()))?.to_spec(ctx)
 }
 
 /// `ERLMCP_PERF_BASELINE_IMAGE`, if set.

@@ -20,6 +20,7 @@ pub mod scenario;
 pub(crate) mod serde_duration;
 pub mod slo;
 pub mod sut;
+pub mod sweep;
 
 /// Rust optimisation level the harness was built with (`0` is a debug build, whose
 /// generator would measure itself rather than the server).

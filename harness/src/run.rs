@@ -1,17 +1,18 @@
-//! One command's worth of work: start the SUT, drive the scenario, sample resources, write
-//! `record.json` and `report.md`, stop the SUT.
+//! One command's worth of work: start the SUT, measure the scenario against it, write
+//! `record.json` and `report.md`, stop the SUT; and [`measure`], the one step that drives a
+//! schedule against a running SUT into a record (runs and capacity steps alike).
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::load::{self, CpuSet, LoadError, LoadPlan, Progress, ProgressMode};
+use crate::load::{self, CpuSet, LoadError, LoadPlan, Pacing, Progress, ProgressMode};
 use crate::machine::{Machine, Naming};
 use crate::observe::{Sampler, Samples};
 use crate::record::{RecordInputs, RunRecord};
 use crate::report::{RunFiles, WriteError, write_run};
 use crate::scenario::Scenario;
-use crate::sut::{SutError, SutSpec};
+use crate::sut::{RunningSut, SutError, SutSpec};
 
 /// How to run a scenario.
 #[derive(Debug, Clone)]
@@ -22,6 +23,8 @@ pub struct RunOptions {
     /// The machine class records are filed under and the host they are close-gated on
     /// (`ERLMCP_PERF_MACHINE_CLASS`, `ERLMCP_PERF_HOST`); derived where `None`.
     pub machine: Naming,
+    /// How the generator paces its sends (`ERLMCP_PERF_PACER`).
+    pub pacing: Pacing,
 }
 
 /// A finished run.
@@ -69,30 +72,46 @@ fn generator_cpus(sut: &SutSpec) -> Option<CpuSet> {
     }
 }
 
-/// Runs `scenario` against `sut` and writes its record, report and the SUT's log to `dir`.
-pub async fn run_scenario(
+/// A running SUT and what every measurement against it shares.
+pub struct Target<'a> {
+    pub sut: &'a SutSpec,
+    pub running: &'a RunningSut,
+    pub machine: &'a Machine,
+    pub duration_scale: f64,
+    pub pacing: Pacing,
+}
+
+/// What [`measure`] produced.
+pub struct Measured {
+    /// The record, with its SLO checks.
+    pub record: RunRecord,
+    /// From the start of the measured window to the last request's end.
+    pub drain: Duration,
+}
+
+/// Drives `scenario` (already scaled) against the running SUT: the generator pinned off a
+/// pinned SUT's CPUs, the SUT's resources sampled, progress reported in `progress` mode.
+pub async fn measure(
+    target: &Target<'_>,
     scenario: &Scenario,
-    sut: &SutSpec,
-    options: &RunOptions,
-    dir: &Path,
-) -> Result<RunResult, RunError> {
-    let scenario = scenario.clone().scaled(options.duration_scale);
-    let mut plan = LoadPlan::new(&scenario);
-    plan.generator_cpus = generator_cpus(sut);
+    progress: ProgressMode,
+) -> Result<Measured, LoadError> {
+    let mut plan = LoadPlan::new(scenario);
+    plan.generator_cpus = generator_cpus(target.sut);
+    plan.pacing = target.pacing;
     let plan = Arc::new(plan);
-    let machine = Machine::probed(options.machine.clone()).await;
-    let running = sut.start(Some(dir.join("sut.log"))).await?;
+    let running = target.running;
     let sampler = running
         .resource_probe()
         .map(|probe| Sampler::start(probe, Duration::from_millis(250)));
-    let progress = Arc::new(Progress::default());
+    let counters = Arc::new(Progress::default());
     let reporter = tokio::spawn(load::report(
-        progress.clone(),
+        counters.clone(),
         plan.schedule.clone(),
         scenario.name.clone(),
-        options.progress,
+        progress,
     ));
-    let outcome = load::run(plan.clone(), running.endpoints(), progress).await;
+    let outcome = load::run(plan.clone(), running.endpoints(), counters).await;
     let samples = match sampler {
         Some(s) => s.finish().await,
         None => Samples::None,
@@ -103,23 +122,46 @@ pub async fn run_scenario(
         reporter.abort();
     }
     let _ = reporter.await;
-    let info = running.info.clone();
-    let nodes = running.nodes();
-    running.stop().await;
     let outcome = outcome?;
     let measured_from = outcome.start + plan.schedule.measured_start();
     let measured_to = outcome.start + plan.schedule.duration();
-    let resources = samples.summarize(measured_from, measured_to);
-    let record = RunRecord::new(RecordInputs {
-        scenario: &scenario,
+    let mut record = RunRecord::new(RecordInputs {
+        scenario,
         plan: &plan,
         outcome: &outcome,
-        sut: info,
-        resources,
-        duration_scale: options.duration_scale,
-        nodes,
-        machine: Some(machine),
+        sut: running.info.clone(),
+        resources: samples.summarize(measured_from, measured_to),
+        duration_scale: target.duration_scale,
+        nodes: running.nodes(),
+        machine: Some(target.machine.clone()),
     });
+    record.slo = crate::slo::check(&scenario.slo, &record);
+    Ok(Measured {
+        record,
+        drain: outcome.finished.saturating_duration_since(measured_from),
+    })
+}
+
+/// Runs `scenario` against `sut` and writes its record, report and the SUT's log to `dir`.
+pub async fn run_scenario(
+    scenario: &Scenario,
+    sut: &SutSpec,
+    options: &RunOptions,
+    dir: &Path,
+) -> Result<RunResult, RunError> {
+    let scenario = scenario.clone().scaled(options.duration_scale);
+    let machine = Machine::probed(options.machine.clone()).await;
+    let running = sut.start(Some(dir.join("sut.log"))).await?;
+    let target = Target {
+        sut,
+        running: &running,
+        machine: &machine,
+        duration_scale: options.duration_scale,
+        pacing: options.pacing,
+    };
+    let measured = measure(&target, &scenario, options.progress).await;
+    running.stop().await;
+    let record = measured?.record;
     let files = write_run(dir, &record)?;
     Ok(RunResult { record, files })
 }

@@ -3,9 +3,10 @@
 
 use std::process::Command;
 
-use harness::capacity::{Limit, StepVerdict, SweepOptions, run_sweep};
+use harness::capacity::{Limit, StepVerdict};
 use harness::scenario;
 use harness::sut::SutSpec;
+use harness::sweep::{SweepOptions, run_sweep};
 
 use crate::{BIN, quiet, refserver, runtime, scenario_file};
 

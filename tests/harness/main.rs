@@ -11,6 +11,7 @@ mod containers;
 mod engine;
 mod faults;
 mod gate;
+mod layers;
 mod machines;
 mod remote_target;
 mod transports;
@@ -65,6 +66,7 @@ pub fn quiet() -> RunOptions {
         duration_scale: 1.0,
         progress: ProgressMode::Quiet,
         machine: Default::default(),
+        pacing: Default::default(),
     }
 }
 

@@ -154,6 +154,7 @@ fn cases_inject_a_share_of_the_baseline_p99() {
             duration_scale: 1.0,
             progress: crate::load::ProgressMode::Quiet,
             machine: Default::default(),
+            pacing: Default::default(),
         },
         trials: 3,
         reruns: 20,

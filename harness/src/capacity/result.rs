@@ -9,7 +9,6 @@ use serde_json::Value;
 
 use super::knee::{Knee, knee};
 use super::search::Bracket;
-use super::spec::CapacitySpec;
 use super::step::{StepResult, StepVerdict};
 use super::usl::{UslFit, fit};
 use crate::baseline::{
@@ -18,6 +17,7 @@ use crate::baseline::{
 };
 use crate::machine::Machine;
 use crate::scenario::Scenario;
+use crate::scenario::capacity::CapacitySpec;
 use crate::sut::SutInfo;
 
 /// Version of the `capacity.json` schema.

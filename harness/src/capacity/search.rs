@@ -7,7 +7,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::spec::{CapacitySpec, MAX_STEPS, Strategy};
+use crate::scenario::capacity::{CapacitySpec, MAX_STEPS, Strategy};
 
 /// What the steps so far established: the sustainable rate lies in
 /// `[last_good, first_bad)`.
@@ -129,14 +129,14 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
-    use crate::capacity::spec::BreakCriteria;
+    use crate::scenario::capacity::BreakCriteria;
 
     fn spec(strategy: Strategy, step: Option<f64>) -> CapacitySpec {
         CapacitySpec {
             strategy,
             start_rps: 1000.0,
             max_rps: 64_000.0,
-            factor: crate::capacity::spec::DEFAULT_FACTOR,
+            factor: crate::scenario::capacity::DEFAULT_FACTOR,
             step_rps: step,
             resolution_percent: 5.0,
             step_duration: Duration::from_secs(1),

@@ -3,8 +3,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::spec::BreakCriteria;
 use crate::record::RunRecord;
+use crate::scenario::capacity::BreakCriteria;
 use crate::scenario::{Phase, Scenario};
 
 /// How a step went.

@@ -26,30 +26,18 @@
 mod figures;
 pub mod noise;
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 
 use serde::{Deserialize, Serialize};
 
+pub use crate::scenario::thresholds::{DEFAULT_THRESHOLD_PERCENT, METRIC_KEYS, Thresholds};
 pub use figures::{Figures, Percentiles};
 
 use crate::machine::Machine;
 use noise::{error_counts_greater, mann_whitney_greater, median};
 
-/// Threshold of every metric unless a scenario sets another, percent.
-pub const DEFAULT_THRESHOLD_PERCENT: f64 = 10.0;
 /// Significance level of the noise tests.
 pub const ALPHA: f64 = 0.05;
-/// Metric keys a scenario may set thresholds for.
-pub const METRIC_KEYS: &[&str] = &[
-    "throughput",
-    "p50",
-    "p95",
-    "p99",
-    "p999",
-    "error_rate",
-    "memory",
-    "efficiency",
-];
 
 /// The verdict on one metric, or on a whole comparison (the worst of its metrics).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -88,34 +76,6 @@ pub fn classify(bad_change: f64, t: f64) -> Status {
         Status::Warning
     } else {
         Status::Regression
-    }
-}
-
-/// Thresholds per metric key, percent.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Thresholds {
-    pub default: f64,
-    pub per_metric: BTreeMap<String, f64>,
-}
-
-impl Default for Thresholds {
-    fn default() -> Self {
-        Self::uniform(DEFAULT_THRESHOLD_PERCENT)
-    }
-}
-
-impl Thresholds {
-    /// The same threshold for every metric.
-    pub fn uniform(percent: f64) -> Self {
-        Self {
-            default: percent,
-            per_metric: BTreeMap::new(),
-        }
-    }
-
-    /// The threshold of metric `key`.
-    pub fn of(&self, key: &str) -> f64 {
-        self.per_metric.get(key).copied().unwrap_or(self.default)
     }
 }
 

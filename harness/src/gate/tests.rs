@@ -1,3 +1,5 @@
+use std::collections::BTreeMap;
+
 use super::*;
 
 /// The example "Performance Regression Report" of erlmcp's monitoring guide, as figures:

@@ -11,7 +11,7 @@ use futures_util::future::join_all;
 use futures_util::stream::{FuturesUnordered, StreamExt};
 
 use super::mix::{Mix, session_of};
-use super::pacer::Clock;
+use super::pacer::{Clock, Pacing};
 use super::placement::CpuSet;
 use super::progress::Progress;
 use super::schedule::Schedule;
@@ -34,6 +34,8 @@ pub struct LoadPlan {
     /// CPUs the generator's threads are pinned to for the run (the ones a pinned SUT does
     /// not use); `None` leaves them where they are.
     pub generator_cpus: Option<CpuSet>,
+    /// How the workers wait for their slots.
+    pub pacing: Pacing,
 }
 
 impl LoadPlan {
@@ -58,6 +60,7 @@ impl LoadPlan {
                 ..SessionOptions::default()
             },
             generator_cpus: None,
+            pacing: Pacing::default(),
         }
     }
 }
@@ -65,9 +68,6 @@ impl LoadPlan {
 /// Why a run could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum LoadError {
-    /// An `ERLMCP_PERF_*` setting of the engine is invalid.
-    #[error(transparent)]
-    Setting(#[from] crate::env::EnvError),
     /// The precise pacer's timer could not be created.
     #[error("failed to create the pacing timer: {0}")]
     Pacer(#[source] std::io::Error),
@@ -114,7 +114,7 @@ pub async fn run(
     progress: Arc<Progress>,
 ) -> Result<LoadOutcome, LoadError> {
     assert!(!endpoints.is_empty(), "the load needs an endpoint");
-    let pacing = crate::env::pacing()?;
+    let pacing = plan.pacing;
     raise_open_files_limit();
     let _placement = plan.generator_cpus.as_ref().and_then(Placement::pin);
     let sessions = Arc::new(open_sessions(&plan, endpoints).await?);

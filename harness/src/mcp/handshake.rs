@@ -5,8 +5,8 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::SUPPORTED_PROTOCOL_VERSIONS;
-use super::http::{SessionError, SessionOptions};
 use super::jsonrpc::{RequestTemplate, classify_message};
+use super::opening::{SessionError, SessionOptions};
 use super::outcome::{ErrorClass, Outcome, ProtocolViolation};
 
 /// The id `initialize` is sent with; requests count from 1.

@@ -6,66 +6,18 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
+use super::DEFAULT_PROTOCOL_VERSION;
 use super::connections::{Connections, Lease};
 use super::handshake::{self, INITIALIZE_ID, INITIALIZED};
 use super::http1::{Conn, ContentKind, Framing, Head, HttpError};
 use super::jsonrpc::{RequestTemplate, classify_message};
+use super::opening::{SessionError, SessionOptions};
 use super::outcome::{ErrorClass, Outcome, ProtocolViolation};
 use super::sse::SseParser;
-use super::{DEFAULT_PROTOCOL_VERSION, SUPPORTED_PROTOCOL_VERSIONS};
-
-/// How sessions talk to the server.
-#[derive(Debug, Clone)]
-pub struct SessionOptions {
-    /// Protocol version asked for in `initialize`.
-    pub protocol_version: String,
-    /// Bound on one request, from send to the end of its answer.
-    pub timeout: Duration,
-    /// Bound on one answer's body; larger bodies are a protocol violation.
-    pub max_body_bytes: usize,
-    /// HTTP connections one session may have in use at once; further requests wait for
-    /// one to come free (their latency still counts from their intended send time).
-    pub max_connections: usize,
-}
 
 /// How long the rest of an event stream whose response has arrived is read in the
 /// background before its connection is given up (and its slot freed).
 const DRAIN_GRACE: Duration = Duration::from_millis(250);
-
-/// Connections per session when a scenario does not say.
-pub const DEFAULT_CONNECTIONS: usize = 4;
-
-impl Default for SessionOptions {
-    fn default() -> Self {
-        Self {
-            protocol_version: DEFAULT_PROTOCOL_VERSION.to_string(),
-            timeout: Duration::from_secs(5),
-            max_body_bytes: 4 * 1024 * 1024,
-            max_connections: DEFAULT_CONNECTIONS,
-        }
-    }
-}
-
-/// Why a session could not be opened.
-#[derive(Debug, thiserror::Error)]
-pub enum SessionError {
-    /// The URL cannot be reached over HTTP/1.1 (no host, not `http`, unresolvable).
-    #[error("cannot use {url}: {reason}")]
-    Client { url: String, reason: String },
-    /// `initialize` did not succeed.
-    #[error("initialize at {url} failed: {class}{}", detail.as_deref().map(|d| format!(" ({d})")).unwrap_or_default())]
-    Initialize {
-        url: String,
-        class: ErrorClass,
-        detail: Option<String>,
-    },
-    /// The server answered `initialize` with a version the harness does not speak.
-    #[error("server at {url} negotiated protocol version {version:?}; supported: {}", SUPPORTED_PROTOCOL_VERSIONS.join(", "))]
-    UnsupportedVersion { url: String, version: String },
-    /// `notifications/initialized` was refused.
-    #[error("notifications/initialized at {url} failed: {class}")]
-    Initialized { url: String, class: ErrorClass },
-}
 
 /// An initialised MCP session. Request ids are unique within it.
 #[derive(Debug)]

@@ -9,9 +9,9 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use super::connections::Waiting;
 use super::socket::Socket;
 use super::ticks::Ticks;
+use super::waiting::Waiting;
 
 /// Bound on an answer's status line and headers.
 const MAX_HEAD_BYTES: usize = 64 * 1024;

@@ -7,8 +7,9 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::str::FromStr;
 
-use super::http::{HttpSession, SessionError, SessionOptions};
+use super::http::HttpSession;
 use super::jsonrpc::RequestTemplate;
+use super::opening::{SessionError, SessionOptions};
 use super::outcome::{ErrorClass, Outcome};
 use super::stream::StreamSession;
 use super::wire;

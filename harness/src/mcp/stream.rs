@@ -28,8 +28,8 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::task::AbortHandle;
 
 use super::handshake::{self, INITIALIZE_ID, INITIALIZED};
-use super::http::{SessionError, SessionOptions};
 use super::jsonrpc::{RequestTemplate, classify_message};
+use super::opening::{SessionError, SessionOptions};
 use super::outcome::{ErrorClass, Outcome, ProtocolViolation};
 use super::wire::{FrameWriter, ReadError, Wire, WireError};
 

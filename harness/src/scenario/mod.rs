@@ -1,8 +1,11 @@
 //! Scenario files: `scenarios/*.yml` parsed and validated into a [`Scenario`] before any
 //! load is sent. Every problem names the file, the line and the field.
 
+pub mod capacity;
 pub(crate) mod locate;
 pub(crate) mod raw;
+pub mod thresholds;
+pub(crate) mod values;
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -14,7 +17,9 @@ use sha2::{Digest, Sha256};
 
 use crate::mcp::{DEFAULT_PROTOCOL_VERSION, Operation, SUPPORTED_PROTOCOL_VERSIONS};
 use locate::Step;
-use raw::{DurationValue, RawFile, RawGate, RawPhase, RawRequest, RawSlo, RequestType};
+use raw::{RawFile, RawGate, RawPhase, RawRequest, RawSlo, RequestType};
+use thresholds::{DEFAULT_THRESHOLD_PERCENT, METRIC_KEYS, Thresholds};
+use values::{DurationValue, Percent};
 
 /// Sessions opened when a scenario does not say.
 pub const DEFAULT_CLIENTS: u32 = 10;
@@ -58,10 +63,10 @@ pub struct Scenario {
     /// Limits the run must meet.
     pub slo: Slo,
     /// Regression thresholds per metric, percent.
-    pub gate: crate::gate::Thresholds,
+    pub gate: Thresholds,
     /// A capacity sweep's settings; such a scenario has no phases of its own, its steps
     /// are run by [`crate::capacity`].
-    pub capacity: Option<crate::capacity::CapacitySpec>,
+    pub capacity: Option<capacity::CapacitySpec>,
 }
 
 /// Identity of a scenario file.
@@ -356,8 +361,7 @@ impl Validator<'_> {
         }
     }
 
-    fn gate(&mut self, raw: RawGate) -> crate::gate::Thresholds {
-        use crate::gate::{DEFAULT_THRESHOLD_PERCENT, METRIC_KEYS, Thresholds};
+    fn gate(&mut self, raw: RawGate) -> Thresholds {
         fn check(v: &mut Validator<'_>, field: String, p: f64) -> bool {
             let ok = p > 0.0 && p <= 1000.0;
             if !ok {
@@ -519,7 +523,7 @@ impl Validator<'_> {
     }
 
     fn slo(&mut self, raw: RawSlo) -> Slo {
-        let mut pct = |field: &str, v: Option<raw::Percent>| {
+        let mut pct = |field: &str, v: Option<Percent>| {
             let v = v.map(|p| p.0);
             if let Some(p) = v
                 && !(0.0..=100.0).contains(&p)

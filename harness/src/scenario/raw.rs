@@ -1,11 +1,9 @@
 //! The scenario file as written: serde types that accept erlmcp's format verbatim.
 
-use std::fmt;
-use std::time::Duration;
-
 use serde::Deserialize;
-use serde::de::{self, Deserializer, Visitor};
 use serde_json::Value;
+
+use super::values::{DurationValue, Percent};
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -37,7 +35,7 @@ pub(super) struct RawScenario {
     #[serde(default)]
     pub gate: Option<RawGate>,
     #[serde(default)]
-    pub capacity: Option<crate::capacity::spec::RawCapacity>,
+    pub capacity: Option<super::capacity::RawCapacity>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -103,72 +101,4 @@ pub(super) struct RawSlo {
     pub error_rate: Option<Percent>,
     #[serde(default)]
     pub min_throughput: Option<Percent>,
-}
-
-/// A duration written `120s`, `1m 30s`, `250ms`, or a bare number of seconds.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub(crate) struct DurationValue(pub Duration);
-
-impl<'de> Deserialize<'de> for DurationValue {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl Visitor<'_> for V {
-            type Value = DurationValue;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("a duration such as `120s`, `2m` or `500ms`")
-            }
-            fn visit_str<E: de::Error>(self, s: &str) -> Result<DurationValue, E> {
-                humantime::parse_duration(s.trim())
-                    .map(DurationValue)
-                    .map_err(|e| E::custom(format!("invalid duration `{s}`: {e}")))
-            }
-            fn visit_u64<E: de::Error>(self, n: u64) -> Result<DurationValue, E> {
-                Ok(DurationValue(Duration::from_secs(n)))
-            }
-            fn visit_i64<E: de::Error>(self, n: i64) -> Result<DurationValue, E> {
-                u64::try_from(n)
-                    .map(|n| DurationValue(Duration::from_secs(n)))
-                    .map_err(|_| E::custom(format!("invalid duration `{n}`: negative")))
-            }
-            fn visit_f64<E: de::Error>(self, n: f64) -> Result<DurationValue, E> {
-                Duration::try_from_secs_f64(n)
-                    .map(DurationValue)
-                    .map_err(|_| E::custom(format!("invalid duration `{n}`")))
-            }
-        }
-        d.deserialize_any(V)
-    }
-}
-
-/// A percentage written `40%` or as a bare number (`40`).
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub(crate) struct Percent(pub f64);
-
-impl<'de> Deserialize<'de> for Percent {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl Visitor<'_> for V {
-            type Value = Percent;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("a percentage such as `40%`")
-            }
-            fn visit_str<E: de::Error>(self, s: &str) -> Result<Percent, E> {
-                let digits = s.trim().strip_suffix('%').unwrap_or(s).trim();
-                match digits.parse::<f64>() {
-                    Ok(n) if n.is_finite() => Ok(Percent(n)),
-                    _ => Err(E::custom(format!("invalid percentage `{s}`"))),
-                }
-            }
-            fn visit_u64<E: de::Error>(self, n: u64) -> Result<Percent, E> {
-                Ok(Percent(n as f64))
-            }
-            fn visit_i64<E: de::Error>(self, n: i64) -> Result<Percent, E> {
-                Ok(Percent(n as f64))
-            }
-            fn visit_f64<E: de::Error>(self, n: f64) -> Result<Percent, E> {
-                Ok(Percent(n))
-            }
-        }
-        d.deserialize_any(V)
-    }
 }

@@ -205,22 +205,6 @@ pub struct SpecContext {
     pub image_override: Option<String>,
 }
 
-impl SpecContext {
-    /// A context with the reference server at `program args...`, faults and image override
-    /// from `ERLMCP_PERF_REFSERVER_FAULTS` and `ERLMCP_PERF_IMAGE`.
-    pub fn from_env(
-        program: impl Into<PathBuf>,
-        args: impl IntoIterator<Item = impl Into<String>>,
-    ) -> Self {
-        Self {
-            refserver_program: program.into(),
-            refserver_args: args.into_iter().map(Into::into).collect(),
-            faults: crate::env::refserver_faults(),
-            image_override: crate::env::image_override(),
-        }
-    }
-}
-
 /// The file a profile name or path stands for: a value with a `/` or a `.yml`/`.yaml`
 /// ending is a path, anything else is `suts/<name>.yml`.
 pub fn locate(name_or_path: &str) -> PathBuf {
@@ -232,12 +216,6 @@ pub fn locate(name_or_path: &str) -> PathBuf {
     } else {
         Path::new(PROFILE_DIR).join(format!("{name_or_path}.yml"))
     }
-}
-
-/// The SUT named by `ERLMCP_PERF_SUT` (default `reference`), as a spec ready to start.
-pub fn spec_from_env(ctx: &SpecContext) -> Result<SutSpec, ProfileError> {
-    let name = crate::env::sut();
-    load(&locate(&name))?.to_spec(ctx)
 }
 
 /// Reads and checks a profile file.

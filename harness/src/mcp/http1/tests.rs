@@ -295,8 +295,8 @@ async fn a_read_on_ticks_stops_waiting_when_a_request_queues_for_the_connection(
     use std::task::{Context, Poll};
     use std::time::Duration;
 
-    use super::super::connections::Waiting;
     use super::super::ticks::{Ticks, stamped};
+    use super::super::waiting::Waiting;
 
     let addr = serve(vec![SMALL], usize::MAX).await;
     let mut conn = Conn::open(addr).await.unwrap();

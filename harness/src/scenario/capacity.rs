@@ -5,8 +5,8 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::scenario::MAX_RATE;
-use crate::scenario::raw::{DurationValue, Percent};
+use super::MAX_RATE;
+use super::values::{DurationValue, Percent};
 
 /// Break on an error rate above this, percent, unless the file says otherwise
 /// (erlmcp's `max_capacity.sh`).
@@ -193,7 +193,10 @@ impl RawCapacity {
             raw.min_throughput,
             DEFAULT_MIN_THROUGHPUT_PERCENT,
         );
-        let p99_us = raw.p99.map(|d| crate::load::micros(d.0));
+        // In microseconds, at least 1, as the latency histograms record.
+        let p99_us = raw
+            .p99
+            .map(|d| u64::try_from(d.0.as_micros()).unwrap_or(u64::MAX).max(1));
         CapacitySpec {
             strategy,
             start_rps: self.start,

@@ -1,24 +1,21 @@
-//! Runs a sweep: starts the SUT once, runs the search's steps against it (each with its
-//! own unmeasured warm-up and its own CPU sampling), stops the SUT, and assembles the
-//! result.
+//! Runs a capacity sweep: starts the SUT once, measures the search's steps against it
+//! (each with its own unmeasured warm-up and its own CPU sampling, by the same step as a
+//! run), stops the SUT, assembles the result and writes its files.
 
-use std::path::Path;
-use std::sync::Arc;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
-use super::CapacityError;
-use super::result::{CapacityResult, ResultInputs};
-use super::search::Search;
-use super::spec::{CapacitySpec, Strategy};
-use super::step::{StepResult, step_scenario};
-use crate::load::{self, LoadError, LoadPlan, Progress};
+use crate::capacity::CapacityVerdict;
+use crate::capacity::result::{CapacityResult, ResultInputs};
+use crate::capacity::search::Search;
+use crate::capacity::step::{StepResult, StepVerdict, step_scenario};
+use crate::load::{LoadError, ProgressMode};
 use crate::machine::Machine;
-use crate::observe::{Sampler, Samples};
-use crate::record::{RecordInputs, RunRecord};
 use crate::report::write_run;
-use crate::run::RunOptions;
+use crate::run::{RunOptions, Target, measure};
 use crate::scenario::Scenario;
-use crate::sut::{RunningSut, SutSpec};
+use crate::scenario::capacity::{CapacitySpec, Strategy};
+use crate::sut::SutSpec;
 
 /// Pause between steps, so the next step's warm-up does not start on the last one's
 /// backlog.
@@ -84,10 +81,14 @@ pub async fn run_sweep(
         let sweep = Sweep {
             scenario: &scenario,
             spec: &spec,
-            running: &running,
-            scale,
+            target: Target {
+                sut,
+                running: &running,
+                machine: &machine,
+                duration_scale: scale,
+                pacing: options.run.pacing,
+            },
             dir,
-            machine: &machine,
         };
         match run_step(&sweep, rate, index).await {
             Ok(step) => {
@@ -135,60 +136,104 @@ struct Sweep<'a> {
     /// The scaled scenario.
     scenario: &'a Scenario,
     spec: &'a CapacitySpec,
-    running: &'a RunningSut,
-    scale: f64,
+    target: Target<'a>,
     dir: &'a Path,
-    machine: &'a Machine,
 }
 
 /// One step at `rate`: warm-up, measured window, CPU sampled over the window.
 async fn run_step(sweep: &Sweep<'_>, rate: f64, index: usize) -> Result<StepResult, CapacityError> {
-    let Sweep {
-        scenario,
-        spec,
-        running,
-        scale,
-        dir,
-        machine,
-    } = *sweep;
-    let step = step_scenario(scenario, rate, spec.step_duration);
-    let plan = Arc::new(LoadPlan::new(&step));
-    let sampler = running
-        .resource_probe()
-        .map(|probe| Sampler::start(probe, Duration::from_millis(250)));
-    let outcome = load::run(
-        plan.clone(),
-        running.endpoints(),
-        Arc::new(Progress::default()),
-    )
-    .await;
-    let samples = match sampler {
-        Some(s) => s.finish().await,
-        None => Samples::None,
-    };
-    let outcome = outcome?;
-    let measured_from = outcome.start + plan.schedule.measured_start();
-    let measured_to = outcome.start + plan.schedule.duration();
-    let record = RunRecord::new(RecordInputs {
-        scenario: &step,
-        plan: &plan,
-        outcome: &outcome,
-        sut: running.info.clone(),
-        resources: samples.summarize(measured_from, measured_to),
-        duration_scale: scale,
-        nodes: running.nodes(),
-        machine: Some(machine.clone()),
-    });
-    write_run(&dir.join(format!("step-{index:02}")), &record)?;
-    let drain = outcome
-        .finished
-        .saturating_duration_since(measured_from)
-        .as_secs_f64();
+    let step = step_scenario(sweep.scenario, rate, sweep.spec.step_duration);
+    let measured = measure(&sweep.target, &step, ProgressMode::Quiet).await?;
+    write_run(
+        &sweep.dir.join(format!("step-{index:02}")),
+        &measured.record,
+    )?;
     Ok(StepResult::from_record(
         index,
         rate,
-        &record,
-        drain,
-        &spec.criteria,
+        &measured.record,
+        measured.drain.as_secs_f64(),
+        &sweep.spec.criteria,
     ))
+}
+
+/// Why a sweep did not produce a result.
+#[derive(Debug, thiserror::Error)]
+pub enum CapacityError {
+    #[error("{0} is not a capacity scenario: it has no `capacity` section")]
+    NotCapacity(PathBuf),
+    #[error("{0}: the linear search needs a step (`capacity.step` or --step)")]
+    LinearNeedsStep(PathBuf),
+    #[error(transparent)]
+    Sut(#[from] crate::sut::SutError),
+    #[error(transparent)]
+    Load(#[from] crate::load::LoadError),
+    #[error(transparent)]
+    Write(#[from] crate::report::WriteError),
+    #[error(transparent)]
+    Baseline(#[from] crate::baseline::BaselineError),
+}
+
+/// Where a sweep's files went.
+#[derive(Debug, Clone)]
+pub struct CapacityFiles {
+    pub result: PathBuf,
+    pub chart: PathBuf,
+    pub report: PathBuf,
+}
+
+/// File name of the chart beside `report.md`.
+pub const CHART_FILE: &str = "capacity.svg";
+
+/// Writes `capacity.json`, the chart and `report.md` into `dir`, each atomically; `gate`
+/// is the capacity gate's verdict and the baseline file's name, when gated.
+pub fn write_files(
+    dir: &Path,
+    result: &CapacityResult,
+    gate: Option<(&CapacityVerdict, &str)>,
+) -> Result<CapacityFiles, CapacityError> {
+    use crate::report::svg::{CapacityPoint, capacity_chart};
+    let files = CapacityFiles {
+        result: dir.join("capacity.json"),
+        chart: dir.join(CHART_FILE),
+        report: dir.join("report.md"),
+    };
+    result.write(&files.result)?;
+    let points: Vec<CapacityPoint> = result
+        .steps
+        .iter()
+        .map(|s| CapacityPoint {
+            offered: s.offered_rps,
+            achieved: s.achieved_rps,
+            p50_us: s.p50_us,
+            p99_us: s.p99_us,
+            sustained: match s.verdict {
+                StepVerdict::Good => Some(true),
+                StepVerdict::Broke => Some(false),
+                StepVerdict::GeneratorLimit => None,
+            },
+        })
+        .collect();
+    let title = format!(
+        "{}: latency and throughput by offered rate",
+        result.scenario.name
+    );
+    let svg = capacity_chart(
+        &title,
+        &points,
+        result.breaking_point_rps,
+        result.recommended_rps,
+    );
+    let write = |path: &PathBuf, bytes: &[u8]| {
+        crate::fsio::write_atomic(path, bytes).map_err(|source| {
+            CapacityError::Write(crate::report::WriteError {
+                path: path.clone(),
+                source,
+            })
+        })
+    };
+    write(&files.chart, svg.as_bytes())?;
+    let report = crate::report::capacity_report(result, CHART_FILE, gate);
+    write(&files.report, report.as_bytes())?;
+    Ok(files)
 }
