@@ -6,7 +6,8 @@ use std::process::ExitCode;
 
 use harness::calibrate::{self, StudyOptions};
 use harness::fsio::write_atomic;
-use harness::load::ProgressMode;
+use harness::outcome::{self, Outcome};
+use harness::report::console::ProgressMode;
 use harness::{env, scenario};
 
 use crate::exit;
@@ -112,23 +113,18 @@ pub fn calibrate(args: CalibrateArgs, command_line: String) -> ExitCode {
         Ok(rt) => rt,
         Err(code) => return code,
     };
-    let result = runtime.block_on(async {
-        tokio::select! {
-            r = calibrate::run_study(&options, |line| eprintln!("calibrate: {line}")) => Some(r),
-            _ = tokio::signal::ctrl_c() => None,
-        }
-    });
+    let result = crate::until_interrupted(
+        &runtime,
+        calibrate::run_study(&options, |line| eprintln!("calibrate: {line}")),
+    );
     let study = match result {
         None => {
             eprintln!("interrupted: the study was stopped, nothing written");
-            return ExitCode::from(130);
+            return ExitCode::from(exit::INTERRUPTED);
         }
         Some(Err(e)) => {
             eprintln!("error: {e}");
-            return ExitCode::from(match e {
-                calibrate::StudyError::Replay { .. } => exit::BAD_INPUT,
-                _ => exit::SETUP,
-            });
+            return ExitCode::from(outcome::study_error_code(&e));
         }
         Some(Ok(study)) => study,
     };
@@ -159,9 +155,5 @@ pub fn calibrate(args: CalibrateArgs, command_line: String) -> ExitCode {
         println!("{} {}", if g.met { "met:   " } else { "MISSED:" }, g.text);
     }
     println!("  report: {}", output.display());
-    if goals.iter().all(|g| g.met) {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(exit::FAILED_CHECK)
-    }
+    ExitCode::from(Outcome::of_goals(&goals).exit_code())
 }

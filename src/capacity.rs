@@ -6,12 +6,13 @@ use std::process::ExitCode;
 
 use harness::capacity::{Limit, Strategy, gate::gate_against_file};
 use harness::gate::Status;
-use harness::load::ProgressMode;
+use harness::outcome::{self, Outcome};
+use harness::report::console::ProgressMode;
 use harness::run::results_dir;
-use harness::sweep::{CapacityError, SweepOptions, run_sweep, write_files};
-use harness::{env, report, scenario};
+use harness::sweep::{SweepOptions, run_sweep, write_files};
+use harness::{report, scenario};
 
-use crate::{SutArgs, exit, runtime};
+use crate::{MeasureArgs, SutArgs, exit, runtime, until_interrupted};
 
 #[derive(clap::Args)]
 pub struct CapacityArgs {
@@ -28,15 +29,8 @@ pub struct CapacityArgs {
     /// Gate the result against this capacity baseline (exits 1 on a REGRESSION).
     #[arg(long)]
     baseline: Option<PathBuf>,
-    /// Scale every step's duration and warm-up (0.1 for a quick run).
-    #[arg(long, env = env::DURATION_SCALE, value_parser = env::parse_scale, default_value_t = 1.0)]
-    duration_scale: f64,
-    /// Directory for results; the sweep writes to `<out>/<scenario>/`.
-    #[arg(long, env = env::OUT, default_value = "target/perf")]
-    out: PathBuf,
-    /// No line per step.
-    #[arg(long, short)]
-    quiet: bool,
+    #[command(flatten)]
+    measure: MeasureArgs,
 }
 
 pub fn capacity(args: CapacityArgs) -> ExitCode {
@@ -56,7 +50,7 @@ pub fn capacity(args: CapacityArgs) -> ExitCode {
         );
         return ExitCode::from(exit::BAD_INPUT);
     }
-    let run = match crate::run_options(args.duration_scale, ProgressMode::Quiet) {
+    let run = match crate::run_options(args.measure.duration_scale, ProgressMode::Quiet) {
         Ok(options) => options,
         Err(code) => return code,
     };
@@ -78,32 +72,22 @@ pub fn capacity(args: CapacityArgs) -> ExitCode {
         Ok(rt) => rt,
         Err(code) => return code,
     };
-    let dir = results_dir(&args.out, &scenario);
-    let quiet = args.quiet;
-    let result = runtime.block_on(async {
-        tokio::select! {
-            r = run_sweep(&scenario, &sut, &options, &dir, |step| {
-                if !quiet {
-                    println!("{}", report::step_line(step));
-                }
-            }) => Some(r),
-            _ = tokio::signal::ctrl_c() => None,
+    let dir = results_dir(&args.measure.out, &scenario);
+    let quiet = args.measure.quiet;
+    let sweep = run_sweep(&scenario, &sut, &options, &dir, |step| {
+        if !quiet {
+            println!("{}", report::step_line(step));
         }
     });
+    let result = until_interrupted(&runtime, sweep);
     let result = match result {
         None => {
             eprintln!("interrupted: the reference server was stopped, no results written");
-            return ExitCode::from(130);
+            return ExitCode::from(exit::INTERRUPTED);
         }
         Some(Err(e)) => {
             eprintln!("error: {e}");
-            return ExitCode::from(match e {
-                CapacityError::Write(_) => exit::WRITE,
-                CapacityError::NotCapacity(_) | CapacityError::LinearNeedsStep(_) => {
-                    exit::BAD_INPUT
-                }
-                _ => exit::SETUP,
-            });
+            return ExitCode::from(outcome::sweep_error_code(&e));
         }
         Some(Ok(r)) => r,
     };
@@ -138,9 +122,10 @@ pub fn capacity(args: CapacityArgs) -> ExitCode {
     if result.limited_by == Limit::Generator {
         println!("warning: the load generator, not the SUT, limited the sweep");
     }
-    if verdict.is_some_and(|(v, _)| v.status == Status::Regression) {
-        ExitCode::from(exit::FAILED_CHECK)
-    } else {
-        ExitCode::SUCCESS
-    }
+    let status = verdict.map_or(Status::Ok, |(v, _)| v.status);
+    ExitCode::from(
+        Outcome::default()
+            .gated(status, || "capacity regression".into())
+            .exit_code(),
+    )
 }

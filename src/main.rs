@@ -8,8 +8,9 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use harness::load::ProgressMode;
-use harness::run::{RunError, RunOptions, results_dir, run_scenario};
+use harness::outcome::{self, Outcome};
+use harness::report::console::{self, ProgressMode};
+use harness::run::{RunOptions, results_dir, run_scenario};
 use harness::sut::{EmbeddedSpec, SutSpec, Transport};
 use harness::{env, report, scenario};
 
@@ -18,12 +19,7 @@ mod calibrate;
 mod capacity;
 mod compare;
 
-pub(crate) mod exit {
-    pub const FAILED_CHECK: u8 = 1;
-    pub const BAD_INPUT: u8 = 2;
-    pub const SETUP: u8 = 3;
-    pub const WRITE: u8 = 4;
-}
+pub(crate) use harness::outcome::exit;
 
 #[derive(Parser)]
 #[command(
@@ -99,15 +95,37 @@ struct RunArgs {
     scenario: PathBuf,
     #[command(flatten)]
     sut: SutArgs,
-    /// Scale every phase's duration (0.1 for a quick run).
+    #[command(flatten)]
+    measure: MeasureArgs,
+}
+
+/// What the measuring subcommands (`run`, `capacity`) take besides a scenario and a SUT.
+#[derive(clap::Args)]
+pub(crate) struct MeasureArgs {
+    /// Scale every phase's (a sweep's: every step's) duration and warm-up (0.1 for a quick
+    /// run).
     #[arg(long, env = env::DURATION_SCALE, value_parser = env::parse_scale, default_value_t = 1.0)]
-    duration_scale: f64,
+    pub duration_scale: f64,
     /// Directory for results; each scenario writes to `<out>/<scenario>/`.
     #[arg(long, env = env::OUT, default_value = "target/perf")]
-    out: PathBuf,
-    /// No live progress.
+    pub out: PathBuf,
+    /// No live progress (a sweep: no line per step).
     #[arg(long, short)]
-    quiet: bool,
+    pub quiet: bool,
+}
+
+/// Runs `work` on `runtime` to its end, or until Ctrl-C (`None`): every subcommand that
+/// measures stops the same way, its SUT stopped by the drop of what `work` started.
+pub(crate) fn until_interrupted<T>(
+    runtime: &tokio::runtime::Runtime,
+    work: impl std::future::Future<Output = T>,
+) -> Option<T> {
+    runtime.block_on(async {
+        tokio::select! {
+            r = work => Some(r),
+            _ = tokio::signal::ctrl_c() => None,
+        }
+    })
 }
 
 fn main() -> ExitCode {
@@ -267,7 +285,7 @@ pub(crate) fn run_options(
     };
     Ok(RunOptions {
         duration_scale,
-        progress,
+        progress: console::listener(progress),
         machine: env::machine_naming().map_err(bad)?,
         pacing: env::pacing().map_err(bad)?,
     })
@@ -293,47 +311,35 @@ fn run(args: RunArgs) -> ExitCode {
         Ok(sut) => sut,
         Err(code) => return code,
     };
-    let progress = if args.quiet {
+    let progress = if args.measure.quiet {
         ProgressMode::Quiet
     } else {
         ProgressMode::detect()
     };
-    let options = match run_options(args.duration_scale, progress) {
+    let options = match run_options(args.measure.duration_scale, progress) {
         Ok(options) => options,
         Err(code) => return code,
     };
-    let dir = results_dir(&args.out, &scenario);
+    let dir = results_dir(&args.measure.out, &scenario);
     let runtime = match runtime() {
         Ok(rt) => rt,
         Err(code) => return code,
     };
-    let result = runtime.block_on(async {
-        tokio::select! {
-            r = run_scenario(&scenario, &sut, &options, &dir) => Some(r),
-            _ = tokio::signal::ctrl_c() => None,
-        }
-    });
+    let result = until_interrupted(&runtime, run_scenario(&scenario, &sut, &options, &dir));
     match result {
         None => {
             eprintln!("interrupted: the reference server was stopped, no results written");
-            ExitCode::from(130)
+            ExitCode::from(exit::INTERRUPTED)
         }
         Some(Err(e)) => {
             eprintln!("error: {e}");
-            ExitCode::from(match e {
-                RunError::Write(_) => exit::WRITE,
-                RunError::Sut(_) | RunError::Load(_) => exit::SETUP,
-            })
+            ExitCode::from(outcome::run_error_code(&e))
         }
         Some(Ok(result)) => {
             print!("{}", report::summary(&result.record));
             println!("  record: {}", result.files.record.display());
             println!("  report: {}", result.files.report.display());
-            if result.record.slo_passed() && result.record.generator.kept_schedule {
-                ExitCode::SUCCESS
-            } else {
-                ExitCode::from(exit::FAILED_CHECK)
-            }
+            ExitCode::from(Outcome::of_trials(std::slice::from_ref(&result.record)).exit_code())
         }
     }
 }

@@ -18,10 +18,9 @@ use harness::capacity::{CapacityResult, Limit};
 use harness::check::{
     CheckError, CheckOptions, check_against_file, check_same_run, update_baseline,
 };
-use harness::gate::Status;
-use harness::load::ProgressMode;
 use harness::machine::{Machine, Naming};
-use harness::record::RunRecord;
+use harness::outcome::Outcome;
+use harness::report::console::{self, ProgressMode};
 use harness::run::RunOptions;
 use harness::sut::{SutSpec, profile};
 use harness::sweep::{SweepOptions, run_sweep, write_files};
@@ -30,6 +29,13 @@ use libtest_mimic::{Arguments, Failed, Trial};
 
 fn main() {
     let args = Arguments::from_args();
+    // The library's warnings (a container it could not remove) go to stderr, as the CLI's do.
+    let _ = tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
+        )
+        .try_init();
     // Paths in records and reports read relative to the workspace (`scenarios/x.yml`,
     // `target/perf`), whatever directory the suite was started from.
     if let Err(e) = std::env::set_current_dir(env!("CARGO_MANIFEST_DIR")) {
@@ -151,7 +157,7 @@ fn run_capacity(file: &Path) -> Result<(), Failed> {
     let options = SweepOptions {
         run: RunOptions {
             duration_scale: env::duration_scale().map_err(|e| e.to_string())?,
-            progress: ProgressMode::Quiet,
+            progress: console::listener(ProgressMode::Quiet),
             machine: env::machine_naming().map_err(|e| e.to_string())?,
             pacing: env::pacing().map_err(|e| e.to_string())?,
         },
@@ -208,8 +214,11 @@ fn run_capacity(file: &Path) -> Result<(), Failed> {
         files.chart.display()
     );
     append_step_summary(&scenario.name, &text);
-    if verdict.status == Status::Regression {
-        return Err(format!("{text}  report: {}", files.report.display()).into());
+    let outcome = Outcome::default().gated(verdict.status, || {
+        format!("{text}  report: {}", files.report.display())
+    });
+    if !outcome.passed() {
+        return Err(outcome.failures.join("\n").into());
     }
     warn_generator_limit(&result);
     Ok(())
@@ -232,7 +241,7 @@ fn run(file: &Path) -> Result<(), Failed> {
     let options = CheckOptions {
         run: RunOptions {
             duration_scale: env::duration_scale().map_err(|e| e.to_string())?,
-            progress: ProgressMode::Lines,
+            progress: console::listener(ProgressMode::Lines),
             machine: env::machine_naming().map_err(|e| e.to_string())?,
             pacing: env::pacing().map_err(|e| e.to_string())?,
         },
@@ -293,56 +302,16 @@ fn run(file: &Path) -> Result<(), Failed> {
     for record in &result.records {
         println!("{}", report::summary(record));
     }
-    let mut problems = trial_problems(&result.records);
     println!("{}\n  report: {}", result.tables, result.report.display());
     append_step_summary(&scenario.name, &result.tables);
-    if result.verdict.status == Status::Regression {
-        problems.insert(
-            0,
-            format!("{}\n  report: {}", result.tables, result.report.display()),
-        );
-    }
-    if problems.is_empty() {
+    let outcome = Outcome::of_trials(&result.records).gated(result.verdict.status, || {
+        format!("{}\n  report: {}", result.tables, result.report.display())
+    });
+    if outcome.passed() {
         Ok(())
     } else {
-        Err(problems.join("\n").into())
+        Err(outcome.failures.join("\n").into())
     }
-}
-
-/// What makes the trials invalid whatever the baseline says: a generator that fell behind
-/// even after re-runs, or a service-level limit breached in most trials (one hiccup of a
-/// shared machine in one trial is not the server's level of service).
-fn trial_problems(records: &[RunRecord]) -> Vec<String> {
-    let mut problems = Vec::new();
-    for (i, r) in records.iter().enumerate() {
-        if !r.generator.kept_schedule {
-            problems.push(format!(
-                "trial {}: the load generator fell behind its schedule ({}% of sends late), so the figures describe the generator, not the server",
-                i + 1,
-                r.generator.late_percent
-            ));
-        }
-    }
-    let checks = records.first().map_or(0, |r| r.slo.len());
-    for k in 0..checks {
-        let breached: Vec<&RunRecord> = records
-            .iter()
-            .filter(|r| r.slo.get(k).is_some_and(|c| !c.passed))
-            .collect();
-        if breached.len() * 2 > records.len() {
-            let c = &breached[0].slo[k];
-            let actual: Vec<&str> = breached.iter().map(|r| r.slo[k].actual.as_str()).collect();
-            problems.push(format!(
-                "service-level check breached in {} of {} trials: {} {} (limit {})",
-                breached.len(),
-                records.len(),
-                c.metric,
-                actual.join(", "),
-                c.limit
-            ));
-        }
-    }
-    problems
 }
 
 /// Adds the verdict to the GitHub Actions job summary when running there.

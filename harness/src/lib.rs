@@ -13,6 +13,7 @@ pub mod load;
 pub mod machine;
 pub mod mcp;
 pub mod observe;
+pub mod outcome;
 pub mod record;
 pub mod report;
 pub mod run;
@@ -21,6 +22,7 @@ pub(crate) mod serde_duration;
 pub mod slo;
 pub mod sut;
 pub mod sweep;
+pub mod units;
 
 /// Rust optimisation level the harness was built with (`0` is a debug build, whose
 /// generator would measure itself rather than the server).

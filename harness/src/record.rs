@@ -1,7 +1,6 @@
 //! [`RunRecord`]: everything one run measured, in a versioned JSON schema (`record.json`).
 
 use std::collections::BTreeMap;
-use std::time::Duration;
 
 use base64::Engine as _;
 use hdrhistogram::Histogram;
@@ -188,7 +187,7 @@ impl ErrorSummary {
     fn of(s: &OpStats) -> Self {
         Self {
             total: s.failed(),
-            rate_percent: percent(s.failed(), s.attempts()),
+            rate_percent: crate::units::percent(s.failed(), s.attempts()),
             by_class: s.errors.iter().map(|(c, n)| (c.to_string(), *n)).collect(),
         }
     }
@@ -350,7 +349,7 @@ impl RunRecord {
             })
             .collect();
         let lag = LatencySummary::of(&stats.lag);
-        let late_percent = percent(stats.late, stats.lag.len());
+        let late_percent = crate::units::percent(stats.late, stats.lag.len());
         let efficiency = resources
             .as_ref()
             .filter(|r| r.cpu_seconds > 0.0)
@@ -474,35 +473,11 @@ pub fn decode_histogram(text: &str) -> Result<Histogram<u64>, String> {
         .map_err(|e| format!("bad histogram: {e:?}"))
 }
 
-/// `part / whole` in percent, 0 when `whole` is 0.
-pub fn percent(part: u64, whole: u64) -> f64 {
-    if whole == 0 {
-        0.0
-    } else {
-        round4(100.0 * part as f64 / whole as f64)
-    }
-}
-
 fn round1(x: f64) -> f64 {
     (x * 10.0).round() / 10.0
 }
 fn round2(x: f64) -> f64 {
     (x * 100.0).round() / 100.0
-}
-fn round4(x: f64) -> f64 {
-    (x * 10_000.0).round() / 10_000.0
-}
-
-/// Formats microseconds for people: `850 µs`, `2.30 ms`, `1.25 s`.
-pub fn format_us(us: u64) -> String {
-    let d = Duration::from_micros(us);
-    if us < 1_000 {
-        format!("{us} µs")
-    } else if us < 1_000_000 {
-        format!("{:.2} ms", d.as_secs_f64() * 1e3)
-    } else {
-        format!("{:.2} s", d.as_secs_f64())
-    }
 }
 
 #[cfg(test)]
@@ -520,14 +495,5 @@ mod tests {
         assert_eq!(back.len(), 5);
         assert_eq!(back.value_at_quantile(0.99), h.value_at_quantile(0.99));
         assert!(decode_histogram("not base64!").is_err());
-    }
-
-    #[test]
-    fn formats_microseconds() {
-        assert_eq!(format_us(850), "850 µs");
-        assert_eq!(format_us(2_300), "2.30 ms");
-        assert_eq!(format_us(1_250_000), "1.25 s");
-        assert_eq!(percent(2, 10_000), 0.02);
-        assert_eq!(percent(1, 0), 0.0);
     }
 }

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::load::{self, CpuSet, LoadError, LoadPlan, Pacing, Progress, ProgressMode};
+use crate::load::{self, CpuSet, LoadError, LoadPlan, Pacing, Progress, ProgressListener};
 use crate::machine::{Machine, Naming};
 use crate::observe::{Sampler, Samples};
 use crate::record::{RecordInputs, RunRecord};
@@ -19,7 +19,8 @@ use crate::sut::{RunningSut, SutError, SutSpec};
 pub struct RunOptions {
     /// Factor applied to every phase and the warm-up.
     pub duration_scale: f64,
-    pub progress: ProgressMode,
+    /// Hears each run's progress (`report::console::listener` shows it on stderr).
+    pub progress: Arc<dyn ProgressListener>,
     /// The machine class records are filed under and the host they are close-gated on
     /// (`ERLMCP_PERF_MACHINE_CLASS`, `ERLMCP_PERF_HOST`); derived where `None`.
     pub machine: Naming,
@@ -90,11 +91,11 @@ pub struct Measured {
 }
 
 /// Drives `scenario` (already scaled) against the running SUT: the generator pinned off a
-/// pinned SUT's CPUs, the SUT's resources sampled, progress reported in `progress` mode.
+/// pinned SUT's CPUs, the SUT's resources sampled, progress told to `progress`.
 pub async fn measure(
     target: &Target<'_>,
     scenario: &Scenario,
-    progress: ProgressMode,
+    progress: Arc<dyn ProgressListener>,
 ) -> Result<Measured, LoadError> {
     let mut plan = LoadPlan::new(scenario);
     plan.generator_cpus = generator_cpus(target.sut);
@@ -105,7 +106,7 @@ pub async fn measure(
         .resource_probe()
         .map(|probe| Sampler::start(probe, Duration::from_millis(250)));
     let counters = Arc::new(Progress::default());
-    let reporter = tokio::spawn(load::report(
+    let reporter = tokio::spawn(load::watch(
         counters.clone(),
         plan.schedule.clone(),
         scenario.name.clone(),
@@ -159,7 +160,7 @@ pub async fn run_scenario(
         duration_scale: options.duration_scale,
         pacing: options.pacing,
     };
-    let measured = measure(&target, &scenario, options.progress).await;
+    let measured = measure(&target, &scenario, options.progress.clone()).await;
     running.stop().await;
     let record = measured?.record;
     let files = write_run(dir, &record)?;

@@ -2,8 +2,9 @@
 
 use std::time::Duration;
 
-use crate::record::{RunRecord, SloCheck, format_us};
+use crate::record::{RunRecord, SloCheck};
 use crate::scenario::Slo;
+use crate::units::format_us;
 
 /// Checks every limit the scenario sets.
 pub fn check(slo: &Slo, record: &RunRecord) -> Vec<SloCheck> {

@@ -3,13 +3,14 @@
 //! run), stops the SUT, assembles the result and writes its files.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use crate::capacity::CapacityVerdict;
 use crate::capacity::result::{CapacityResult, ResultInputs};
 use crate::capacity::search::Search;
 use crate::capacity::step::{StepResult, StepVerdict, step_scenario};
-use crate::load::{LoadError, ProgressMode};
+use crate::load::{LoadError, Silent};
 use crate::machine::Machine;
 use crate::report::write_run;
 use crate::run::{RunOptions, Target, measure};
@@ -143,7 +144,7 @@ struct Sweep<'a> {
 /// One step at `rate`: warm-up, measured window, CPU sampled over the window.
 async fn run_step(sweep: &Sweep<'_>, rate: f64, index: usize) -> Result<StepResult, CapacityError> {
     let step = step_scenario(sweep.scenario, rate, sweep.spec.step_duration);
-    let measured = measure(&sweep.target, &step, ProgressMode::Quiet).await?;
+    let measured = measure(&sweep.target, &step, Arc::new(Silent)).await?;
     write_run(
         &sweep.dir.join(format!("step-{index:02}")),
         &measured.record,

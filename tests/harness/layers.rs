@@ -13,6 +13,7 @@ use std::path::Path;
 /// and the settings read from the environment at the very top. A new module goes here.
 const LAYERS: &[&str] = &[
     // Leaves.
+    "units",
     "serde_duration",
     "fsio",
     "machine",
@@ -34,6 +35,7 @@ const LAYERS: &[&str] = &[
     "sweep",
     "check",
     "calibrate",
+    "outcome",
     // Settings, read once by the CLI and the perf suite.
     "env",
 ];

@@ -18,7 +18,7 @@ mod transports;
 
 use std::path::{Path, PathBuf};
 
-use harness::load::ProgressMode;
+use harness::load::Silent;
 use harness::record::RunRecord;
 use harness::run::{RunOptions, results_dir, run_scenario};
 use harness::scenario;
@@ -64,7 +64,7 @@ pub fn run(file: &Path, sut: SutSpec, out: &Path) -> RunRecord {
 pub fn quiet() -> RunOptions {
     RunOptions {
         duration_scale: 1.0,
-        progress: ProgressMode::Quiet,
+        progress: std::sync::Arc::new(Silent),
         machine: Default::default(),
         pacing: Default::default(),
     }

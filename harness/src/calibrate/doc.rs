@@ -4,7 +4,7 @@ use std::fmt::Write as _;
 
 use super::{Goal, Study, Target};
 use crate::gate::Status;
-use crate::record::format_us;
+use crate::units::format_us;
 
 fn pct(part: usize, whole: usize) -> String {
     if whole == 0 {

@@ -152,7 +152,7 @@ fn cases_inject_a_share_of_the_baseline_p99() {
         server: crate::sut::EmbeddedSpec::new("erlmcp-perf", ["refserver"]),
         run: RunOptions {
             duration_scale: 1.0,
-            progress: crate::load::ProgressMode::Quiet,
+            progress: std::sync::Arc::new(crate::load::Silent),
             machine: Default::default(),
             pacing: Default::default(),
         },

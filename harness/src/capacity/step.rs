@@ -165,8 +165,8 @@ pub fn judge(
     {
         reasons.push(format!(
             "P99 {} above {}",
-            crate::record::format_us(step.p99_us),
-            crate::record::format_us(limit)
+            crate::units::format_us(step.p99_us),
+            crate::units::format_us(limit)
         ));
     }
     let share = if step.offered_rps > 0.0 {

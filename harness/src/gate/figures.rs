@@ -87,6 +87,6 @@ impl Figures {
 
     /// Error rate, percent.
     pub fn error_rate_percent(&self) -> f64 {
-        crate::record::percent(self.errors, self.attempts)
+        crate::units::percent(self.errors, self.attempts)
     }
 }

@@ -534,7 +534,7 @@ impl Gate<'_> {
             sum(self.current, &count),
             sum(self.current, &|f| f.attempts),
         );
-        let rate = |k: u64, n: u64| crate::record::percent(k, n);
+        let rate = |k: u64, n: u64| crate::units::percent(k, n);
         let (base, cur) = (rate(kb, nb), rate(kc, nc));
         let t = self.thresholds.of("error_rate");
         let bad = bad_change(base, cur, Worse::Higher);

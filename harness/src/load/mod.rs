@@ -26,7 +26,7 @@ pub use engine::{LoadError, LoadOutcome, LoadPlan, raise_open_files_limit, run};
 pub use mix::{Mix, session_of};
 pub use pacer::{Pacing, PreciseTimer, QUANTUM, UnknownPacing};
 pub use placement::{CpuSet, CpuSetError, set_affinity};
-pub use progress::{Progress, ProgressMode, report};
+pub use progress::{Progress, ProgressEvent, ProgressListener, Silent, watch};
 pub use schedule::{Schedule, Segment, Slot};
 pub use stats::{
     Completion, LATE_THRESHOLD, LATENCY_SIGFIG, NodeStats, OpStats, Stats, WindowStats, histogram,

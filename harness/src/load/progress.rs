@@ -1,12 +1,12 @@
-//! Live progress: the engine counts into [`Progress`]; a reporter task reads it and shows a
-//! bar on a terminal or prints one line per phase elsewhere (CI logs).
+//! Live progress: the engine counts into [`Progress`]; [`watch`] reads the counters beside
+//! the engine and tells a [`ProgressListener`] what happens. The engine prints nothing: the
+//! CLI and the perf suite pass a listener that renders the events
+//! (`report::console`).
 
-use std::io::IsTerminal;
+use std::fmt;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
-
-use indicatif::{ProgressBar, ProgressStyle};
 
 use super::schedule::Schedule;
 use crate::mcp::Outcome;
@@ -47,49 +47,72 @@ impl Progress {
     }
 }
 
-/// How progress is shown.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ProgressMode {
-    /// A live bar on stderr.
-    Bar,
-    /// One line per finished phase on stderr.
-    Lines,
-    /// Nothing.
-    Quiet,
+/// What a [`ProgressListener`] hears of one run.
+#[derive(Debug, Clone)]
+pub enum ProgressEvent<'a> {
+    /// Four times a second while the run lasts: where it is and what it has counted.
+    Tick {
+        label: &'a str,
+        elapsed: Duration,
+        total: Duration,
+        /// The phase under way and its offered rate now; `None` while draining.
+        phase: Option<(&'a str, f64)>,
+        sent: u64,
+        ok: u64,
+        failed: u64,
+    },
+    /// A phase ended, with what it sent and got back.
+    PhaseDone {
+        label: &'a str,
+        /// Position of the phase, from 0, of `phases`.
+        index: usize,
+        phases: usize,
+        name: &'a str,
+        duration: Duration,
+        rps: f64,
+        rps_end: f64,
+        sent: u64,
+        ok: u64,
+        failed: u64,
+    },
+    /// The engine finished.
+    Finished,
 }
 
-impl ProgressMode {
-    /// A bar when stderr is a terminal, lines otherwise.
-    pub fn detect() -> Self {
-        if std::io::stderr().is_terminal() {
-            ProgressMode::Bar
-        } else {
-            ProgressMode::Lines
-        }
+/// Hears a run's progress.
+pub trait ProgressListener: Send + Sync + fmt::Debug {
+    fn on(&self, event: &ProgressEvent<'_>);
+
+    /// Whether to hear events at all; a listener that wants none costs the run nothing.
+    fn wants_events(&self) -> bool {
+        true
     }
 }
 
-/// Shows progress until the engine finishes. Run it as a task beside the engine.
-pub async fn report(
+/// A listener that hears nothing.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Silent;
+
+impl ProgressListener for Silent {
+    fn on(&self, _: &ProgressEvent<'_>) {}
+
+    fn wants_events(&self) -> bool {
+        false
+    }
+}
+
+/// Reads `progress` until the engine finishes and tells `listener`. Run it as a task beside
+/// the engine.
+pub async fn watch(
     progress: Arc<Progress>,
     schedule: Schedule,
     label: String,
-    mode: ProgressMode,
+    listener: Arc<dyn ProgressListener>,
 ) {
-    if mode == ProgressMode::Quiet {
+    if !listener.wants_events() {
         return;
     }
     let total = schedule.duration();
-    let bar = (mode == ProgressMode::Bar).then(|| {
-        let bar = ProgressBar::new(total.as_millis() as u64);
-        bar.set_style(
-            ProgressStyle::with_template("{prefix} [{bar:30}] {msg}")
-                .expect("static template")
-                .progress_chars("=> "),
-        );
-        bar.set_prefix(label.clone());
-        bar
-    });
     let mut tick = tokio::time::interval(Duration::from_millis(250));
     let mut current: Option<usize> = None;
     let mut at_phase_start = (0, 0, 0);
@@ -107,56 +130,44 @@ pub async fn report(
         };
         let (sent, ok, failed) = progress.snapshot();
         if segment != current {
-            if let Some(i) = current
-                && mode == ProgressMode::Lines
-            {
+            if let Some(i) = current {
                 let seg = &schedule.segments()[i];
                 let (s0, o0, f0) = at_phase_start;
-                let secs = seg.duration.as_secs_f64();
-                eprintln!(
-                    "{label}: phase {}/{} `{}` done: {:.0}s at {} sent {} ok {} errors {} ({:.0} ok/s)",
-                    i + 1,
-                    schedule.segments().len(),
-                    seg.name,
-                    secs,
-                    rate_text(seg.rps, seg.rps_end),
-                    sent - s0,
-                    ok - o0,
-                    failed - f0,
-                    (ok - o0) as f64 / secs,
-                );
+                listener.on(&ProgressEvent::PhaseDone {
+                    label: &label,
+                    index: i,
+                    phases: schedule.segments().len(),
+                    name: &seg.name,
+                    duration: seg.duration,
+                    rps: seg.rps,
+                    rps_end: seg.rps_end,
+                    sent: sent - s0,
+                    ok: ok - o0,
+                    failed: failed - f0,
+                });
             }
             current = segment;
             at_phase_start = (sent, ok, failed);
         }
-        if let Some(bar) = &bar {
-            bar.set_position(elapsed.min(total).as_millis() as u64);
-            let phase = segment.map_or("draining".to_string(), |i| {
-                let seg = &schedule.segments()[i];
-                format!(
-                    "{} @ {:.0}/s",
-                    seg.name,
-                    seg.rate_at(elapsed.saturating_sub(seg.start))
-                )
-            });
-            bar.set_message(format!(
-                "{phase} | sent {sent} ok {ok} err {failed} | {}s left",
-                total.saturating_sub(elapsed).as_secs()
-            ));
-        }
+        let phase = segment.map(|i| {
+            let seg = &schedule.segments()[i];
+            (
+                seg.name.as_str(),
+                seg.rate_at(elapsed.saturating_sub(seg.start)),
+            )
+        });
+        listener.on(&ProgressEvent::Tick {
+            label: &label,
+            elapsed,
+            total,
+            phase,
+            sent,
+            ok,
+            failed,
+        });
         if done {
-            if let Some(bar) = bar {
-                bar.finish_and_clear();
-            }
+            listener.on(&ProgressEvent::Finished);
             return;
         }
-    }
-}
-
-fn rate_text(rps: f64, rps_end: f64) -> String {
-    if (rps - rps_end).abs() < 1e-9 {
-        format!("{rps:.0}/s")
-    } else {
-        format!("{rps:.0}->{rps_end:.0}/s")
     }
 }

@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 
 use super::text::thousands;
 use crate::capacity::{CapacityResult, CapacityVerdict, Limit, StepVerdict};
-use crate::record::format_us;
+use crate::units::format_us;
 
 fn rate(r: f64) -> String {
     thousands(r.round() as u64)

@@ -3,7 +3,8 @@
 use std::fmt::Write as _;
 
 use super::text::thousands;
-use crate::record::{LatencySummary, NodeRecord, RunRecord, format_us};
+use crate::record::{LatencySummary, NodeRecord, RunRecord};
+use crate::units::format_us;
 
 const MIB: f64 = 1024.0 * 1024.0;
 
@@ -197,7 +198,7 @@ pub fn run_report(r: &RunRecord, record_sha256: &str) -> String {
             let _ = writeln!(
                 s,
                 "  - {class}: {n} ({}%)",
-                crate::record::percent(*n, t.attempts)
+                crate::units::percent(*n, t.attempts)
             );
         }
     }

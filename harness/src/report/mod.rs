@@ -1,6 +1,7 @@
 //! Reports of a run: `record.json`, `report.md`, and the terminal summary.
 
 mod capacity;
+pub mod console;
 mod markdown;
 mod regression;
 pub mod svg;

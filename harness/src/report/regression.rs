@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 
 use super::text::thousands;
 use crate::gate::{ALPHA, Comparison, MetricVerdict, Status, Unit, Verdict};
-use crate::record::format_us;
+use crate::units::format_us;
 
 /// What the report says around the verdict.
 #[derive(Debug, Clone, Default)]

@@ -2,7 +2,8 @@
 
 use std::fmt::Write as _;
 
-use crate::record::{RunRecord, format_us};
+use crate::record::RunRecord;
+use crate::units::format_us;
 
 /// `1234567` as `1,234,567`.
 pub fn thousands(n: u64) -> String {

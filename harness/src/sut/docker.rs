@@ -231,12 +231,12 @@ pub(crate) fn remove_blocking(ids: Vec<String>, networks: Vec<String>) {
             let Ok(docker) = connect().await else { return };
             for id in ids {
                 if let Err(e) = remove(&docker, &id).await {
-                    eprintln!("erlmcp-perf: {e}");
+                    tracing::warn!("{e}");
                 }
             }
             for id in networks {
                 if let Err(e) = remove_network(&docker, &id).await {
-                    eprintln!("erlmcp-perf: {e}");
+                    tracing::warn!("{e}");
                 }
             }
         });
@@ -286,7 +286,7 @@ fn start_watchdog() {
     let mut signals = match signal_hook::iterator::Signals::new([SIGTERM, SIGINT, SIGQUIT]) {
         Ok(s) => s,
         Err(e) => {
-            eprintln!("erlmcp-perf: cannot watch for signals, containers may outlive a kill: {e}");
+            tracing::warn!("cannot watch for signals, containers may outlive a kill: {e}");
             return;
         }
     };
@@ -307,6 +307,6 @@ fn start_watchdog() {
             }
         });
     if let Err(e) = spawned {
-        eprintln!("erlmcp-perf: cannot start the container watchdog: {e}");
+        tracing::warn!("cannot start the container watchdog: {e}");
     }
 }
