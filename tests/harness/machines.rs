@@ -236,21 +236,31 @@ fn json_files(dir: &Path) -> Vec<PathBuf> {
 }
 
 #[test]
-fn every_committed_baseline_is_of_this_method_and_filed_under_its_machine_class() {
+fn every_committed_baseline_is_of_this_method_and_scenario_and_filed_under_its_machine_class() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("baselines");
     let files = json_files(&root);
     assert!(!files.is_empty());
     for path in files {
         let value = read_json(&path).unwrap();
-        let environment = if value.get("kind").and_then(Value::as_str) == Some("capacity") {
-            CapacityResult::load(&path)
-                .unwrap_or_else(|e| panic!("{e}"))
-                .environment
-        } else {
-            Baseline::load(&path)
-                .unwrap_or_else(|e| panic!("{e}"))
-                .environment
-        };
+        let (environment, identity) =
+            if value.get("kind").and_then(Value::as_str) == Some("capacity") {
+                let c = CapacityResult::load(&path).unwrap_or_else(|e| panic!("{e}"));
+                (c.environment, c.scenario)
+            } else {
+                let b = Baseline::load(&path).unwrap_or_else(|e| panic!("{e}"));
+                (b.environment, b.scenario)
+            };
+        // Recorded from the scenario file as it is now: a change to the file re-records
+        // every baseline of it, of every SUT profile and class.
+        let scenario = scenario::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join(&identity.file))
+            .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        assert_eq!(
+            identity.sha256,
+            scenario.source.sha256,
+            "{} was recorded for another version of {}: re-record it with ERLMCP_PERF_UPDATE_BASELINES=1",
+            path.display(),
+            identity.file
+        );
         assert_eq!(
             environment.method_version,
             METHOD_VERSION,
