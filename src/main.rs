@@ -272,22 +272,15 @@ fn check(files: &[PathBuf]) -> ExitCode {
     }
 }
 
-/// Run options with the settings every measuring subcommand reads from the environment
-/// (`ERLMCP_PERF_MACHINE_CLASS`, `ERLMCP_PERF_HOST`, `ERLMCP_PERF_PACER`), or exit code 2
-/// with the reason.
+/// [`env::run_options`] with progress shown in `progress` mode, or exit code 2 with the
+/// reason.
 pub(crate) fn run_options(
     duration_scale: f64,
     progress: ProgressMode,
 ) -> Result<RunOptions, ExitCode> {
-    let bad = |e: env::EnvError| {
+    env::run_options(duration_scale, console::listener(progress)).map_err(|e| {
         eprintln!("error: {e}");
         ExitCode::from(exit::BAD_INPUT)
-    };
-    Ok(RunOptions {
-        duration_scale,
-        progress: console::listener(progress),
-        machine: env::machine_naming().map_err(bad)?,
-        pacing: env::pacing().map_err(bad)?,
     })
 }
 

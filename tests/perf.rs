@@ -22,7 +22,7 @@ use harness::machine::{Machine, Naming};
 use harness::outcome::Outcome;
 use harness::report::console::{self, ProgressMode};
 use harness::run::RunOptions;
-use harness::sut::{SutSpec, profile};
+use harness::sut::SutSpec;
 use harness::sweep::{SweepOptions, run_sweep, write_files};
 use harness::{env, report, scenario};
 use libtest_mimic::{Arguments, Failed, Trial};
@@ -93,9 +93,14 @@ fn sut_spec() -> Result<SutSpec, Failed> {
 fn baseline_image_spec(image: String) -> Result<SutSpec, Failed> {
     let mut ctx = env::spec_context(env!("CARGO_BIN_EXE_erlmcp-perf"), ["refserver"]);
     ctx.image_override = Some(image);
-    profile::load(&profile::locate(&env::sut()))
-        .and_then(|p| p.to_spec(&ctx))
-        .map_err(|e| e.to_string().into())
+    env::sut_spec(&ctx).map_err(|e| e.to_string().into())
+}
+
+/// The suite's run options: `ERLMCP_PERF_DURATION_SCALE` and the settings every measuring
+/// command reads, progress shown in `progress` mode.
+fn run_options(progress: ProgressMode) -> Result<RunOptions, Failed> {
+    let scale = env::duration_scale().map_err(|e| e.to_string())?;
+    env::run_options(scale, console::listener(progress)).map_err(|e| e.to_string().into())
 }
 
 /// What every perf-suite test needs besides its options.
@@ -155,12 +160,7 @@ fn run_capacity(file: &Path) -> Result<(), Failed> {
     let stem = stem(file);
     let scenario = scenario::load(file).map_err(|e| e.to_string())?;
     let options = SweepOptions {
-        run: RunOptions {
-            duration_scale: env::duration_scale().map_err(|e| e.to_string())?,
-            progress: console::listener(ProgressMode::Quiet),
-            machine: env::machine_naming().map_err(|e| e.to_string())?,
-            pacing: env::pacing().map_err(|e| e.to_string())?,
-        },
+        run: run_options(ProgressMode::Quiet)?,
         strategy: None,
         step_rps: None,
         profile: profile_name(),
@@ -239,12 +239,7 @@ fn run(file: &Path) -> Result<(), Failed> {
     let stem = stem(file);
     let scenario = scenario::load(file).map_err(|e| e.to_string())?;
     let options = CheckOptions {
-        run: RunOptions {
-            duration_scale: env::duration_scale().map_err(|e| e.to_string())?,
-            progress: console::listener(ProgressMode::Lines),
-            machine: env::machine_naming().map_err(|e| e.to_string())?,
-            pacing: env::pacing().map_err(|e| e.to_string())?,
-        },
+        run: run_options(ProgressMode::Lines)?,
         trials: env::trials().map_err(|e| e.to_string())?,
         profile: profile_name(),
     };

@@ -147,6 +147,20 @@ pub fn machine_naming() -> Result<crate::machine::Naming, EnvError> {
     })
 }
 
+/// Run options at `duration_scale` with `progress`, and the settings every measuring
+/// command reads: `ERLMCP_PERF_MACHINE_CLASS`, `ERLMCP_PERF_HOST`, `ERLMCP_PERF_PACER`.
+pub fn run_options(
+    duration_scale: f64,
+    progress: std::sync::Arc<dyn crate::load::ProgressListener>,
+) -> Result<crate::run::RunOptions, EnvError> {
+    Ok(crate::run::RunOptions {
+        duration_scale,
+        progress,
+        machine: machine_naming()?,
+        pacing: pacing()?,
+    })
+}
+
 /// `ERLMCP_PERF_SUT`, default `reference`.
 pub fn sut() -> String {
     var(SUT).unwrap_or_else(|| profile::DEFAULT_PROFILE.to_string())

@@ -74,23 +74,23 @@ pub async fn run_sweep(
     let machine = Machine::probed(options.run.machine.clone()).await;
     let running = sut.start(Some(dir.join("sut.log"))).await?;
     let info = running.info.clone();
+    let sweep = Sweep {
+        scenario: &scenario,
+        spec: &spec,
+        target: Target {
+            sut,
+            running: &running,
+            machine: &machine,
+            duration_scale: scale,
+            pacing: options.run.pacing,
+        },
+        dir,
+    };
     let mut search = Search::new(&spec);
     let mut steps = Vec::new();
     let mut failure = None;
     while let Some(rate) = search.next_rate() {
         let index = steps.len() + 1;
-        let sweep = Sweep {
-            scenario: &scenario,
-            spec: &spec,
-            target: Target {
-                sut,
-                running: &running,
-                machine: &machine,
-                duration_scale: scale,
-                pacing: options.run.pacing,
-            },
-            dir,
-        };
         match run_step(&sweep, rate, index).await {
             Ok(step) => {
                 search.record(rate, step.verdict.is_good());
