@@ -4,12 +4,13 @@
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use harness::baseline::Baseline;
 use harness::capacity::CapacityResult;
-use harness::gate::{Comparison, Figures, Machines, Status, Thresholds, gate};
+use harness::gate::{Comparison, Machines, Status, Thresholds, gate};
 use harness::machine::Machine;
+use harness::record::Figures;
 use harness::record::RunRecord;
 use harness::report::{ComparisonContext, regression_report, verdict_tables};
+use harness::store::{Baseline, Document};
 
 use crate::CompareArgs;
 use crate::exit;
@@ -49,7 +50,7 @@ fn load_runs(path: &Path) -> Result<Loaded, String> {
                 path.display()
             )
         })?;
-        let sha = harness::baseline::canonical_json(&serde_json::to_value(&r).unwrap_or_default());
+        let sha = harness::store::canonical_json(&serde_json::to_value(&r).unwrap_or_default());
         use sha2::Digest;
         Ok(Loaded {
             runs: vec![Figures::of(&r)],
@@ -138,7 +139,7 @@ pub fn compare(args: CompareArgs) -> ExitCode {
 }
 
 /// A baseline's or a capacity file's receipt, verified.
-fn verified_receipt(path: &Path) -> Result<String, harness::baseline::BaselineError> {
+fn verified_receipt(path: &Path) -> Result<String, harness::store::DocumentError> {
     let is_capacity = std::fs::read(path)
         .ok()
         .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())

@@ -177,9 +177,14 @@ fn init_tracing() {
         .init();
 }
 
-/// Where the load goes: `--url`, or the embedded reference server with its options.
+/// Where the load goes: `--sut`, `--url`, or the embedded reference server with its options.
 #[derive(clap::Args)]
 pub(crate) struct SutArgs {
+    /// The server to start: a profile's name (`suts/<NAME>.yml`) or path, or
+    /// `stdio:COMMAND` for a stdio server (one process per session). Default: the
+    /// reference server.
+    #[arg(long, conflicts_with_all = ["url", "transport"])]
+    sut: Option<String>,
     /// Streamable HTTP endpoint of a server already running (default: start the reference server).
     #[arg(long)]
     url: Option<url::Url>,
@@ -197,6 +202,15 @@ pub(crate) struct SutArgs {
 impl SutArgs {
     /// The SUT spec, or the exit code of a setup failure (already reported).
     pub(crate) fn spec(self) -> Result<SutSpec, ExitCode> {
+        if let Some(sut) = &self.sut {
+            let me = reference_server()?;
+            let mut ctx = env::spec_context(me.program, ["refserver"]);
+            ctx.faults = self.faults.clone();
+            return harness::sut::profile::spec_for(sut, &ctx).map_err(|e| {
+                eprintln!("error: {e}");
+                ExitCode::from(exit::BAD_INPUT)
+            });
+        }
         match self.url {
             Some(url) => Ok(SutSpec::Url {
                 url,

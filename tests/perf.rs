@@ -12,7 +12,6 @@
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
-use harness::baseline::{Located, locate};
 use harness::capacity::gate::gate_against_file;
 use harness::capacity::{CapacityResult, Limit};
 use harness::check::{
@@ -22,6 +21,7 @@ use harness::machine::{Machine, Naming};
 use harness::outcome::Outcome;
 use harness::report::console::{self, ProgressMode};
 use harness::run::RunOptions;
+use harness::store::{Document, Located, locate};
 use harness::sut::SutSpec;
 use harness::sweep::{SweepOptions, run_sweep, write_files};
 use harness::{env, report, scenario};
@@ -68,8 +68,10 @@ fn stem(file: &Path) -> String {
         .into_owned()
 }
 
+/// The scenario files of the SUT's profile (its `scenarios` directory).
 fn scenario_files() -> Result<Vec<PathBuf>, String> {
-    let dir = Path::new("scenarios");
+    let dir = harness::sut::profile::scenarios_for(&env::sut()).map_err(|e| e.to_string())?;
+    let dir = dir.as_path();
     let entries =
         std::fs::read_dir(dir).map_err(|e| format!("failed to read {}: {e}", dir.display()))?;
     let mut files: Vec<PathBuf> = entries
@@ -133,10 +135,7 @@ impl Setup {
 }
 
 fn profile_name() -> String {
-    let name = env::sut();
-    Path::new(&name)
-        .file_stem()
-        .map_or(name.clone(), |s| s.to_string_lossy().into_owned())
+    harness::sut::profile::name_of(&env::sut())
 }
 
 fn require_optimised_build() -> Result<(), Failed> {

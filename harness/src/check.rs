@@ -6,14 +6,15 @@ use std::time::SystemTime;
 
 use sha2::{Digest, Sha256};
 
-use crate::baseline::{Baseline, BaselineError, machine_of};
 use crate::fsio::write_atomic;
-use crate::gate::{Comparison, Figures, Machines, Verdict, gate};
+use crate::gate::{Comparison, Machines, Verdict, gate};
+use crate::record::Figures;
 use crate::record::{RunRecord, merged_latency};
 use crate::report::svg::{Series, latency_over_time, percentile_spectrum};
 use crate::report::{ComparisonContext, WriteError, regression_report, verdict_tables};
 use crate::run::{RunError, RunOptions, RunResult, run_scenario};
 use crate::scenario::Scenario;
+use crate::store::{Baseline, Document, DocumentError, ScenarioIdentity, machine_of};
 use crate::sut::SutSpec;
 
 /// Trials a gated run makes on each side unless told otherwise: with three a side, the
@@ -36,7 +37,7 @@ pub enum CheckError {
     #[error(transparent)]
     Run(#[from] RunError),
     #[error(transparent)]
-    Baseline(#[from] BaselineError),
+    Baseline(#[from] DocumentError),
     #[error("no baseline at {0}")]
     MissingBaseline(PathBuf),
     #[error(transparent)]
@@ -153,13 +154,7 @@ pub fn load_baseline(path: &Path, scenario: &Scenario) -> Result<Baseline, Check
         return Err(CheckError::MissingBaseline(path.to_owned()));
     }
     let baseline = Baseline::load(path)?;
-    baseline.check_method(path)?;
-    baseline.check_scenario(
-        path,
-        &scenario.name,
-        &scenario.source.path.display().to_string(),
-        &scenario.source.sha256,
-    )?;
+    baseline.check_fits(path, &ScenarioIdentity::of(scenario))?;
     Ok(baseline)
 }
 

@@ -182,7 +182,7 @@ pub fn spec_context(
 
 /// The SUT named by `ERLMCP_PERF_SUT` (default `reference`), as a spec ready to start.
 pub fn sut_spec(ctx: &SpecContext) -> Result<SutSpec, ProfileError> {
-    profile::load(&profile::locate(&sut()))?.to_spec(ctx)
+    profile::spec_for(&sut(), ctx)
 }
 
 /// `ERLMCP_PERF_BASELINE_IMAGE`, if set.

@@ -2,7 +2,6 @@
 //! resource sampling, run records and reports. It knows nothing of test frameworks; the
 //! `erlmcp-perf` CLI and the perf suite are thin layers over [`run::run_scenario`].
 
-pub mod baseline;
 pub mod calibrate;
 pub mod capacity;
 pub mod check;
@@ -20,6 +19,7 @@ pub mod run;
 pub mod scenario;
 pub(crate) mod serde_duration;
 pub mod slo;
+pub mod store;
 pub mod sut;
 pub mod sweep;
 pub mod units;

@@ -16,6 +16,7 @@ use crate::report::write_run;
 use crate::run::{RunOptions, Target, measure};
 use crate::scenario::Scenario;
 use crate::scenario::capacity::{CapacitySpec, Strategy};
+use crate::store::Document;
 use crate::sut::SutSpec;
 
 /// Pause between steps, so the next step's warm-up does not start on the last one's
@@ -172,7 +173,7 @@ pub enum CapacityError {
     #[error(transparent)]
     Write(#[from] crate::report::WriteError),
     #[error(transparent)]
-    Baseline(#[from] crate::baseline::BaselineError),
+    Baseline(#[from] crate::store::DocumentError),
 }
 
 /// Where a sweep's files went.

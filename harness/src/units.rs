@@ -1,4 +1,4 @@
-//! Numbers for records and people: a share in percent as records keep it, and
+//! Numbers for records and people: a share in percent as records keep it, a median, and
 //! microseconds as reports write them.
 
 use std::time::Duration;
@@ -28,6 +28,21 @@ pub fn format_us(us: u64) -> String {
     }
 }
 
+/// The median of `values` (mean of the middle two for an even count); `None` when empty.
+pub fn median(values: &[f64]) -> Option<f64> {
+    let mut v: Vec<f64> = values.iter().copied().filter(|x| x.is_finite()).collect();
+    if v.is_empty() {
+        return None;
+    }
+    v.sort_by(f64::total_cmp);
+    let mid = v.len() / 2;
+    Some(if v.len().is_multiple_of(2) {
+        (v[mid - 1] + v[mid]) / 2.0
+    } else {
+        v[mid]
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -39,5 +54,12 @@ mod tests {
         assert_eq!(format_us(1_250_000), "1.25 s");
         assert_eq!(percent(2, 10_000), 0.02);
         assert_eq!(percent(1, 0), 0.0);
+    }
+
+    #[test]
+    fn medians() {
+        assert_eq!(median(&[3.0, 1.0, 2.0]), Some(2.0));
+        assert_eq!(median(&[4.0, 1.0, 2.0, 3.0]), Some(2.5));
+        assert_eq!(median(&[]), None);
     }
 }

@@ -5,8 +5,8 @@ use std::fmt::Write as _;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use harness::gate::noise::median;
 use harness::load::CpuSet;
+use harness::units::median;
 
 use super::BenchArgs;
 use super::tools::{LATE_AFTER, Measurement, Tool};
@@ -96,7 +96,7 @@ pub struct Context<'a> {
 /// The whole document.
 pub fn markdown(cx: &Context) -> String {
     let args = cx.args;
-    let env = harness::baseline::Environment::here(
+    let env = harness::store::Environment::here(
         harness::BUILD_OPT_LEVEL.to_string(),
         1.0,
         Some(harness::machine::Machine::unprobed(&Default::default())),

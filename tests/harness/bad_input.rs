@@ -5,9 +5,9 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use harness::baseline::BaselineError;
 use harness::check::{CheckError, CheckOptions, check_against_file, load_baseline};
 use harness::scenario;
+use harness::store::DocumentError;
 use harness::sut::{SutSpec, profile};
 use serde_json::Value;
 
@@ -167,7 +167,7 @@ fn warmup() -> scenario::Scenario {
 
 /// Loads the baseline for the warm-up scenario, expecting a refusal; the file must be
 /// left as it was.
-fn refused(path: &Path, text: &str) -> BaselineError {
+fn refused(path: &Path, text: &str) -> DocumentError {
     let e = match load_baseline(path, &warmup()) {
         Err(CheckError::Baseline(e)) => e,
         Err(other) => panic!("refused otherwise: {other}"),
@@ -187,7 +187,7 @@ fn a_truncated_baseline_is_not_json() {
     for keep in [0, 1, 100, 2000] {
         let (path, text) = edited_baseline(dir.path(), |t| t[..keep.min(t.len())].to_string());
         let e = refused(&path, &text);
-        assert!(matches!(e, BaselineError::Invalid { .. }), "{e}");
+        assert!(matches!(e, DocumentError::Invalid { .. }), "{e}");
         assert!(e.to_string().contains("is not valid: not JSON: EOF"), "{e}");
     }
 }
@@ -211,7 +211,7 @@ fn a_tampered_baseline_fails_its_receipt() {
         let (path, text) = edited_baseline(dir.path(), edit);
         let e = refused(&path, &text);
         assert!(
-            matches!(e, BaselineError::ReceiptMismatch { .. }),
+            matches!(e, DocumentError::ReceiptMismatch { .. }),
             "{text:.80}: {e}"
         );
         assert!(e.to_string().contains("was edited or corrupted"), "{e}");
@@ -265,7 +265,7 @@ fn the_baseline_of_another_scenario_is_refused_naming_both() {
             .unwrap();
     std::fs::write(&path, &text).unwrap();
     let e = refused(&path, &text);
-    assert!(matches!(e, BaselineError::OtherScenario { .. }), "{e}");
+    assert!(matches!(e, DocumentError::OtherScenario { .. }), "{e}");
     let message = e.to_string();
     assert!(
         message.contains("was recorded for scenario \"Realistic Mixed Load\" (scenarios/realistic.yml), not \"Warmup\""),
@@ -290,7 +290,7 @@ fn a_bad_baseline_fails_the_gate_before_any_load_is_sent() {
     let out = dir.path().join("out");
     let result = runtime().block_on(check_against_file(&warmup(), &sut, &options, &path, &out));
     match result {
-        Err(CheckError::Baseline(BaselineError::Invalid { .. })) => {}
+        Err(CheckError::Baseline(DocumentError::Invalid { .. })) => {}
         Err(other) => panic!("refused otherwise: {other}"),
         Ok(r) => panic!("gated against a truncated baseline: {}", r.tables),
     }

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use harness::mcp::{
     Endpoint, ErrorClass, Outcome, ProtocolViolation, RequestTemplate, Session, SessionError,
-    SessionOptions,
+    SessionOptions, StdioCommand,
 };
 use harness::sut::{EmbeddedSpec, SutError, SutSpec};
 use serde_json::{Value, json};
@@ -290,10 +290,7 @@ async fn a_server_that_never_answers_initialize_fails_the_session_in_time() {
         Endpoint::WebSocket(format!("ws://{addr}/mcp/ws").parse().unwrap()),
         Endpoint::Tcp(addr),
         // A stdio server that never reads its input.
-        Endpoint::Stdio {
-            program: "/bin/sleep".into(),
-            args: vec!["60".into()],
-        },
+        Endpoint::Stdio(StdioCommand::new("/bin/sleep", vec!["60".into()])),
     ] {
         let started = Instant::now();
         match Session::open(&endpoint, options(timeout)).await {
@@ -315,10 +312,10 @@ async fn a_server_that_never_answers_initialize_fails_the_session_in_time() {
 async fn a_stdio_server_that_ignores_end_of_input_is_killed_at_close() {
     // Answers `initialize` (id 0), then ignores its input's end and SIGTERM.
     let script = r#"read line; echo '{"jsonrpc":"2.0","id":0,"result":{"protocolVersion":"2025-06-18","capabilities":{},"serverInfo":{"name":"fake","version":"0"}}}'; trap '' TERM; while :; do sleep 1; done"#;
-    let endpoint = Endpoint::Stdio {
-        program: "/bin/sh".into(),
-        args: vec!["-c".into(), script.into()],
-    };
+    let endpoint = Endpoint::Stdio(StdioCommand::new(
+        "/bin/sh",
+        vec!["-c".into(), script.into()],
+    ));
     let session = open(&endpoint, Duration::from_secs(5)).await;
     let started = Instant::now();
     assert_eq!(session.close().await, Err(ErrorClass::Timeout));

@@ -3,10 +3,10 @@
 
 use std::process::Command;
 
-use harness::baseline::Baseline;
 use harness::check::{CheckError, CheckOptions, check_same_run, load_baseline};
 use harness::gate::Status;
 use harness::scenario;
+use harness::store::{Baseline, Document};
 use harness::sut::SutSpec;
 
 use crate::{BIN, quiet, refserver, run, runtime, scenario_file};

@@ -23,11 +23,11 @@ const LAYERS: &[&str] = &[
     "load",
     "observe",
     "sut",
-    // Measurement, then judgement over it, then receipted documents.
+    // Measurement, the receipted documents that keep it, then judgement over it.
     "record",
+    "store",
     "slo",
     "gate",
-    "baseline",
     "capacity",
     // Reports, then the steps that run, sweep, gate and calibrate.
     "report",

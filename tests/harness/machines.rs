@@ -5,12 +5,13 @@
 
 use std::path::{Path, PathBuf};
 
-use harness::baseline::{Baseline, locate, read_json, receipt_of, write_sorted_json};
 use harness::capacity::CapacityResult;
 use harness::check::{CheckOptions, check_against_file, load_baseline, update_baseline};
-use harness::gate::{Comparison, Figures, Status, gate};
+use harness::gate::{Comparison, Status, gate};
 use harness::load::METHOD_VERSION;
+use harness::record::Figures;
 use harness::scenario;
+use harness::store::{Baseline, Document, locate, read_json, receipt_of, write_sorted_json};
 use harness::sut::SutSpec;
 use serde_json::Value;
 
@@ -139,7 +140,7 @@ fn a_baseline_of_another_machine_warns_and_still_catches_a_2ms_slower_server() {
     edit_baseline(&faster, &faster_other, other_machine);
     let current: Vec<Figures> = unchanged.records.iter().map(Figures::of).collect();
     let base = Baseline::load(&faster_other).unwrap();
-    let here_now = harness::baseline::machine_of(&unchanged.records);
+    let here_now = harness::store::machine_of(&unchanged.records);
     let comparison = Comparison::of_file(base.environment.machine.as_ref(), here_now.as_ref());
     let across = gate(&base.runs, &current, &scenario.gate, comparison);
     assert_ne!(across.status, Status::Regression);

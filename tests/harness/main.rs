@@ -14,6 +14,7 @@ mod gate;
 mod layers;
 mod machines;
 mod remote_target;
+mod stdio_servers;
 mod transports;
 
 use std::path::{Path, PathBuf};

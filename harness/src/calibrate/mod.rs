@@ -15,12 +15,13 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use crate::baseline::Baseline;
 use crate::check::{CheckError, run_trials};
-use crate::gate::{Comparison, Figures, MetricVerdict, Status, Verdict, gate};
+use crate::gate::{Comparison, MetricVerdict, Status, Verdict, gate};
+use crate::record::Figures;
 use crate::record::RunRecord;
 use crate::run::RunOptions;
 use crate::scenario::Scenario;
+use crate::store::{Baseline, Document};
 use crate::sut::{EmbeddedSpec, SutSpec};
 
 pub use accuracy::{AccuracyRow, OverheadRow};
@@ -122,7 +123,7 @@ impl CaseResult {
     /// The median measured change of the target metric, percent.
     pub fn median_change(&self) -> Option<f64> {
         let changes: Vec<f64> = self.reruns.iter().filter_map(|r| r.target_change).collect();
-        crate::gate::noise::median(&changes)
+        crate::units::median(&changes)
     }
 
     fn count(&self, f: impl Fn(&Rerun) -> bool) -> usize {
@@ -168,7 +169,7 @@ pub enum StudyError {
     #[error(transparent)]
     Check(#[from] CheckError),
     #[error(transparent)]
-    Baseline(#[from] crate::baseline::BaselineError),
+    Baseline(#[from] crate::store::DocumentError),
     /// A record of the study being replayed is missing or unreadable.
     #[error("cannot replay {path}: {reason}")]
     Replay { path: PathBuf, reason: String },

@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 use super::result::{CapacityResult, Limit};
 use super::step::round1;
 use crate::gate::{Comparison, Status, Unit, classify};
+use crate::store::Document;
 
 /// The capacity gate's verdict.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -124,17 +125,10 @@ pub fn gate_against_file(
     path: &std::path::Path,
     current: &CapacityResult,
     thresholds: &crate::gate::Thresholds,
-) -> Result<CapacityVerdict, crate::baseline::BaselineError> {
+) -> Result<CapacityVerdict, crate::store::DocumentError> {
     let baseline = CapacityResult::load(path)?;
     baseline.environment.check_method(path)?;
-    if baseline.scenario.sha256 != current.scenario.sha256 {
-        return Err(crate::baseline::BaselineError::ScenarioChanged {
-            path: path.to_owned(),
-            scenario: current.scenario.file.clone(),
-            recorded: baseline.scenario.sha256,
-            current: current.scenario.sha256.clone(),
-        });
-    }
+    baseline.scenario.check(path, &current.scenario)?;
     let comparison = Comparison::of_file(
         baseline.environment.machine.as_ref(),
         current.environment.machine.as_ref(),

@@ -2,8 +2,6 @@
 //! the knee and the USL fit, with a SHA-256 receipt computed as baselines' are. A
 //! committed one is the capacity baseline.
 
-use std::path::Path;
-
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -11,13 +9,10 @@ use super::knee::{Knee, knee};
 use super::search::Bracket;
 use super::step::{StepResult, StepVerdict};
 use super::usl::{UslFit, fit};
-use crate::baseline::{
-    BaselineError, Environment, Receipt, ScenarioIdentity, SutIdentity, read_json, receipt_of,
-    verified, write_document,
-};
 use crate::machine::Machine;
 use crate::scenario::Scenario;
 use crate::scenario::capacity::CapacitySpec;
+use crate::store::{Document, Environment, Receipt, ScenarioIdentity, SutIdentity};
 use crate::sut::SutInfo;
 
 /// Version of the `capacity.json` schema.
@@ -105,19 +100,8 @@ impl CapacityResult {
         let mut result = Self {
             kind: CAPACITY_KIND.into(),
             schema_version: CAPACITY_SCHEMA_VERSION,
-            scenario: ScenarioIdentity {
-                name: scenario.name.clone(),
-                file: scenario.source.path.display().to_string(),
-                sha256: scenario.source.sha256.clone(),
-            },
-            sut: SutIdentity {
-                profile: profile.to_string(),
-                kind: sut.kind.clone(),
-                version: sut.version.clone(),
-                binary_sha256: sut.binary_sha256.clone(),
-                image_id: None,
-                faults: sut.faults.clone(),
-            },
+            scenario: ScenarioIdentity::of(scenario),
+            sut: SutIdentity::of(profile, sut),
             environment: Environment::here(opt_level, duration_scale, Some(machine)),
             spec: spec.clone(),
             knee: knee(&steps),
@@ -130,49 +114,38 @@ impl CapacityResult {
                 .then_some(bracket.first_bad)
                 .flatten(),
             recommended_rps: max.map(|m| (m * RECOMMENDED_SHARE).round()),
-            receipt: Receipt {
-                sha256: String::new(),
-                timestamp,
-            },
+            receipt: Receipt::unsealed(timestamp),
         };
-        result.receipt.sha256 = result.compute_receipt();
+        result.seal();
         result
-    }
-
-    /// SHA-256 of the canonical JSON with the receipt's hash left out.
-    pub fn compute_receipt(&self) -> String {
-        receipt_of(serde_json::to_value(self).expect("capacity results serialise"))
     }
 
     /// The gap between the last good and the first bad rate, when both are known.
     pub fn resolution_rps(&self) -> Option<f64> {
         Some(self.bracket.first_bad? - self.bracket.last_good?)
     }
+}
 
-    /// Writes the file atomically: pretty JSON, keys sorted.
-    pub fn write(&self, path: &Path) -> Result<(), BaselineError> {
-        write_document(path, self)
+impl Document for CapacityResult {
+    const NAME: &'static str = "capacity file";
+    const SCHEMA_VERSION: u32 = CAPACITY_SCHEMA_VERSION;
+
+    fn receipt(&self) -> &Receipt {
+        &self.receipt
     }
 
-    /// Reads a capacity file and verifies its receipt.
-    pub fn load(path: &Path) -> Result<Self, BaselineError> {
-        let value = read_json(path)?;
-        let invalid = |reason: String| BaselineError::Invalid {
-            path: path.to_owned(),
-            reason,
-        };
-        if !is_capacity(&value) {
-            return Err(invalid(format!(
+    fn receipt_mut(&mut self) -> &mut Receipt {
+        &mut self.receipt
+    }
+
+    fn check_kind(value: &Value) -> Result<(), String> {
+        if is_capacity(value) {
+            Ok(())
+        } else {
+            Err(format!(
                 "not a capacity file (no `\"kind\": \"{CAPACITY_KIND}\"`)"
-            )));
+            ))
         }
-        let version = value.get("schema_version").and_then(Value::as_u64);
-        if version != Some(u64::from(CAPACITY_SCHEMA_VERSION)) {
-            return Err(invalid(format!(
-                "capacity schema version {version:?}; this harness reads {CAPACITY_SCHEMA_VERSION}"
-            )));
-        }
-        verified(path, value, |r: &CapacityResult| &r.receipt)
     }
 }
 

@@ -23,18 +23,18 @@
 //! factor); a smaller change past T is a WARNING that says the machines differ. Error
 //! rates do not depend on the machine and are gated as always.
 
-mod figures;
 pub mod noise;
 
 use std::collections::BTreeSet;
 
 use serde::{Deserialize, Serialize};
 
+use crate::record::{Figures, Percentiles};
 pub use crate::scenario::thresholds::{DEFAULT_THRESHOLD_PERCENT, METRIC_KEYS, Thresholds};
-pub use figures::{Figures, Percentiles};
 
 use crate::machine::Machine;
-use noise::{error_counts_greater, mann_whitney_greater, median};
+use crate::units::median;
+use noise::{error_counts_greater, mann_whitney_greater};
 
 /// Significance level of the noise tests.
 pub const ALPHA: f64 = 0.05;

@@ -1,6 +1,7 @@
 //! MCP client side of the load: the operations a mix sends, JSON-RPC framing, response
 //! classification and sessions over each transport.
 
+mod command;
 mod connections;
 mod handshake;
 mod http;
@@ -17,6 +18,7 @@ mod ticks;
 mod waiting;
 mod wire;
 
+pub use command::{LivePids, StdioCommand};
 pub use http::HttpSession;
 pub use jsonrpc::{RequestTemplate, classify_message};
 pub use opening::{DEFAULT_CONNECTIONS, SessionError, SessionOptions};

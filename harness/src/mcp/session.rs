@@ -1,12 +1,11 @@
 //! A transport-independent MCP session: the load engine talks to [`Session`] and never to a
 //! transport directly.
 
-use std::ffi::OsString;
 use std::fmt;
 use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::str::FromStr;
 
+use super::command::StdioCommand;
 use super::http::HttpSession;
 use super::jsonrpc::RequestTemplate;
 use super::opening::{SessionError, SessionOptions};
@@ -83,11 +82,8 @@ pub enum Endpoint {
     WebSocket(url::Url),
     /// Newline-delimited JSON-RPC over TCP at this address.
     Tcp(SocketAddr),
-    /// A stdio MCP server: every session starts `program args...` and talks to it alone.
-    Stdio {
-        program: PathBuf,
-        args: Vec<OsString>,
-    },
+    /// A stdio MCP server: every session starts the command and talks to it alone.
+    Stdio(StdioCommand),
 }
 
 impl Endpoint {
@@ -102,7 +98,7 @@ impl Endpoint {
             Endpoint::Http(_) => Transport::Http,
             Endpoint::WebSocket(_) => Transport::WebSocket,
             Endpoint::Tcp(_) => Transport::Tcp,
-            Endpoint::Stdio { .. } => Transport::Stdio,
+            Endpoint::Stdio(_) => Transport::Stdio,
         }
     }
 }
@@ -113,13 +109,7 @@ impl fmt::Display for Endpoint {
         match self {
             Endpoint::Http(url) | Endpoint::WebSocket(url) => write!(f, "{url}"),
             Endpoint::Tcp(addr) => write!(f, "tcp://{addr}"),
-            Endpoint::Stdio { program, args } => {
-                write!(f, "stdio:{}", program.display())?;
-                for arg in args {
-                    write!(f, " {}", arg.to_string_lossy())?;
-                }
-                Ok(())
-            }
+            Endpoint::Stdio(command) => write!(f, "stdio:{command}"),
         }
     }
 }
@@ -145,14 +135,17 @@ impl Session {
                 ));
             }
             Endpoint::WebSocket(url) => {
-                StreamSession::open(name, wire::websocket(url, max), options).await?
+                let timeout = options.timeout;
+                StreamSession::open(name, wire::websocket(url, max), options, timeout).await?
             }
             Endpoint::Tcp(addr) => {
-                StreamSession::open(name, wire::tcp(*addr, max), options).await?
+                let timeout = options.timeout;
+                StreamSession::open(name, wire::tcp(*addr, max), options, timeout).await?
             }
-            Endpoint::Stdio { program, args } => {
-                let spawned = wire::stdio(program, args, max);
-                StreamSession::open(name, async { spawned }, options).await?
+            Endpoint::Stdio(command) => {
+                let spawned = wire::stdio(command, max);
+                let timeout = options.timeout.max(command.start_timeout);
+                StreamSession::open(name, async { spawned }, options, timeout).await?
             }
         };
         Ok(Session::Stream(session))
@@ -221,10 +214,7 @@ mod tests {
             (tcp.to_string(), tcp.transport()),
             ("tcp://127.0.0.1:9".into(), "tcp")
         );
-        let stdio = Endpoint::Stdio {
-            program: "srv".into(),
-            args: vec!["--stdio".into()],
-        };
+        let stdio = Endpoint::Stdio(StdioCommand::new("srv", vec!["--stdio".into()]));
         assert_eq!(stdio.to_string(), "stdio:srv --stdio");
         assert_eq!(stdio.transport(), "stdio");
         let ws = Endpoint::WebSocket("ws://127.0.0.1:1/mcp/ws".parse().unwrap());

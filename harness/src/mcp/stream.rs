@@ -148,28 +148,31 @@ impl std::fmt::Debug for Outgoing {
 }
 
 impl StreamSession {
-    /// Connects with `connect` (bounded by the request timeout), then `initialize` and
-    /// `notifications/initialized`. `endpoint` names the server in errors.
+    /// Connects with `connect`, then `initialize` and `notifications/initialized`, each
+    /// bounded by `open_timeout` (a stdio server starts within it). `endpoint` names the
+    /// server in errors.
     pub(super) async fn open(
         endpoint: String,
         connect: impl Future<Output = Result<Wire, WireError>>,
         options: SessionOptions,
+        open_timeout: Duration,
     ) -> Result<Self, SessionError> {
         let init_error = |class, detail| SessionError::Initialize {
             url: endpoint.clone(),
             class,
             detail,
         };
-        let wire = match tokio::time::timeout(options.timeout, connect).await {
+        let wire = match tokio::time::timeout(open_timeout, connect).await {
             Err(_) => return Err(init_error(ErrorClass::Timeout, None)),
             Ok(Err(e)) => return Err(init_error(e.class(), Some(e.to_string()))),
             Ok(Ok(wire)) => wire,
         };
         let mut session = Self::start(endpoint.clone(), wire, options);
         let answer = session
-            .call(
+            .call_within(
                 INITIALIZE_ID,
                 handshake::initialize_request(&session.options),
+                open_timeout,
             )
             .await
             .map_err(|class| init_error(class, None))?;
@@ -211,6 +214,16 @@ impl StreamSession {
     /// Sends `body` (a request with id `id`) and waits, within the request timeout, for
     /// the response with that id.
     async fn call(&self, id: u64, body: Vec<u8>) -> Result<Bytes, ErrorClass> {
+        self.call_within(id, body, self.options.timeout).await
+    }
+
+    /// [`Self::call`] within `timeout`.
+    async fn call_within(
+        &self,
+        id: u64,
+        body: Vec<u8>,
+        timeout: Duration,
+    ) -> Result<Bytes, ErrorClass> {
         let answer = self.shared.register(id)?;
         let _registration = Registration {
             shared: &self.shared,
@@ -219,7 +232,7 @@ impl StreamSession {
         self.outgoing
             .send(Outgoing::Message(body))
             .map_err(|_| ErrorClass::Connect)?;
-        match tokio::time::timeout(self.options.timeout, answer).await {
+        match tokio::time::timeout(timeout, answer).await {
             Err(_) => Err(ErrorClass::Timeout),
             // The reader ended without failing us explicitly: the connection is gone.
             Ok(Err(_)) => Err(ErrorClass::Connect),

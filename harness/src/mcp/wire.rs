@@ -2,8 +2,6 @@
 //! incoming messages and a writer of outgoing ones, over WebSocket (one message per text
 //! frame), TCP or a child's stdin/stdout (one message per line).
 
-use std::ffi::OsString;
-use std::path::Path;
 use std::process::Stdio;
 
 use bytes::{Bytes, BytesMut};
@@ -17,6 +15,7 @@ use tokio::process::{Child, Command};
 use tokio_tungstenite::tungstenite::{self, Message, protocol::WebSocketConfig};
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
+use super::command::StdioCommand;
 use super::outcome::ErrorClass;
 
 type WsStream = WebSocketStream<MaybeTlsStream<TcpStream>>;
@@ -152,29 +151,46 @@ pub(super) async fn tcp(addr: std::net::SocketAddr, max: usize) -> Result<Wire, 
     Ok(lines(read, Box::new(write), max, None))
 }
 
-/// Starts `program args...` as a stdio MCP server serving this session alone. It dies
-/// with the harness (parent-death signal) and when the session is dropped.
-pub(super) fn stdio(program: &Path, args: &[OsString], max: usize) -> Result<Wire, WireError> {
-    let mut command = Command::new(program);
-    command
-        .args(args)
+/// Starts `command` as a stdio MCP server serving this session alone. It dies with the
+/// harness (parent-death signal) and when the session is dropped.
+pub(super) fn stdio(command: &StdioCommand, max: usize) -> Result<Wire, WireError> {
+    let spawn_error = |source| WireError::Spawn {
+        program: command.program.display().to_string(),
+        source,
+    };
+    let stderr = match &command.stderr {
+        None => Stdio::null(),
+        Some(path) => Stdio::from(
+            std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(path)
+                .map_err(spawn_error)?,
+        ),
+    };
+    let mut process = Command::new(&command.program);
+    process
+        .args(&command.args)
+        .envs(command.env.iter().map(|(k, v)| (k, v)))
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
-        .stderr(Stdio::null())
+        .stderr(stderr)
         .kill_on_drop(true);
+    if let Some(dir) = &command.dir {
+        process.current_dir(dir);
+    }
     // SAFETY: prctl is async-signal-safe; it only sets the child's parent-death signal
     // so the server dies with the harness even if the harness is killed outright.
     unsafe {
-        command.pre_exec(|| {
+        process.pre_exec(|| {
             libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong);
             Ok(())
         });
     }
-    let spawn_error = |source| WireError::Spawn {
-        program: program.display().to_string(),
-        source,
-    };
-    let mut child = command.spawn().map_err(spawn_error)?;
+    let mut child = process.spawn().map_err(spawn_error)?;
+    if let Some(pid) = child.id() {
+        command.live.add(pid);
+    }
     let piped = || spawn_error(std::io::Error::other("standard streams not piped"));
     let stdin = child.stdin.take().ok_or_else(piped)?;
     let stdout = child.stdout.take().ok_or_else(piped)?;

@@ -70,6 +70,8 @@ impl<T: Send + 'static> Periodic<T> {
 pub enum ResourceProbe {
     /// A local process, by pid (`/proc`).
     Process(u32),
+    /// The process trees a stdio server's sessions started (`/proc`), summed.
+    Processes(crate::mcp::LivePids),
     /// A container (Docker stats).
     Container(ContainerProbe),
 }
@@ -96,6 +98,9 @@ impl Sampler {
     pub fn start(probe: ResourceProbe, interval: Duration) -> Self {
         match probe {
             ResourceProbe::Process(pid) => Sampler::Process(ResourceSampler::start(pid, interval)),
+            ResourceProbe::Processes(live) => {
+                Sampler::Process(ResourceSampler::start_trees(live, interval))
+            }
             ResourceProbe::Container(c) => Sampler::Container(DockerSampler::start(c, interval)),
         }
     }

@@ -1,5 +1,7 @@
-//! CPU and memory of a local process, sampled from `/proc/<pid>/stat` and `/proc/<pid>/status`.
+//! CPU and memory of a local process (or of a set of process trees), sampled from
+//! `/proc/<pid>/stat` and `/proc/<pid>/status`.
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
@@ -72,6 +74,67 @@ pub fn read_sample(pid: u32) -> std::io::Result<ProcSample> {
     })
 }
 
+/// The parent of `pid`, from `/proc/<pid>/stat`.
+fn parent_of(pid: u32) -> Option<u32> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let after = stat.rsplit_once(')')?.1;
+    after.split_whitespace().nth(1)?.parse().ok()
+}
+
+/// `roots` and every process descending from them now.
+fn trees(roots: &[u32]) -> BTreeSet<u32> {
+    let mut children: BTreeMap<u32, Vec<u32>> = BTreeMap::new();
+    for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|n| n.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        if let Some(parent) = parent_of(pid) {
+            children.entry(parent).or_default().push(pid);
+        }
+    }
+    let mut found = BTreeSet::new();
+    let mut todo: Vec<u32> = roots.to_vec();
+    while let Some(pid) = todo.pop() {
+        if found.insert(pid) {
+            todo.extend(children.get(&pid).into_iter().flatten());
+        }
+    }
+    found
+}
+
+/// Readings of the process trees under a changing set of roots (the processes a stdio
+/// server's sessions started), summed: CPU time counts every process ever seen at its last
+/// reading, so it never falls when one exits; memory is what the live ones hold now.
+#[derive(Debug, Default)]
+struct TreeReader {
+    cpu_seen: BTreeMap<u32, f64>,
+}
+
+impl TreeReader {
+    fn read(&mut self, live: &crate::mcp::LivePids) -> ProcSample {
+        let at = Instant::now();
+        let mut rss_bytes = 0;
+        for pid in trees(&live.snapshot()) {
+            match read_sample(pid) {
+                Ok(s) => {
+                    self.cpu_seen.insert(pid, s.cpu_seconds);
+                    rss_bytes += s.rss_bytes;
+                }
+                Err(_) => live.remove(pid),
+            }
+        }
+        ProcSample {
+            at,
+            cpu_seconds: self.cpu_seen.values().sum(),
+            rss_bytes,
+        }
+    }
+}
+
 /// Samples a process at a fixed interval until finished.
 #[derive(Debug)]
 pub struct ResourceSampler(super::Periodic<ProcSample>);
@@ -81,6 +144,15 @@ impl ResourceSampler {
     pub fn start(pid: u32, interval: Duration) -> Self {
         Self(super::Periodic::start(interval, move || {
             std::future::ready(read_sample(pid).ok())
+        }))
+    }
+
+    /// Starts sampling the trees of the processes in `live` every `interval`, until
+    /// finished (an empty set reads as nothing in use).
+    pub fn start_trees(live: crate::mcp::LivePids, interval: Duration) -> Self {
+        let mut reader = TreeReader::default();
+        Self(super::Periodic::start(interval, move || {
+            std::future::ready(Some(reader.read(&live)))
         }))
     }
 
@@ -135,6 +207,36 @@ mod tests {
         let s = read_sample(std::process::id()).unwrap();
         assert!(s.rss_bytes > 0);
         assert!(s.cpu_seconds >= 0.0);
+    }
+
+    #[test]
+    fn trees_sum_a_process_and_its_children_and_keep_the_cpu_of_the_dead() {
+        let mut child = std::process::Command::new("/bin/sh")
+            .args(["-c", "sleep 3 & sleep 3 & wait"])
+            .spawn()
+            .unwrap();
+        let live = crate::mcp::LivePids::default();
+        live.add(child.id());
+        let mut found = BTreeSet::new();
+        for _ in 0..100 {
+            found = trees(&[child.id()]);
+            if found.len() >= 3 {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        assert!(found.len() >= 3, "the shell and its two sleeps: {found:?}");
+        let mut reader = TreeReader::default();
+        let before = reader.read(&live);
+        assert!(before.rss_bytes > 0);
+        child.kill().unwrap();
+        child.wait().unwrap();
+        let after = reader.read(&live);
+        assert!(
+            after.cpu_seconds >= before.cpu_seconds,
+            "{before:?} {after:?}"
+        );
+        assert!(live.snapshot().is_empty(), "the dead root is dropped");
     }
 
     #[test]

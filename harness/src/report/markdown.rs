@@ -12,7 +12,22 @@ const MIB: f64 = 1024.0 * 1024.0;
 /// `record.json` written beside it.
 pub fn run_report(r: &RunRecord, record_sha256: &str) -> String {
     let mut s = String::new();
-    let t = &r.throughput;
+    header(&mut s, r);
+    configuration(&mut s, r);
+    phases(&mut s, r);
+    throughput(&mut s, r);
+    latency(&mut s, r);
+    errors(&mut s, r);
+    nodes_section(&mut s, r);
+    resources(&mut s, r);
+    generator(&mut s, r);
+    slo_checks(&mut s, r);
+    receipt(&mut s, r, record_sha256);
+    s
+}
+
+/// The title, what was measured, and the verdict line.
+fn header(s: &mut String, r: &RunRecord) {
     let _ = writeln!(s, "# Performance Baseline Report\n");
     let _ = writeln!(
         s,
@@ -49,7 +64,11 @@ pub fn run_report(r: &RunRecord, record_sha256: &str) -> String {
         "❌ **Service-level check breached.**"
     };
     let _ = writeln!(s, "{verdict}\n");
+}
 
+/// Duration, rate, clients, scenario, transport, mix.
+fn configuration(s: &mut String, r: &RunRecord) {
+    let t = &r.throughput;
     let _ = writeln!(s, "## Test Configuration\n");
     let _ = writeln!(
         s,
@@ -86,7 +105,10 @@ pub fn run_report(r: &RunRecord, record_sha256: &str) -> String {
         .map(|m| format!("`{}` {}%", m.operation, m.weight_percent))
         .collect();
     let _ = writeln!(s, "- **Mix:** {}\n", mix.join(", "));
+}
 
+/// One row per phase of the schedule.
+fn phases(s: &mut String, r: &RunRecord) {
     let _ = writeln!(
         s,
         "| Phase | Duration | Offered | Achieved | OK | Errors | P50 | P99 |"
@@ -117,7 +139,11 @@ pub fn run_report(r: &RunRecord, record_sha256: &str) -> String {
             format_us(p.latency.p99_us)
         );
     }
+}
 
+/// Achieved rate against the target, and request counts.
+fn throughput(s: &mut String, r: &RunRecord) {
+    let t = &r.throughput;
     let _ = writeln!(s, "\n## Results\n");
     let _ = writeln!(s, "### Throughput\n```");
     let _ = writeln!(
@@ -131,7 +157,11 @@ pub fn run_report(r: &RunRecord, record_sha256: &str) -> String {
         thousands(t.planned)
     );
     let _ = writeln!(s, "```\n");
+}
 
+/// Overall percentiles and the per-operation table.
+fn latency(s: &mut String, r: &RunRecord) {
+    let t = &r.throughput;
     let _ = writeln!(s, "### Latency\n");
     let _ = writeln!(
         s,
@@ -153,7 +183,7 @@ pub fn run_report(r: &RunRecord, record_sha256: &str) -> String {
     );
     for op in &r.operations {
         latency_row(
-            &mut s,
+            s,
             &format!("`{}`", op.operation),
             &format!("{}%", op.weight_percent),
             op.attempts,
@@ -162,7 +192,7 @@ pub fn run_report(r: &RunRecord, record_sha256: &str) -> String {
         );
     }
     latency_row(
-        &mut s,
+        s,
         "**all (latency)**",
         "100%",
         t.attempts,
@@ -170,14 +200,18 @@ pub fn run_report(r: &RunRecord, record_sha256: &str) -> String {
         &r.latency,
     );
     latency_row(
-        &mut s,
+        s,
         "all (service time)",
         "",
         t.attempts,
         t.failed,
         &r.service_time,
     );
+}
 
+/// Error rate and the errors by class.
+fn errors(s: &mut String, r: &RunRecord) {
+    let t = &r.throughput;
     let _ = writeln!(s, "\n### Error Rate\n```");
     let per_10k = if t.attempts == 0 {
         0.0
@@ -203,9 +237,10 @@ pub fn run_report(r: &RunRecord, record_sha256: &str) -> String {
         }
     }
     let _ = writeln!(s, "```\n");
+}
 
-    nodes_section(&mut s, r);
-
+/// SUT CPU, memory and efficiency, or why they were not sampled.
+fn resources(s: &mut String, r: &RunRecord) {
     let _ = writeln!(s, "### Resource Usage\n```");
     match &r.resources {
         Some(res) => {
@@ -239,16 +274,14 @@ pub fn run_report(r: &RunRecord, record_sha256: &str) -> String {
             }
         }
         None => {
-            let why = if r.sut.transport == "stdio" {
-                "every stdio session runs its own server process"
-            } else {
-                "the harness did not start this SUT"
-            };
-            let _ = writeln!(s, "Not sampled: {why}.");
+            let _ = writeln!(s, "Not sampled: the harness did not start this SUT.");
         }
     }
     let _ = writeln!(s, "```\n");
+}
 
+/// The generator's own send lag, and whether it kept the schedule.
+fn generator(s: &mut String, r: &RunRecord) {
     let g = &r.generator;
     let _ = writeln!(s, "### Load Generator\n```");
     let _ = writeln!(
@@ -267,7 +300,10 @@ pub fn run_report(r: &RunRecord, record_sha256: &str) -> String {
         }
     );
     let _ = writeln!(s, "```\n");
+}
 
+/// The scenario's service-level checks, when it has any.
+fn slo_checks(s: &mut String, r: &RunRecord) {
     if !r.slo.is_empty() {
         let _ = writeln!(s, "### Service-Level Checks\n");
         let _ = writeln!(s, "| Metric | Limit | Actual | Status |");
@@ -282,7 +318,10 @@ pub fn run_report(r: &RunRecord, record_sha256: &str) -> String {
         }
         let _ = writeln!(s);
     }
+}
 
+/// The hashes that tie the report to its record, scenario and server.
+fn receipt(s: &mut String, r: &RunRecord, record_sha256: &str) {
     let _ = writeln!(s, "## Proof Receipt\n```");
     let _ = writeln!(s, "record.json SHA-256: {record_sha256}");
     let _ = writeln!(s, "Scenario SHA-256: {}", r.scenario.sha256);
@@ -291,7 +330,6 @@ pub fn run_report(r: &RunRecord, record_sha256: &str) -> String {
     }
     let _ = writeln!(s, "Started: {}", r.started_at);
     let _ = writeln!(s, "```");
-    s
 }
 
 /// The per-node table of a cluster, and a line for every node that had errors.

@@ -18,7 +18,7 @@ use futures_util::StreamExt;
 
 use super::docker::{self, DockerError};
 use super::{RunningSut, SutError, SutInfo, refimage};
-use crate::mcp::{Endpoint, Session, SessionOptions};
+use crate::mcp::{Endpoint, Session, SessionOptions, StdioCommand, Transport};
 
 /// Lines of the container's log kept in memory for error messages.
 const TAIL_LINES: usize = 20;
@@ -89,6 +89,12 @@ pub struct ContainerSpec {
     /// Containers to start (a cluster when above 1: same spec, one user-defined network,
     /// each with its own published port).
     pub nodes: u32,
+    /// `http`, or `stdio`: one container kept up by `keepalive`, with no network, and one
+    /// `docker exec -i` of the image's entrypoint and command (`command` replacing the
+    /// image's) per session.
+    pub transport: Transport,
+    /// A stdio container's main process.
+    pub keepalive: Vec<String>,
 }
 
 /// What every node of one start shares.
@@ -161,6 +167,9 @@ impl ContainerSpec {
     pub(super) async fn start(&self, log: Option<PathBuf>) -> Result<RunningSut, SutError> {
         let docker = docker::connect().await?;
         docker::remove_orphans(&docker).await;
+        if self.transport == Transport::Stdio {
+            return self.start_stdio(&docker, log).await;
+        }
         let (image, entrypoint, binary_sha256) = match &self.image {
             ImageSource::Local(image) => {
                 check_local_image(&docker, image).await?;
@@ -239,6 +248,7 @@ impl ContainerSpec {
                 faults: self.faults.clone(),
             },
             process: None,
+            sessions: None,
             containers,
             network,
         })
@@ -329,6 +339,125 @@ impl ContainerSpec {
             return Err(running.fail(what, self.startup_timeout, reason).await);
         }
         Ok((running, url))
+    }
+
+    /// A stdio server: one container, its main process `keepalive` (its standard input
+    /// held open), no network; every session runs `docker exec -i` of the image's
+    /// entrypoint and command in it, its standard error appended to `log`. The container's
+    /// stats cover every session's server.
+    async fn start_stdio(
+        &self,
+        docker: &Docker,
+        log: Option<PathBuf>,
+    ) -> Result<RunningSut, SutError> {
+        let ImageSource::Local(image) = &self.image else {
+            return Err(SutError::NotReady {
+                what: format!("container {}", self.name),
+                timeout: self.startup_timeout,
+                reason: "the reference server's image has no shell to keep a stdio container up; run it with `kind: embedded` and `--transport stdio`".into(),
+                log_tail: Vec::new(),
+            });
+        };
+        check_local_image(docker, image).await?;
+        let config = docker
+            .inspect_image(image)
+            .await
+            .map_err(|e| DockerError::new(format!("inspecting image {image}"), e))?
+            .config
+            .unwrap_or_default();
+        let mut session_command = config.entrypoint.unwrap_or_default();
+        if self.command.is_empty() {
+            session_command.extend(config.cmd.unwrap_or_default());
+        } else {
+            session_command.extend(self.command.iter().cloned());
+        }
+        if session_command.is_empty() {
+            return Err(SutError::NotReady {
+                what: format!("container {} ({image})", self.name),
+                timeout: self.startup_timeout,
+                reason: "the image has no entrypoint or command to run per session; give the profile a `command`".into(),
+                log_tail: Vec::new(),
+            });
+        }
+        let mut host_config = self.host_config("");
+        host_config.port_bindings = None;
+        host_config.network_mode = Some("none".into());
+        let body = ContainerCreateBody {
+            image: Some(image.clone()),
+            entrypoint: Some(self.keepalive.clone()),
+            cmd: None,
+            env: Some(self.env.iter().map(|(k, v)| format!("{k}={v}")).collect()),
+            labels: Some(docker::labels()),
+            open_stdin: Some(true),
+            stdin_once: Some(false),
+            host_config: Some(host_config),
+            ..Default::default()
+        };
+        let id = docker
+            .create_container(None, body)
+            .await
+            .map_err(|e| DockerError::new(format!("creating a container from {image}"), e))?
+            .id;
+        docker::watch(&id);
+        let mut running = RunningContainer {
+            docker: docker.clone(),
+            id: id.clone(),
+            name: None,
+            logs: None,
+            removed: false,
+        };
+        let what = format!("container {} ({image})", self.name);
+        if let Err(e) = docker.start_container(&id, None).await {
+            let reason = format!("the engine refused to start it: {e}");
+            return Err(running.fail(what, self.startup_timeout, reason).await);
+        }
+        running.logs = Some(LogFollower::start(docker, &id, None, &self.readiness));
+        if let Some(path) = &log {
+            let created = path
+                .parent()
+                .map_or(Ok(()), std::fs::create_dir_all)
+                .and_then(|()| std::fs::File::create(path).map(drop));
+            if let Err(e) = created {
+                let reason = format!("cannot write its log {}: {e}", path.display());
+                return Err(running.fail(what, self.startup_timeout, reason).await);
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        if !is_running(docker, &id).await {
+            let status = exit_status(docker, &id).await;
+            let reason = format!(
+                "its keepalive {:?} exited at once ({status}); give the profile a `keepalive` the image can run",
+                self.keepalive
+            );
+            return Err(running.fail(what, self.startup_timeout, reason).await);
+        }
+        let mut args: Vec<std::ffi::OsString> = vec!["exec".into(), "-i".into(), id.clone().into()];
+        args.extend(session_command.iter().map(Into::into));
+        let command = StdioCommand {
+            stderr: log,
+            start_timeout: self.startup_timeout,
+            ..StdioCommand::new("docker", args)
+        };
+        let endpoint = Endpoint::Stdio(command);
+        let mut description = self.describe(image, &session_command);
+        description.push_str(" (stdio: one `docker exec -i` per session)");
+        Ok(RunningSut {
+            endpoints: vec![endpoint.clone()],
+            node_names: Vec::new(),
+            info: SutInfo {
+                kind: "container".into(),
+                description,
+                endpoint: endpoint.to_string(),
+                transport: endpoint.transport().to_string(),
+                version: image.rsplit_once(':').map(|(_, tag)| tag.to_string()),
+                binary_sha256: None,
+                faults: None,
+            },
+            process: None,
+            sessions: None,
+            containers: vec![running],
+            network: None,
+        })
     }
 
     fn host_config(&self, port_key: &str) -> HostConfig {

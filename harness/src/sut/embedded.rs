@@ -13,7 +13,7 @@ use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 
 use super::{RunningSut, SutError, SutInfo};
-use crate::mcp::{Endpoint, Transport};
+use crate::mcp::{Endpoint, StdioCommand, Transport};
 
 /// The line prefix the reference server prints once it accepts connections.
 const READY_PREFIX: &str = "erlmcp-refserver listening on ";
@@ -177,23 +177,28 @@ impl EmbeddedSpec {
         }
     }
 
-    /// Over stdio: no server now; each session starts `program args --stdio [--faults]`.
+    /// Over stdio: no server now; each session starts `program args --stdio [--faults]`,
+    /// and the resources are read over all their processes.
     async fn stdio(&self) -> RunningSut {
         let mut args = self.args.clone();
         args.push("--stdio".into());
         if let Some(faults) = &self.faults {
             args.extend(["--faults".into(), faults.into()]);
         }
-        let endpoint = Endpoint::Stdio {
-            program: self.program.clone(),
-            args,
+        let command = StdioCommand {
+            start_timeout: self.startup_timeout,
+            ..StdioCommand::new(self.program.clone(), args)
         };
+        let live = command.live.clone();
+        let endpoint = Endpoint::Stdio(command);
         let description = format!(
-            "{} (stdio: one server process per session, resources not sampled)",
+            "{} (stdio: one server process per session)",
             self.description()
         );
         let info = self.info(&endpoint, description).await;
-        RunningSut::single(endpoint, info, None)
+        let mut running = RunningSut::single(endpoint, info, None);
+        running.sessions = Some(live);
+        running
     }
 
     /// `program args...`.
@@ -269,7 +274,7 @@ pub(crate) fn log_tail(path: &Path) -> Vec<String> {
         .collect()
 }
 
-fn file_sha256(path: &Path) -> Option<String> {
+pub(super) fn file_sha256(path: &Path) -> Option<String> {
     let resolved = if path.components().count() == 1 {
         which_in_path(path)?
     } else {

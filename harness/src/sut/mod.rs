@@ -3,6 +3,7 @@
 mod container;
 pub mod docker;
 mod embedded;
+mod process;
 pub mod profile;
 pub mod refimage;
 mod target;
@@ -15,6 +16,7 @@ pub use crate::mcp::Transport;
 pub use container::{ContainerSpec, FileMount, ImageSource, Limits, Readiness};
 pub use docker::DockerError;
 pub use embedded::EmbeddedSpec;
+pub use process::ProcessSpec;
 pub use profile::{ProfileError, SpecContext, SutProfile};
 pub use target::{TargetError, check_loopback};
 
@@ -31,6 +33,8 @@ pub enum SutSpec {
     },
     /// A server in a Docker container started from a local image.
     Container(Box<ContainerSpec>),
+    /// A local command speaking MCP on stdin/stdout, one process per session.
+    Process(ProcessSpec),
 }
 
 /// Identity of the SUT, as recorded with the results.
@@ -114,6 +118,8 @@ pub struct RunningSut {
     node_names: Vec<String>,
     pub info: SutInfo,
     process: Option<embedded::ServerProcess>,
+    /// The processes a stdio server's sessions started, for resource sampling.
+    sessions: Option<crate::mcp::LivePids>,
     /// Declared before `network`: dropped (removed) first.
     containers: Vec<container::RunningContainer>,
     network: Option<container::ClusterNetwork>,
@@ -140,6 +146,7 @@ impl RunningSut {
             node_names: Vec::new(),
             info,
             process,
+            sessions: None,
             containers: Vec::new(),
             network: None,
         }
@@ -183,11 +190,14 @@ impl RunningSut {
         self.containers.iter().map(|c| c.id()).collect()
     }
 
-    /// What the resource sampler should watch: the process, or the container (the first
-    /// node's for a cluster).
+    /// What the resource sampler should watch: the container (the first node's for a
+    /// cluster), the stdio sessions' processes, or the process.
     pub fn resource_probe(&self) -> Option<crate::observe::ResourceProbe> {
         if let Some(c) = self.containers.first() {
             return Some(crate::observe::ResourceProbe::Container(c.probe()));
+        }
+        if let Some(live) = &self.sessions {
+            return Some(crate::observe::ResourceProbe::Processes(live.clone()));
         }
         self.pid().map(crate::observe::ResourceProbe::Process)
     }
@@ -219,7 +229,7 @@ impl SutSpec {
     pub fn cpuset(&self) -> Option<&str> {
         match self {
             SutSpec::Container(spec) => spec.limits.cpuset.as_deref(),
-            SutSpec::Embedded(_) | SutSpec::Url { .. } => None,
+            SutSpec::Embedded(_) | SutSpec::Url { .. } | SutSpec::Process(_) => None,
         }
     }
 
@@ -246,6 +256,7 @@ impl SutSpec {
                 ))
             }
             SutSpec::Container(spec) => spec.start(log).await,
+            SutSpec::Process(spec) => spec.start(log).await,
         }
     }
 }

@@ -5,6 +5,7 @@
 //!
 //! ```yaml
 //! kind: container            # embedded | container | process | url
+//! scenarios: ../scenarios    # the perf suite's scenarios for this SUT (relative to this file)
 //! image: "erlmcp:${VERSION:-latest}"
 //! env: { ERLMCP_COOKIE: perf_test_cookie }
 //! files: { config/perf.config: /app/config/sys.config }   # host (relative to this file) -> container, read-only
@@ -18,6 +19,11 @@
 //! pin: true                  # run the container on the last CPU only (or a cpuset: "1")
 //! nodes: 1                   # above 1: a cluster of containers on one network
 //! ```
+//!
+//! A stdio server is a `process` (`command` is the program and its arguments, started in
+//! `dir`, by default this file's directory, once per session) or a `container` with
+//! `transport: stdio` (one container kept alive by `keepalive`, and one `docker exec -i` of
+//! the image's entrypoint and `command` per session).
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -27,7 +33,8 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use super::container::{ContainerSpec, FileMount, ImageSource, Limits, Readiness};
-use super::{EmbeddedSpec, SutSpec};
+use super::{EmbeddedSpec, ProcessSpec, SutSpec};
+use crate::mcp::Transport;
 use crate::scenario::locate::{Step, line_of};
 
 /// The profile used when `ERLMCP_PERF_SUT` is not set.
@@ -36,6 +43,9 @@ pub const DEFAULT_PROFILE: &str = "reference";
 pub const PROFILE_DIR: &str = "suts";
 /// The most nodes a cluster profile may ask for.
 pub const MAX_NODES: u32 = 16;
+/// A stdio container's main process unless the profile names one: a shell waiting on its
+/// open standard input, which never ends.
+pub const DEFAULT_KEEPALIVE: [&str; 3] = ["/bin/sh", "-c", "read _"];
 
 /// How a SUT is run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -45,18 +55,10 @@ pub enum Kind {
     Embedded,
     /// A Docker container from a local image.
     Container,
-    /// Any local command (not supported yet).
+    /// Any local command speaking MCP over stdio, one process per session.
     Process,
     /// A server already running at a URL.
     Url,
-}
-
-/// The MCP transport the load uses.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Transport {
-    /// Streamable HTTP.
-    Http,
 }
 
 /// Images the harness builds itself.
@@ -116,7 +118,15 @@ struct RawProfile {
     #[serde(default)]
     ports: Option<OneOrMany>,
     #[serde(default)]
-    transport: Option<Transport>,
+    transport: Option<String>,
+    #[serde(default)]
+    dir: Option<String>,
+    #[serde(default)]
+    version: Option<String>,
+    #[serde(default)]
+    scenarios: Option<String>,
+    #[serde(default)]
+    keepalive: Option<Vec<String>>,
     #[serde(default)]
     endpoint: Option<String>,
     #[serde(default)]
@@ -148,8 +158,19 @@ pub struct SutProfile {
     pub image: Option<String>,
     /// An image the harness builds itself instead.
     pub build: Option<Build>,
-    /// Arguments: the container's command, or extra reference-server flags (embedded).
+    /// Arguments: the container's command, extra reference-server flags (embedded), or
+    /// the program and its arguments (process; the program's path made absolute).
     pub command: Vec<String>,
+    /// Working directory of a process profile's sessions (the profile's directory unless
+    /// `dir` names another, relative to it).
+    pub dir: PathBuf,
+    /// The server's version, where the profile names it (process profiles).
+    pub version: Option<String>,
+    /// The scenarios the perf suite runs against this SUT: a directory of scenario files
+    /// (`../scenarios`, relative to the profile, unless `scenarios` names another).
+    pub scenarios: PathBuf,
+    /// A stdio container's main process, which keeps it up while sessions exec in it.
+    pub keepalive: Vec<String>,
     pub env: BTreeMap<String, String>,
     /// Read-only mounts, host paths resolved against the profile's directory.
     pub files: Vec<FileMount>,
@@ -203,6 +224,98 @@ pub struct SpecContext {
     pub faults: Option<String>,
     /// Replaces a container profile's image (`ERLMCP_PERF_IMAGE`).
     pub image_override: Option<String>,
+}
+
+/// The prefix of a SUT given as a stdio command instead of a profile
+/// (`stdio:./server --flag`).
+pub const STDIO_PREFIX: &str = "stdio:";
+/// Bound on one session's start for a SUT given as a stdio command.
+pub const STDIO_STARTUP_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The SUT a `--sut` value (or `ERLMCP_PERF_SUT`) names: `stdio:COMMAND` (split as a
+/// POSIX shell would, the program found on `PATH` or relative to the working directory,
+/// one process per session), or a profile's name or path.
+pub fn spec_for(value: &str, ctx: &SpecContext) -> Result<SutSpec, ProfileError> {
+    match value.strip_prefix(STDIO_PREFIX) {
+        Some(command) => stdio_spec(command),
+        None => load(&locate(value))?.to_spec(ctx),
+    }
+}
+
+/// The name results and baselines are filed under for a `--sut` value: the profile's
+/// stem, or `stdio` for a stdio command.
+pub fn name_of(value: &str) -> String {
+    if value.starts_with(STDIO_PREFIX) {
+        return "stdio".into();
+    }
+    let path = locate(value);
+    path.file_stem()
+        .map_or(value.to_string(), |s| s.to_string_lossy().into_owned())
+}
+
+/// The directory of scenarios the perf suite runs against the SUT a `--sut` value names:
+/// the profile's `scenarios`, or `scenarios` for a stdio command.
+pub fn scenarios_for(value: &str) -> Result<PathBuf, ProfileError> {
+    if value.starts_with(STDIO_PREFIX) {
+        return Ok(PathBuf::from("scenarios"));
+    }
+    Ok(load(&locate(value))?.scenarios)
+}
+
+/// `path` with `a/..` pairs removed, so `suts/../scenarios` reads `scenarios` in records.
+fn lexical(path: &Path) -> PathBuf {
+    use std::path::Component;
+    let mut out = PathBuf::new();
+    for part in path.components() {
+        match part {
+            Component::CurDir => {}
+            Component::ParentDir
+                if matches!(out.components().next_back(), Some(Component::Normal(_))) =>
+            {
+                out.pop();
+            }
+            other => out.push(other),
+        }
+    }
+    if out.as_os_str().is_empty() {
+        PathBuf::from(".")
+    } else {
+        out
+    }
+}
+
+fn stdio_spec(command: &str) -> Result<SutSpec, ProfileError> {
+    let error = |reason: String| ProfileError {
+        path: PathBuf::from(format!("{STDIO_PREFIX}{command}")),
+        line: None,
+        field: String::new(),
+        reason,
+    };
+    let words =
+        shlex::split(command).ok_or_else(|| error("unbalanced quotes in the command".into()))?;
+    let (program, args) = words
+        .split_first()
+        .ok_or_else(|| error("no command after `stdio:`".into()))?;
+    let program = if program.contains('/') {
+        // Absolute, symbolic links kept (a multi-call binary goes by the name it is run as).
+        let absolute = std::path::absolute(program)
+            .map(|p| lexical(&p))
+            .map_err(|e| error(format!("cannot use the program {program}: {e}")))?;
+        std::fs::metadata(&absolute)
+            .map_err(|e| error(format!("cannot use the program {program}: {e}")))?;
+        absolute
+    } else {
+        PathBuf::from(program)
+    };
+    Ok(SutSpec::Process(ProcessSpec {
+        name: "stdio".into(),
+        program,
+        args: args.iter().map(Into::into).collect(),
+        env: Vec::new(),
+        dir: None,
+        startup_timeout: STDIO_STARTUP_TIMEOUT,
+        version: None,
+    }))
 }
 
 /// The file a profile name or path stands for: a value with a `/` or a `.yml`/`.yaml`
@@ -302,9 +415,56 @@ impl Checker<'_> {
             .file_stem()
             .map(|s| s.to_string_lossy().into_owned())
             .unwrap_or_default();
+        let transport = match &raw.transport {
+            None if raw.kind == Kind::Process => Transport::Stdio,
+            None => Transport::Http,
+            Some(t) => t
+                .parse::<Transport>()
+                .map_err(|e| self.error("transport", e.to_string()))?,
+        };
+        match (raw.kind, transport) {
+            (Kind::Process, Transport::Stdio) | (Kind::Container, Transport::Stdio) => {}
+            (Kind::Process, other) => {
+                return Err(self.error(
+                    "transport",
+                    format!(
+                        "{other}: a process profile speaks stdio (for a server listening on a port, start it yourself and use `kind: url`)"
+                    ),
+                ));
+            }
+            (Kind::Container | Kind::Url, Transport::Http) => {}
+            (Kind::Container | Kind::Url, other) => {
+                return Err(self.error(
+                    "transport",
+                    format!(
+                        "{other}: a {} profile speaks http or stdio",
+                        kind_name(raw.kind)
+                    ),
+                ));
+            }
+            (Kind::Embedded, _) => {}
+        }
+        if raw.kind != Kind::Container && raw.keepalive.is_some() {
+            return Err(self.error(
+                "keepalive",
+                "only stdio container profiles take a keepalive",
+            ));
+        }
+        if transport != Transport::Stdio && raw.keepalive.is_some() {
+            return Err(self.error(
+                "keepalive",
+                "only stdio container profiles take a keepalive",
+            ));
+        }
+        if raw.kind != Kind::Process && raw.dir.is_some() {
+            return Err(self.error("dir", "only process profiles take a working directory"));
+        }
         match raw.kind {
-            Kind::Process => {
-                return Err(self.error("kind", "`process` profiles are not supported yet"));
+            Kind::Process if raw.command.is_empty() => {
+                return Err(self.error(
+                    "command",
+                    "a process profile needs a command: [program, args...]",
+                ));
             }
             Kind::Container if raw.image.is_none() && raw.build.is_none() => {
                 return Err(self.error(
@@ -328,6 +488,29 @@ impl Checker<'_> {
             env.insert(k, v);
         }
         let base = self.path.parent().unwrap_or(Path::new(""));
+        let dir = base.join(raw.dir.as_deref().unwrap_or(""));
+        let dir = if raw.kind == Kind::Process {
+            std::fs::canonicalize(&dir)
+                .map_err(|e| self.error("dir", format!("cannot use {}: {e}", dir.display())))?
+        } else {
+            dir
+        };
+        let mut command = Vec::with_capacity(raw.command.len());
+        for (i, part) in raw.command.iter().enumerate() {
+            let part = expand_vars(part).map_err(|e| self.error("command", e))?;
+            command.push(part);
+            if i == 0 && raw.kind == Kind::Process && command[0].contains('/') {
+                let program = lexical(&dir.join(&command[0]));
+                std::fs::metadata(&program).map_err(|e| {
+                    self.error(
+                        "command",
+                        format!("cannot use the program {}: {e}", program.display()),
+                    )
+                })?;
+                command[0] = program.display().to_string();
+            }
+        }
+        let scenarios = lexical(&base.join(raw.scenarios.as_deref().unwrap_or("../scenarios")));
         let mut files = Vec::new();
         for (host, container) in raw.files {
             let field = format!("files.{host}");
@@ -414,6 +597,12 @@ impl Checker<'_> {
                 format!("{nodes} nodes: must be from 1 to {MAX_NODES}"),
             ));
         }
+        if nodes > 1 && transport == Transport::Stdio {
+            return Err(self.error(
+                "nodes",
+                format!("{nodes} nodes: a stdio server runs one container"),
+            ));
+        }
         if nodes > 1 && raw.kind != Kind::Container {
             return Err(self.error(
                 "nodes",
@@ -436,11 +625,17 @@ impl Checker<'_> {
             description: raw.description,
             image,
             build: raw.build,
-            command: raw.command,
+            command,
+            dir,
+            version: raw.version,
+            scenarios,
+            keepalive: raw
+                .keepalive
+                .unwrap_or_else(|| DEFAULT_KEEPALIVE.map(String::from).to_vec()),
             env,
             files,
             port,
-            transport: raw.transport.unwrap_or(Transport::Http),
+            transport,
             endpoint,
             readiness,
             startup_timeout,
@@ -484,7 +679,21 @@ impl SutProfile {
                     allow_remote: false,
                 })
             }
-            Kind::Process => Err(error("kind", "`process` profiles are not supported yet")),
+            Kind::Process => {
+                let (program, args) = self
+                    .command
+                    .split_first()
+                    .ok_or_else(|| error("command", "a process profile needs a command"))?;
+                Ok(SutSpec::Process(ProcessSpec {
+                    name: self.name.clone(),
+                    program: program.into(),
+                    args: args.iter().map(Into::into).collect(),
+                    env: self.env.iter().map(|(k, v)| (k.into(), v.into())).collect(),
+                    dir: Some(self.dir.clone()),
+                    startup_timeout: self.startup_timeout,
+                    version: self.version.clone(),
+                }))
+            }
             Kind::Container => {
                 let image = match (&ctx.image_override, &self.image, self.build) {
                     (Some(image), _, _) => ImageSource::Local(image.clone()),
@@ -515,9 +724,20 @@ impl SutProfile {
                     limits: self.limits.clone(),
                     faults,
                     nodes: self.nodes,
+                    transport: self.transport,
+                    keepalive: self.keepalive.clone(),
                 })))
             }
         }
+    }
+}
+
+fn kind_name(kind: Kind) -> &'static str {
+    match kind {
+        Kind::Embedded => "embedded",
+        Kind::Container => "container",
+        Kind::Process => "process",
+        Kind::Url => "url",
     }
 }
 
@@ -606,6 +826,8 @@ fn last_cpu() -> usize {
 
 #[cfg(test)]
 mod tests {
+    use std::ffi::OsString;
+
     use super::*;
 
     fn parse_at(text: &str) -> Result<SutProfile, ProfileError> {
@@ -720,5 +942,99 @@ mod tests {
             let p = load(&path).unwrap_or_else(|e| panic!("{e}"));
             assert_eq!(p.name, name);
         }
+        let erlmcp = load(&dir.join("erlmcp.yml")).unwrap();
+        assert_eq!(erlmcp.transport, Transport::Stdio);
+        assert!(
+            erlmcp.scenarios.ends_with("scenarios/erlmcp"),
+            "{:?}",
+            erlmcp.scenarios
+        );
+        // The process profile needs the erlmcp checkout beside the project.
+        let process = load(&dir.join("erlmcp-process.yml"));
+        if dir.join("../../shared/sut/erlmcp/run-stdio.sh").is_file() {
+            let p = process.unwrap_or_else(|e| panic!("{e}"));
+            assert_eq!((p.kind, p.transport), (Kind::Process, Transport::Stdio));
+            assert!(Path::new(&p.command[0]).is_absolute(), "{:?}", p.command);
+        } else {
+            let e = process.unwrap_err();
+            assert_eq!(e.field, "command", "{e}");
+        }
+    }
+
+    #[test]
+    fn process_profiles_speak_stdio_and_need_a_command() {
+        // A process profile's directory must exist: this crate's.
+        let parse_here =
+            |text: &str| parse(text, &Path::new(env!("CARGO_MANIFEST_DIR")).join("x.yml"));
+        let p = parse_here("kind: process\ncommand: [/bin/cat]\n").unwrap();
+        assert_eq!(p.transport, Transport::Stdio);
+        assert!(p.dir.is_absolute());
+        let no_command = parse_here("kind: process\n").unwrap_err();
+        assert_eq!(no_command.field, "command", "{no_command}");
+        let http = parse_here("kind: process\ncommand: [/bin/cat]\ntransport: http\n").unwrap_err();
+        assert!(
+            http.field == "transport" && http.reason.contains("kind: url"),
+            "{http}"
+        );
+        let missing = parse_here("kind: process\ncommand: [./no-such-server]\n").unwrap_err();
+        assert!(
+            missing.field == "command" && missing.reason.contains("no-such-server"),
+            "{missing}"
+        );
+        let keepalive =
+            parse_here("kind: process\ncommand: [/bin/cat]\nkeepalive: [x]\n").unwrap_err();
+        assert_eq!(keepalive.field, "keepalive", "{keepalive}");
+        let websocket = parse_here("kind: container\nimage: x\ntransport: ws\n").unwrap_err();
+        assert_eq!(websocket.field, "transport", "{websocket}");
+        let cluster =
+            parse_here("kind: container\nimage: x\ntransport: stdio\nnodes: 2\n").unwrap_err();
+        assert_eq!(cluster.field, "nodes", "{cluster}");
+        let stdio = parse_here("kind: container\nimage: x\ntransport: stdio\n").unwrap();
+        assert_eq!(
+            stdio.keepalive,
+            DEFAULT_KEEPALIVE.map(String::from).to_vec()
+        );
+    }
+
+    #[test]
+    fn a_stdio_value_is_split_like_a_shell_and_named_stdio() {
+        let ctx = SpecContext::default();
+        match spec_for("stdio:cat -u 'a b'", &ctx).unwrap() {
+            SutSpec::Process(p) => {
+                assert_eq!(p.program, PathBuf::from("cat"));
+                assert_eq!(p.args, vec![OsString::from("-u"), OsString::from("a b")]);
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(
+            spec_for("stdio:", &ctx)
+                .unwrap_err()
+                .reason
+                .contains("no command")
+        );
+        assert!(
+            spec_for("stdio:cat 'a", &ctx)
+                .unwrap_err()
+                .reason
+                .contains("quotes")
+        );
+        assert!(
+            spec_for("stdio:./no/such/server", &ctx)
+                .unwrap_err()
+                .reason
+                .contains("no/such")
+        );
+        assert_eq!(name_of("stdio:cat"), "stdio");
+        assert_eq!(name_of("erlmcp"), "erlmcp");
+        assert_eq!(name_of("x/y/mine.yml"), "mine");
+        assert_eq!(
+            scenarios_for("stdio:cat").unwrap(),
+            PathBuf::from("scenarios")
+        );
+        assert_eq!(
+            lexical(Path::new("suts/../scenarios/x")),
+            PathBuf::from("scenarios/x")
+        );
+        assert_eq!(lexical(Path::new("../a/./b")), PathBuf::from("../a/b"));
     }
 }

@@ -1,10 +1,12 @@
-//! [`Figures`]: the gated numbers of one run, as stored in baselines and compared by the gate.
+//! [`Figures`]: the gated numbers of one run (and their medians over runs), as stored in
+//! baselines and compared by the gate.
 
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::record::RunRecord;
+use super::RunRecord;
+use crate::units::median;
 
 /// Latency percentiles, microseconds.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
@@ -44,7 +46,7 @@ pub struct Figures {
 impl Figures {
     /// The figures of a run record.
     pub fn of(r: &RunRecord) -> Self {
-        let p = |l: &crate::record::LatencySummary| Percentiles {
+        let p = |l: &super::LatencySummary| Percentiles {
             p50_us: l.p50_us,
             p95_us: l.p95_us,
             p99_us: l.p99_us,
@@ -83,6 +85,59 @@ impl Figures {
             .get(op)
             .copied()
             .unwrap_or_else(|| self.ok())
+    }
+
+    /// Per-figure medians over runs.
+    pub fn median_of(runs: &[Figures]) -> Figures {
+        let med = |f: &dyn Fn(&Figures) -> Option<f64>| {
+            median(&runs.iter().filter_map(f).collect::<Vec<_>>())
+        };
+        let med_u =
+            |f: &dyn Fn(&Figures) -> u64| med(&|r| Some(f(r) as f64)).unwrap_or(0.0).round() as u64;
+        let mut classes = BTreeMap::new();
+        for run in runs {
+            for class in run.errors_by_class.keys() {
+                classes.insert(
+                    class.clone(),
+                    med_u(&|r| r.errors_by_class.get(class).copied().unwrap_or(0)),
+                );
+            }
+        }
+        let mut operations = BTreeMap::new();
+        for op in runs.iter().flat_map(|r| r.operations.keys()) {
+            let get = |r: &Figures| r.operations.get(op).copied().unwrap_or_default();
+            operations.insert(
+                op.clone(),
+                Percentiles {
+                    p50_us: med_u(&|r| get(r).p50_us),
+                    p95_us: med_u(&|r| get(r).p95_us),
+                    p99_us: med_u(&|r| get(r).p99_us),
+                    p999_us: med_u(&|r| get(r).p999_us),
+                },
+            );
+        }
+        Figures {
+            throughput_rps: med(&|r| Some(r.throughput_rps)).unwrap_or(0.0),
+            attempts: med_u(&|r| r.attempts),
+            errors: med_u(&|r| r.errors),
+            errors_by_class: classes,
+            latency: Percentiles {
+                p50_us: med_u(&|r| r.latency.p50_us),
+                p95_us: med_u(&|r| r.latency.p95_us),
+                p99_us: med_u(&|r| r.latency.p99_us),
+                p999_us: med_u(&|r| r.latency.p999_us),
+            },
+            operation_ok: runs
+                .iter()
+                .flat_map(|r| r.operation_ok.keys())
+                .map(|op| (op.clone(), med_u(&|r| r.ok_of(op))))
+                .collect(),
+            operations,
+            cpu_cores: med(&|r| r.cpu_cores),
+            memory_peak_bytes: med(&|r| r.memory_peak_bytes.map(|b| b as f64))
+                .map(|b| b.round() as u64),
+            efficiency: med(&|r| r.efficiency),
+        }
     }
 
     /// Error rate, percent.
