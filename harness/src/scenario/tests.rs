@@ -104,16 +104,41 @@ fn seed_scenario_is_accepted_as_written() {
 
 #[test]
 fn shipped_scenarios_parse() {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios");
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios");
     let mut seen = Vec::new();
-    for entry in std::fs::read_dir(&dir).unwrap() {
-        let path = entry.unwrap().path();
-        let s = load(&path).unwrap_or_else(|e| panic!("{e}"));
-        assert!(s.planned_requests() > 0 || s.capacity.is_some());
-        seen.push(path.file_stem().unwrap().to_string_lossy().into_owned());
+    for dir in [root.clone(), root.join("erlmcp")] {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                continue;
+            }
+            let s = load(&path).unwrap_or_else(|e| panic!("{e}"));
+            assert!(s.planned_requests() > 0 || s.capacity.is_some());
+            let stem = path.file_stem().unwrap().to_string_lossy().into_owned();
+            let sub = dir
+                .strip_prefix(&root)
+                .unwrap()
+                .to_string_lossy()
+                .into_owned();
+            seen.push(if sub.is_empty() {
+                stem
+            } else {
+                format!("{sub}/{stem}")
+            });
+        }
     }
     seen.sort();
-    assert_eq!(seen, ["baseline", "capacity", "realistic", "warmup"]);
+    assert_eq!(
+        seen,
+        [
+            "baseline",
+            "capacity",
+            "erlmcp/baseline",
+            "erlmcp/realistic",
+            "realistic",
+            "warmup"
+        ]
+    );
 }
 
 #[test]
