@@ -128,6 +128,50 @@ pub(crate) fn until_interrupted<T>(
     })
 }
 
+/// Runs `work` on `runtime` to its end. The first Ctrl-C or SIGTERM requests `stop`: the
+/// run ends its sends, waits for the answers in flight and keeps what it measured; a second
+/// one abandons it (`None`). Containers are removed either way.
+pub(crate) fn until_stopped<T>(
+    runtime: &tokio::runtime::Runtime,
+    stop: &harness::load::Stop,
+    work: impl std::future::Future<Output = T>,
+) -> Option<T> {
+    harness::sut::docker::hand_first_signal_to_program();
+    runtime.block_on(async {
+        let mut terminate =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+        tokio::pin!(work);
+        tokio::select! {
+            r = &mut work => return Some(r),
+            () = signalled(&mut terminate) => {}
+        }
+        eprintln!(
+            "interrupted: stopping the load and waiting for the answers in flight (Ctrl-C again abandons the run)"
+        );
+        stop.request();
+        tokio::select! {
+            r = &mut work => Some(r),
+            () = signalled(&mut terminate) => None,
+        }
+    })
+}
+
+/// Returns at the next Ctrl-C or SIGTERM.
+async fn signalled(terminate: &mut Option<tokio::signal::unix::Signal>) {
+    let term = async {
+        match terminate {
+            Some(t) => {
+                t.recv().await;
+            }
+            None => std::future::pending().await,
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        () = term => {}
+    }
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
@@ -332,10 +376,15 @@ fn run(args: RunArgs) -> ExitCode {
         Ok(rt) => rt,
         Err(code) => return code,
     };
-    let result = until_interrupted(&runtime, run_scenario(&scenario, &sut, &options, &dir));
+    let stop = options.stop.clone();
+    let result = until_stopped(
+        &runtime,
+        &stop,
+        run_scenario(&scenario, &sut, &options, &dir),
+    );
     match result {
         None => {
-            eprintln!("interrupted: the reference server was stopped, no results written");
+            eprintln!("interrupted twice: the run was abandoned and no results written");
             ExitCode::from(exit::INTERRUPTED)
         }
         Some(Err(e)) => {

@@ -158,6 +158,7 @@ pub fn run_options(
         progress,
         machine: machine_naming()?,
         pacing: pacing()?,
+        stop: Default::default(),
     })
 }
 

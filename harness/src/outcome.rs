@@ -26,6 +26,8 @@ pub mod exit {
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Outcome {
     pub failures: Vec<String>,
+    /// A trial was stopped early: its figures are partial, and the exit code says so.
+    pub interrupted: bool,
 }
 
 impl Outcome {
@@ -35,7 +37,18 @@ impl Outcome {
     /// one trial is not the server's level of service; with one trial, a breach fails).
     pub fn of_trials(records: &[RunRecord]) -> Self {
         let mut failures = Vec::new();
+        let mut interrupted = false;
         for (i, r) in records.iter().enumerate() {
+            if let Some(stop) = &r.interrupted {
+                interrupted = true;
+                failures.push(format!(
+                    "trial {}: interrupted {:.1} s into its schedule: the figures cover {:.1} s of {:.1} s measured",
+                    i + 1,
+                    stop.after_seconds,
+                    stop.measured_seconds_covered,
+                    stop.measured_seconds_planned
+                ));
+            }
             if !r.generator.kept_schedule {
                 failures.push(format!(
                     "trial {}: the load generator fell behind its schedule ({}% of sends late), so the figures describe the generator, not the server",
@@ -63,7 +76,10 @@ impl Outcome {
                 ));
             }
         }
-        Self { failures }
+        Self {
+            failures,
+            interrupted,
+        }
     }
 
     /// The missed goals of a gate accuracy study.
@@ -74,6 +90,7 @@ impl Outcome {
                 .filter(|g| !g.met)
                 .map(|g| g.text.clone())
                 .collect(),
+            interrupted: false,
         }
     }
 
@@ -89,9 +106,15 @@ impl Outcome {
         self.failures.is_empty()
     }
 
-    /// 0 when passed, else [`exit::FAILED_CHECK`].
+    /// 0 when passed, [`exit::INTERRUPTED`] when stopped early, else [`exit::FAILED_CHECK`].
     pub fn exit_code(&self) -> u8 {
-        if self.passed() { 0 } else { exit::FAILED_CHECK }
+        if self.interrupted {
+            exit::INTERRUPTED
+        } else if self.passed() {
+            0
+        } else {
+            exit::FAILED_CHECK
+        }
     }
 }
 
@@ -130,6 +153,7 @@ mod tests {
         assert!(passed.passed() && passed.exit_code() == 0);
         let failed = Outcome {
             failures: vec!["slo".into()],
+            interrupted: false,
         }
         .gated(Status::Regression, || "regression".into())
         .gated(Status::Warning, || "warning".into());

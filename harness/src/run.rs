@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::load::{self, CpuSet, LoadError, LoadPlan, Pacing, Progress, ProgressListener};
+use crate::load::{self, CpuSet, LoadError, LoadPlan, Pacing, Progress, ProgressListener, Stop};
 use crate::machine::{Machine, Naming};
 use crate::observe::{Sampler, Samples};
 use crate::record::{RecordInputs, RunRecord};
@@ -26,6 +26,8 @@ pub struct RunOptions {
     pub machine: Naming,
     /// How the generator paces its sends (`ERLMCP_PERF_PACER`).
     pub pacing: Pacing,
+    /// Stops a run early, keeping what it measured (the CLI requests it on Ctrl-C).
+    pub stop: Stop,
 }
 
 /// A finished run.
@@ -80,6 +82,7 @@ pub struct Target<'a> {
     pub machine: &'a Machine,
     pub duration_scale: f64,
     pub pacing: Pacing,
+    pub stop: Stop,
 }
 
 /// What [`measure`] produced.
@@ -100,6 +103,7 @@ pub async fn measure(
     let mut plan = LoadPlan::new(scenario);
     plan.generator_cpus = generator_cpus(target.sut);
     plan.pacing = target.pacing;
+    plan.stop = target.stop.clone();
     let plan = Arc::new(plan);
     let running = target.running;
     let sampler = running
@@ -125,7 +129,9 @@ pub async fn measure(
     let _ = reporter.await;
     let outcome = outcome?;
     let measured_from = outcome.start + plan.schedule.measured_start();
-    let measured_to = outcome.start + plan.schedule.duration();
+    let measured_to = outcome
+        .stopped
+        .unwrap_or(outcome.start + plan.schedule.duration());
     let mut record = RunRecord::new(RecordInputs {
         scenario,
         plan: &plan,
@@ -159,6 +165,7 @@ pub async fn run_scenario(
         machine: &machine,
         duration_scale: options.duration_scale,
         pacing: options.pacing,
+        stop: options.stop.clone(),
     };
     let measured = measure(&target, &scenario, options.progress.clone()).await;
     running.stop().await;

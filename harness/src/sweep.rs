@@ -84,6 +84,7 @@ pub async fn run_sweep(
             machine: &machine,
             duration_scale: scale,
             pacing: options.run.pacing,
+            stop: options.run.stop.clone(),
         },
         dir,
     };

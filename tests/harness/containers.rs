@@ -18,7 +18,7 @@ use crate::{BIN, run, runtime, scenario_file};
 const CHILD_MODE: &str = "ERLMCP_PERF_TEST_CHILD_MODE";
 
 /// Whether a Docker engine answers; if not, says why, and fails when Docker is required.
-fn docker_ready(test: &str) -> bool {
+pub(crate) fn docker_ready(test: &str) -> bool {
     match runtime().block_on(docker::available()) {
         Ok(()) => true,
         Err(e) if env::require_docker() => {
@@ -74,7 +74,7 @@ fn docker_list_of(args: &[&str], pid: u32) -> Vec<String> {
 }
 
 /// Ids of containers labelled as started by harness process `pid`.
-fn containers_of(pid: u32) -> Vec<String> {
+pub(crate) fn containers_of(pid: u32) -> Vec<String> {
     docker_list_of(&["ps", "-a", "-q"], pid)
 }
 

@@ -11,6 +11,7 @@ mod containers;
 mod engine;
 mod faults;
 mod gate;
+mod interrupts;
 mod layers;
 mod machines;
 mod remote_target;
@@ -68,6 +69,7 @@ pub fn quiet() -> RunOptions {
         progress: std::sync::Arc::new(Silent),
         machine: Default::default(),
         pacing: Default::default(),
+        stop: Default::default(),
     }
 }
 

@@ -155,6 +155,7 @@ fn cases_inject_a_share_of_the_baseline_p99() {
             progress: std::sync::Arc::new(crate::load::Silent),
             machine: Default::default(),
             pacing: Default::default(),
+            stop: Default::default(),
         },
         trials: 3,
         reruns: 20,

@@ -16,6 +16,7 @@ use super::placement::CpuSet;
 use super::progress::Progress;
 use super::schedule::Schedule;
 use super::stats::{Completion, Stats};
+use super::stop::Stop;
 use crate::mcp::{
     Duty, Endpoint, Operation, RequestTemplate, Session, SessionError, SessionOptions, Ticks,
     stamped,
@@ -36,6 +37,8 @@ pub struct LoadPlan {
     pub generator_cpus: Option<CpuSet>,
     /// How the workers wait for their slots.
     pub pacing: Pacing,
+    /// Ends the run early when requested: no more sends, the ones in flight answered.
+    pub stop: Stop,
 }
 
 impl LoadPlan {
@@ -61,6 +64,7 @@ impl LoadPlan {
             },
             generator_cpus: None,
             pacing: Pacing::default(),
+            stop: Stop::default(),
         }
     }
 }
@@ -92,6 +96,8 @@ pub struct LoadOutcome {
     pub start: Instant,
     /// When the last request finished.
     pub finished: Instant,
+    /// When a stop was asked for and the sends ended, if the run was stopped early.
+    pub stopped: Option<Instant>,
     /// Protocol version the server negotiated.
     pub protocol_version: String,
     /// Whether the server handed out session ids.
@@ -133,11 +139,13 @@ pub async fn run(
         clocks.push(Clock::new(pacing).map_err(LoadError::Pacer)?);
     }
     progress.begin(start);
+    let stopped = Arc::new(FirstStop::default());
     let handles: Vec<_> = clocks
         .into_iter()
         .enumerate()
         .map(|(w, clock)| {
             let (plan, sessions, progress) = (plan.clone(), sessions.clone(), progress.clone());
+            let stopped = stopped.clone();
             let ticks = Arc::new(Ticks::default());
             tokio::spawn(Ticks::scope(
                 ticks.clone(),
@@ -148,6 +156,7 @@ pub async fn run(
                     plan,
                     Nodes { sessions, nodes },
                     (clock, ticks, progress),
+                    stopped.clone(),
                 ),
             ))
         })
@@ -176,6 +185,7 @@ pub async fn run(
         started_at,
         start,
         finished,
+        stopped: stopped.at(),
         protocol_version: first.protocol_version().to_string(),
         stateful: first.session_id().is_some(),
         close_failures: closes.iter().filter(|r| r.is_err()).count(),
@@ -232,6 +242,7 @@ async fn worker(
     plan: Arc<LoadPlan>,
     nodes: Nodes,
     (mut clock, ticks, progress): (Clock, Arc<Ticks>, Arc<Progress>),
+    stopped: Arc<FirstStop>,
 ) -> Stats {
     let Nodes { sessions, nodes } = nodes;
     let schedule = &plan.schedule;
@@ -247,7 +258,7 @@ async fn worker(
     let horizon = tokio::time::sleep(reach);
     tokio::pin!(horizon);
     let mut slot = w;
-    let total = schedule.len();
+    let mut total = schedule.len();
     let launch = |slot: u64| {
         let at = schedule.slot(slot);
         let intended = start + at.at;
@@ -284,7 +295,13 @@ async fn worker(
         stats.record(&c);
     };
     let mut duty = Duty::default();
+    let stop = &plan.stop;
     loop {
+        // A stop ends the sends; what is in flight is still answered.
+        if total > slot && stop.requested() {
+            total = slot;
+            stopped.record(Instant::now());
+        }
         // Parked reads look for their answers whenever the worker wakes.
         ticks.tick();
         // Launch everything that is due.
@@ -315,10 +332,26 @@ async fn worker(
             _ = clock.sleep_until(wake) => {}
             Some(done) = in_flight.next(), if !in_flight.is_empty() => record(done, &mut stats),
             () = &mut horizon => horizon.as_mut().reset(tokio::time::Instant::now() + reach),
+            () = stop.wait(), if slot < total => {}
         }
         duty.slept(waiting.elapsed(), &ticks);
     }
     stats
+}
+
+/// The earliest time a worker ended its sends on a stop.
+#[derive(Debug, Default)]
+struct FirstStop(std::sync::Mutex<Option<Instant>>);
+
+impl FirstStop {
+    fn record(&self, at: Instant) {
+        let mut first = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        *first = Some(first.map_or(at, |f| f.min(at)));
+    }
+
+    fn at(&self) -> Option<Instant> {
+        *self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
 }
 
 /// The generator pinned to a CPU set for a run; dropping it restores the CPUs it had.

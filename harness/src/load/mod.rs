@@ -21,6 +21,7 @@ mod placement;
 mod progress;
 mod schedule;
 mod stats;
+mod stop;
 
 pub use engine::{LoadError, LoadOutcome, LoadPlan, raise_open_files_limit, run};
 pub use mix::{Mix, session_of};
@@ -32,3 +33,4 @@ pub use stats::{
     Completion, LATE_THRESHOLD, LATENCY_SIGFIG, NodeStats, OpStats, Stats, WindowStats, histogram,
     micros,
 };
+pub use stop::Stop;

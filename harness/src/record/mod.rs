@@ -58,6 +58,10 @@ pub struct RunRecord {
     /// The machine it ran on, probed before the run; absent in older records.
     #[serde(default)]
     pub machine: Option<Machine>,
+    /// Set when the run was stopped early (Ctrl-C, SIGTERM): its figures cover only the
+    /// time before; absent for a run that ran its whole schedule.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub interrupted: Option<Interruption>,
 }
 
 /// What one node of a clustered SUT answered over the measured phases.
@@ -267,6 +271,41 @@ pub struct SloCheck {
     pub passed: bool,
 }
 
+/// A run stopped before the end of its schedule.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Interruption {
+    /// When the sends ended, seconds after the schedule's start (warm-up included).
+    pub after_seconds: f64,
+    /// Measured time before then, seconds: what the record's rates are over.
+    pub measured_seconds_covered: f64,
+    /// Of the scenario's measured time, seconds.
+    pub measured_seconds_planned: f64,
+    /// Measured requests due before then.
+    pub planned_before: u64,
+}
+
+impl Interruption {
+    /// The run of `plan` stopped `after` its schedule's start.
+    fn of(plan: &LoadPlan, after: std::time::Duration) -> Self {
+        let schedule = &plan.schedule;
+        let measured_from = schedule.measured_start();
+        let planned_span = schedule.duration().saturating_sub(measured_from);
+        let covered = after.saturating_sub(measured_from).min(planned_span);
+        let segments = schedule.segments();
+        let planned_before = (0..schedule.len())
+            .map(|i| schedule.slot(i))
+            .take_while(|slot| slot.at < after)
+            .filter(|slot| segments[slot.segment].phase.is_some())
+            .count() as u64;
+        Self {
+            after_seconds: round2(after.as_secs_f64()),
+            measured_seconds_covered: covered.as_secs_f64(),
+            measured_seconds_planned: planned_span.as_secs_f64(),
+            planned_before,
+        }
+    }
+}
+
 /// What [`RunRecord::new`] is built from.
 pub struct RecordInputs<'a> {
     pub scenario: &'a Scenario,
@@ -297,10 +336,25 @@ impl RunRecord {
         } = inputs;
         let stats: &Stats = &outcome.stats;
         let overall = stats.overall();
-        let measured_seconds = scenario.measured_duration().as_secs_f64();
-        let planned = scenario.planned_requests();
-        let target_rps = planned as f64 / measured_seconds;
-        let achieved_rps = overall.ok as f64 / measured_seconds;
+        let interrupted = outcome
+            .stopped
+            .map(|at| Interruption::of(plan, at.saturating_duration_since(outcome.start)));
+        let (measured_seconds, planned) = match &interrupted {
+            None => (
+                scenario.measured_duration().as_secs_f64(),
+                scenario.planned_requests(),
+            ),
+            Some(i) => (i.measured_seconds_covered, i.planned_before),
+        };
+        let per_second = |n: u64| {
+            if measured_seconds > 0.0 {
+                n as f64 / measured_seconds
+            } else {
+                0.0
+            }
+        };
+        let target_rps = per_second(planned);
+        let achieved_rps = per_second(overall.ok);
         let operations = plan
             .operations
             .iter()
@@ -410,7 +464,11 @@ impl RunRecord {
             throughput: Throughput {
                 target_rps: round1(target_rps),
                 achieved_rps: round1(achieved_rps),
-                percent_of_target: round2(100.0 * achieved_rps / target_rps),
+                percent_of_target: if target_rps > 0.0 {
+                    round2(100.0 * achieved_rps / target_rps)
+                } else {
+                    0.0
+                },
                 planned,
                 attempts: overall.attempts(),
                 ok: overall.ok,
@@ -436,6 +494,7 @@ impl RunRecord {
             slo: Vec::new(),
             nodes,
             machine,
+            interrupted,
         }
     }
 

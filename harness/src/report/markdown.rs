@@ -56,6 +56,16 @@ fn header(s: &mut String, r: &RunRecord) {
         r.harness.version, r.harness.opt_level
     );
 
+    if let Some(stop) = &r.interrupted {
+        let _ = writeln!(
+            s,
+            "⏹️ **Interrupted** {:.1} s into the schedule: the figures cover {:.1} s of the {:.1} s measured ({} of the requests due then).\n",
+            stop.after_seconds,
+            stop.measured_seconds_covered,
+            stop.measured_seconds_planned,
+            thousands(stop.planned_before)
+        );
+    }
     let verdict = if !r.generator.kept_schedule {
         "⚠️ **The load generator fell behind its schedule**: figures are a lower bound."
     } else if r.slo_passed() {

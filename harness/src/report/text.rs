@@ -34,6 +34,13 @@ pub fn summary(r: &RunRecord) -> String {
         t.target_rps,
         r.errors.rate_percent
     );
+    if let Some(stop) = &r.interrupted {
+        let _ = writeln!(
+            s,
+            "  interrupted {:.1} s into the schedule: figures cover {:.1} s of {:.1} s measured",
+            stop.after_seconds, stop.measured_seconds_covered, stop.measured_seconds_planned
+        );
+    }
     let _ = writeln!(
         s,
         "  {:<28} {:>8} {:>7} {:>10} {:>10} {:>10} {:>10}",

@@ -281,6 +281,22 @@ pub(crate) fn unwatch_network(id: &str) {
     }
 }
 
+/// Whether the first SIGINT or SIGTERM goes to the program, which stops its run and ends
+/// by itself ([`hand_first_signal_to_program`]); the watchdog then acts on a second signal,
+/// or once [`GRACE`] has passed.
+static FIRST_SIGNAL_TO_PROGRAM: std::sync::atomic::AtomicBool =
+    std::sync::atomic::AtomicBool::new(false);
+/// How long a program that took the first signal has to end before the watchdog removes
+/// its containers and ends it.
+pub const GRACE: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// Lets the program handle the first SIGINT or SIGTERM itself (stop the load, write what
+/// was measured, stop its SUT); its containers are still removed if it has not ended
+/// within [`GRACE`] or a second signal comes.
+pub fn hand_first_signal_to_program() {
+    FIRST_SIGNAL_TO_PROGRAM.store(true, std::sync::atomic::Ordering::Release);
+}
+
 fn start_watchdog() {
     use signal_hook::consts::{SIGINT, SIGQUIT, SIGTERM};
     let mut signals = match signal_hook::iterator::Signals::new([SIGTERM, SIGINT, SIGQUIT]) {
@@ -293,18 +309,31 @@ fn start_watchdog() {
     let spawned = std::thread::Builder::new()
         .name("erlmcp-perf-watchdog".into())
         .spawn(move || {
-            if let Some(signal) = signals.forever().next() {
-                let ids: Vec<String> = WATCHED
-                    .lock()
-                    .map(|s| s.iter().cloned().collect())
-                    .unwrap_or_default();
-                let networks: Vec<String> = WATCHED_NETWORKS
-                    .lock()
-                    .map(|s| s.iter().cloned().collect())
-                    .unwrap_or_default();
-                remove_blocking(ids, networks);
-                let _ = signal_hook::low_level::emulate_default_handler(signal);
+            let Some(mut signal) = signals.forever().next() else {
+                return;
+            };
+            let graceful = signal != SIGQUIT
+                && FIRST_SIGNAL_TO_PROGRAM.load(std::sync::atomic::Ordering::Acquire);
+            if graceful {
+                let until = std::time::Instant::now() + GRACE;
+                'grace: while std::time::Instant::now() < until {
+                    if let Some(next) = signals.pending().next() {
+                        signal = next;
+                        break 'grace;
+                    }
+                    std::thread::sleep(std::time::Duration::from_millis(100));
+                }
             }
+            let ids: Vec<String> = WATCHED
+                .lock()
+                .map(|s| s.iter().cloned().collect())
+                .unwrap_or_default();
+            let networks: Vec<String> = WATCHED_NETWORKS
+                .lock()
+                .map(|s| s.iter().cloned().collect())
+                .unwrap_or_default();
+            remove_blocking(ids, networks);
+            let _ = signal_hook::low_level::emulate_default_handler(signal);
         });
     if let Err(e) = spawned {
         tracing::warn!("cannot start the container watchdog: {e}");

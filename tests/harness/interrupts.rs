@@ -1,0 +1,113 @@
+//! `erlmcp-perf run` stopped by Ctrl-C or SIGTERM keeps what it measured: the sends end,
+//! the answers in flight come back, and `record.json` and `report.md` are written marked
+//! interrupted, with exit code 130; a container SUT is still removed.
+
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use crate::containers::{containers_of, docker_ready};
+use crate::{BIN, scenario_file, wait_bounded};
+
+/// 30 s at 200 requests per second after a 1 s warm-up: far longer than the test waits.
+const LONG: &str = "scenario:\n  name: long\n  clients: 4\n  warmup: 1s\n  timeout: 2s\n  phases:\n    - name: p\n      duration: 30s\n      rps: 200\n  requests:\n    - type: tool_call\n      tool: calculator\n      weight: 100%\n";
+
+/// Starts `erlmcp-perf run` of [`LONG`] against `sut` (a `--sut` value, or the reference
+/// server), its results under `out`.
+fn start(dir: &Path, sut: Option<&str>) -> Child {
+    let file = scenario_file(dir, "long", LONG);
+    let mut command = Command::new(BIN);
+    command
+        .arg("run")
+        .arg(&file)
+        .args(["--quiet", "--out"])
+        .arg(dir.join("out"))
+        .env_remove("ERLMCP_PERF_REFSERVER_FAULTS")
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    if let Some(sut) = sut {
+        command.args(["--sut", sut]);
+    }
+    command.spawn().expect("start erlmcp-perf run")
+}
+
+/// Waits until the run has measured for a few seconds (its SUT log exists, then 4 s),
+/// signals it, and returns its exit code and record.
+fn interrupt(mut child: Child, dir: &Path, signal: libc::c_int) -> (Option<i32>, Value) {
+    let log = dir.join("out/long/sut.log");
+    let until = Instant::now() + Duration::from_secs(90);
+    while !log.exists() {
+        if Instant::now() > until || child.try_wait().unwrap().is_some() {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("the run never started");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    std::thread::sleep(Duration::from_secs(4));
+    // SAFETY: signalling our own child process by pid; it has not been reaped.
+    unsafe {
+        libc::kill(child.id() as libc::pid_t, signal);
+    }
+    let status = wait_bounded(&mut child, Duration::from_secs(30))
+        .expect("the interrupted run did not exit in time");
+    let record = std::fs::read(dir.join("out/long/record.json")).expect("record.json written");
+    (
+        status.code(),
+        serde_json::from_slice(&record).expect("a complete record"),
+    )
+}
+
+fn assert_interrupted(code: Option<i32>, record: &Value, dir: &Path) {
+    assert_eq!(code, Some(130), "its own exit code");
+    let stop = &record["interrupted"];
+    let covered = stop["measured_seconds_covered"]
+        .as_f64()
+        .expect("marked interrupted");
+    assert!((1.0..29.0).contains(&covered), "{stop}");
+    assert_eq!(
+        stop["measured_seconds_planned"].as_f64(),
+        Some(30.0),
+        "{stop}"
+    );
+    assert_eq!(record["measured_seconds"].as_f64(), Some(covered));
+    let t = &record["throughput"];
+    let attempts = t["attempts"].as_u64().unwrap();
+    assert!(attempts > 100, "{t}");
+    // Every request sent was answered: none was cut off by the stop.
+    assert_eq!(
+        record["errors"]["total"].as_u64(),
+        Some(0),
+        "{}",
+        record["errors"]
+    );
+    let planned = stop["planned_before"].as_u64().unwrap();
+    assert_eq!(t["planned"].as_u64(), Some(planned), "{t}");
+    assert!(planned > 100, "{stop}");
+    let report = std::fs::read_to_string(dir.join("out/long/report.md")).unwrap();
+    assert!(report.contains("**Interrupted**"), "{report}");
+}
+
+#[test]
+fn ctrl_c_stops_the_load_and_keeps_a_complete_record() {
+    let dir = tempfile::tempdir().unwrap();
+    let child = start(dir.path(), None);
+    let (code, record) = interrupt(child, dir.path(), libc::SIGINT);
+    assert_interrupted(code, &record, dir.path());
+}
+
+#[test]
+fn sigterm_keeps_the_record_and_removes_the_container() {
+    if !docker_ready("sigterm_keeps_the_record_and_removes_the_container") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let child = start(dir.path(), Some("reference-container"));
+    let pid = child.id();
+    let (code, record) = interrupt(child, dir.path(), libc::SIGTERM);
+    assert_interrupted(code, &record, dir.path());
+    assert_eq!(containers_of(pid), Vec::<String>::new());
+}
