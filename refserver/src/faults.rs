@@ -4,7 +4,7 @@
 //! A spec is a comma-separated list of `key=value` pairs:
 //!
 //! ```text
-//! latency=2ms,jitter=500us,error_rate=0.01,stall=1s/10s,tool_latency=calculator:5ms,work=200us
+//! latency=2ms,jitter=500us,error_rate=0.01,stall=1s/10s,tool_latency=calculator:5ms,work=200us,overload=300/5s
 //! ```
 //!
 //! | key            | value                      | effect                                              |
@@ -15,13 +15,14 @@
 //! | `stall`        | `D/P`, both durations      | during `[k*P, k*P + D)` from start, requests wait    |
 //! | `tool_latency` | `tool:duration` (repeated) | extra delay for `tools/call` of that tool           |
 //! | `work`         | duration                   | CPU busy-spin per request (costs capacity, not only latency) |
+//! | `overload`     | `N/D`, a count and a duration | more than N requests in one second freeze the server: every request, `initialize` too, waits until D after the last second that had more |
 //!
 //! `none` (or an empty string) is the spec without faults.
 
 use std::{collections::BTreeMap, fmt, str::FromStr, time::Duration};
 
 /// Keys a fault spec may contain.
-const KEYS: &str = "latency, jitter, error_rate, stall, tool_latency, work";
+const KEYS: &str = "latency, jitter, error_rate, stall, tool_latency, work, overload";
 
 /// Faults injected into every MCP request except `initialize` and notifications.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -39,6 +40,51 @@ pub struct Faults {
     /// CPU time burnt in a busy spin on the serving thread per request. Unlike a sleep,
     /// which an async server overlaps with other requests, this lowers its capacity.
     pub work: Duration,
+    /// A server that stops answering for a while once overloaded.
+    pub overload: Option<Overload>,
+}
+
+/// More than `limit` requests in one second of server time freeze the server for
+/// `freeze`: like a real server still draining the backlog of an overload.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Overload {
+    /// Requests one second may hold without freezing the server; never zero.
+    pub limit: u64,
+    /// How long the server answers nothing after an overloaded second.
+    pub freeze: Duration,
+}
+
+impl FromStr for Overload {
+    type Err = FaultSpecError;
+
+    /// Parse `COUNT/DURATION`, e.g. `300/5s`.
+    fn from_str(value: &str) -> Result<Self, Self::Err> {
+        let format = || FaultSpecError::OverloadFormat {
+            value: value.to_owned(),
+        };
+        let (limit, freeze) = value.split_once('/').ok_or_else(format)?;
+        let limit = limit
+            .trim()
+            .parse::<u64>()
+            .ok()
+            .filter(|n| *n > 0)
+            .ok_or_else(format)?;
+        Ok(Self {
+            limit,
+            freeze: parse_duration("overload", freeze)?,
+        })
+    }
+}
+
+impl fmt::Display for Overload {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{}/{}",
+            self.limit,
+            humantime::format_duration(self.freeze)
+        )
+    }
 }
 
 /// A periodic stall: during `[k * period, k * period + duration)` (time since
@@ -91,6 +137,14 @@ pub enum FaultSpecError {
     /// An `error_rate` outside `0..=1`.
     #[error("fault spec key `error_rate`: {value} is out of range (expected 0..=1)")]
     ErrorRateOutOfRange {
+        /// The value as written.
+        value: String,
+    },
+    /// An `overload` value that is not `N/D` with N above zero.
+    #[error(
+        "fault spec key `overload`: `{value}` is not `COUNT/DURATION` with a count above 0 (e.g. `300/5s`)"
+    )]
+    OverloadFormat {
         /// The value as written.
         value: String,
     },
@@ -147,6 +201,9 @@ impl Faults {
         self.tool_latency.extend(other.tool_latency);
         if !other.work.is_zero() {
             self.work = other.work;
+        }
+        if other.overload.is_some() {
+            self.overload = other.overload;
         }
     }
 
@@ -339,6 +396,7 @@ impl FromStr for Faults {
                 "error_rate" => faults.error_rate = parse_error_rate(value)?,
                 "stall" => faults.stall = Some(value.parse()?),
                 "work" => faults.work = parse_duration(key, value)?,
+                "overload" => faults.overload = Some(value.parse()?),
                 "tool_latency" => {
                     let (tool, latency) = parse_tool_latency(value)?;
                     faults.tool_latency.insert(tool, latency);
@@ -385,6 +443,9 @@ impl fmt::Display for Faults {
         if !self.work.is_zero() {
             items.push(format!("work={}", humantime::format_duration(self.work)));
         }
+        if let Some(overload) = self.overload {
+            items.push(format!("overload={overload}"));
+        }
         if items.is_empty() {
             f.write_str("none")
         } else {
@@ -396,6 +457,23 @@ impl fmt::Display for Faults {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn overload_parses_and_prints_back() {
+        let f: Faults = "overload=300/5s".parse().unwrap();
+        assert_eq!(
+            f.overload,
+            Some(Overload {
+                limit: 300,
+                freeze: Duration::from_secs(5)
+            })
+        );
+        assert_eq!(f.to_string(), "overload=300/5s");
+        for bad in ["overload=0/5s", "overload=5s", "overload=x/1s"] {
+            let e = bad.parse::<Faults>().unwrap_err().to_string();
+            assert!(e.contains("overload"), "{bad}: {e}");
+        }
+    }
 
     fn ms(n: u64) -> Duration {
         Duration::from_millis(n)

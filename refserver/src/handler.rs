@@ -51,9 +51,37 @@ Prompts: greeting (name, optional).\n";
 #[derive(Debug)]
 struct Shared {
     faults: Faults,
+    /// The `overload` fault's count of the current second and the end of its freeze.
+    overload: std::sync::Mutex<OverloadState>,
     started: Instant,
     served: ServedDir,
     metrics: Arc<Metrics>,
+}
+
+/// The `overload` fault's state: requests counted in the current second of server time,
+/// and when the freeze an overloaded second started ends.
+#[derive(Debug, Default)]
+struct OverloadState {
+    second: u64,
+    requests: u64,
+    frozen_until: Option<Instant>,
+}
+
+impl OverloadState {
+    /// Counts a request arriving at `now` (in second `second` of server time) and returns
+    /// how long it must wait for the server to thaw.
+    fn count(&mut self, second: u64, now: Instant, overload: crate::faults::Overload) -> Duration {
+        if second != self.second {
+            self.second = second;
+            self.requests = 0;
+        }
+        self.requests += 1;
+        if self.requests > overload.limit {
+            self.frozen_until = Some(now + overload.freeze);
+        }
+        self.frozen_until
+            .map_or(Duration::ZERO, |until| until.saturating_duration_since(now))
+    }
 }
 
 /// The reference MCP server; cheap to clone (one clone per session).
@@ -70,6 +98,7 @@ impl RefServer {
         Self {
             shared: Arc::new(Shared {
                 faults,
+                overload: Default::default(),
                 started,
                 served,
                 metrics,
@@ -106,6 +135,7 @@ impl RefServer {
         if faults.is_none() {
             return work.await;
         }
+        self.hold_for_overload().await;
         self.hold_for_stall().await;
         sleep(faults.sample_delay(tool)).await;
         if faults.sample_error() {
@@ -115,6 +145,28 @@ impl RefServer {
         let result = work.await;
         self.hold_for_stall().await;
         result
+    }
+
+    /// Counts this request against the `overload` fault, and holds it while the server
+    /// is frozen.
+    async fn hold_for_overload(&self) {
+        let Some(overload) = self.shared.faults.overload else {
+            return;
+        };
+        let now = Instant::now();
+        let wait = {
+            let mut state = self
+                .shared
+                .overload
+                .lock()
+                .unwrap_or_else(|e| e.into_inner());
+            state.count(
+                now.duration_since(self.shared.started).as_secs(),
+                now,
+                overload,
+            )
+        };
+        sleep(wait).await;
     }
 
     async fn hold_for_stall(&self) {
@@ -255,6 +307,7 @@ impl ServerHandler for RefServer {
         request: InitializeRequestParams,
         context: RequestContext<RoleServer>,
     ) -> Result<InitializeResult, ErrorData> {
+        self.hold_for_overload().await;
         let started = Instant::now();
         context.peer.set_peer_info(request.clone());
         let result = self.negotiate_initialize(&request);
@@ -382,6 +435,28 @@ impl ServerHandler for RefServer {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::faults::Overload;
+
+    #[test]
+    fn an_overloaded_second_freezes_every_request_until_the_freeze_ends() {
+        let overload = Overload {
+            limit: 3,
+            freeze: Duration::from_secs(5),
+        };
+        let mut state = OverloadState::default();
+        let t0 = Instant::now();
+        for _ in 0..3 {
+            assert_eq!(state.count(0, t0, overload), Duration::ZERO);
+        }
+        // The fourth request of second 0 freezes the server for 5 s.
+        assert_eq!(state.count(0, t0, overload), Duration::from_secs(5));
+        // A request in a quiet later second still waits for the thaw ...
+        let later = t0 + Duration::from_secs(2);
+        assert_eq!(state.count(2, later, overload), Duration::from_secs(3));
+        // ... and none waits once it has passed.
+        let thawed = t0 + Duration::from_secs(6);
+        assert_eq!(state.count(6, thawed, overload), Duration::ZERO);
+    }
 
     fn server() -> (tempfile::TempDir, RefServer) {
         let dir = tempfile::tempdir().unwrap();

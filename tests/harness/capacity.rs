@@ -175,3 +175,51 @@ fn a_cpu_bound_server_breaks_where_its_cost_says() {
     }
     assert_eq!(result.sut.faults.as_deref(), Some("work=4ms"), "{table}");
 }
+
+#[test]
+fn a_sweep_of_a_server_that_freezes_after_overload_ends_with_a_written_result() {
+    // More than 300 requests in one second freeze the reference server for 8 s, its
+    // `initialize` included, as a real server still draining an overload's backlog does.
+    // A step at 800 req/s (1 s after a 100 ms warm-up) puts more than 300 requests in some
+    // second and breaks it (400 may or may not, as its requests fall into seconds); the next
+    // step's sessions cannot open within the 1 s timeout, so the sweep ends there with what
+    // it measured, and the files are written.
+    let dir = tempfile::tempdir().unwrap();
+    let file = scenario_file(
+        dir.path(),
+        "freeze",
+        &format!(
+            "{MIX}  capacity:\n    start: 100\n    max: 1600\n    factor: 2\n    resolution: 10%\n    step_duration: 1s\n    break:\n      p99: 200ms\n"
+        ),
+    );
+    let scenario = scenario::load(&file).unwrap();
+    let sut = SutSpec::Embedded(refserver(&[]).with_faults(Some("overload=300/8s".into())));
+    let options = SweepOptions {
+        run: quiet(),
+        strategy: None,
+        step_rps: None,
+        profile: "reference".into(),
+    };
+    let out = dir.path().join("out");
+    let result = runtime()
+        .block_on(run_sweep(&scenario, &sut, &options, &out, |_| {}))
+        .unwrap_or_else(|e| panic!("the sweep must end with a result: {e}"));
+    let table = harness::report::capacity_summary(&result);
+    let last = result.steps.last().expect("steps");
+    assert_eq!(last.verdict, StepVerdict::Broke, "{table}");
+    assert!(
+        last.reasons
+            .iter()
+            .any(|r| r.contains("accepted no session")),
+        "the last step says why the sweep ended\n{table}"
+    );
+    assert_eq!(result.limited_by, Limit::Sut, "{table}");
+    let (good, bad) = (result.bracket.last_good, result.bracket.first_bad);
+    assert!(
+        good.is_some_and(|g| g >= 200.0) && bad.is_some_and(|b| b <= 800.0),
+        "sustained up to 300 a second, broken by 800\n{table}"
+    );
+    let files = harness::sweep::write_files(&out, &result, None).expect("written");
+    let written = std::fs::read_to_string(&files.result).unwrap();
+    assert!(written.contains("\"breaking_point_rps\""), "{written}");
+}
