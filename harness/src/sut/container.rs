@@ -300,19 +300,8 @@ impl ContainerSpec {
             networking_config,
             ..Default::default()
         };
-        let id = docker
-            .create_container(options, body)
-            .await
-            .map_err(|e| DockerError::new(format!("creating a container from {image}"), e))?
-            .id;
-        docker::watch(&id);
-        let mut running = RunningContainer {
-            docker: docker.clone(),
-            id: id.clone(),
-            name,
-            logs: None,
-            removed: false,
-        };
+        let mut running = RunningContainer::create(docker, options, body, image, name).await?;
+        let id = running.id.clone();
         let what = if self.nodes > 1 {
             format!("container {} node {node} ({image})", self.name)
         } else {
@@ -393,19 +382,8 @@ impl ContainerSpec {
             host_config: Some(host_config),
             ..Default::default()
         };
-        let id = docker
-            .create_container(None, body)
-            .await
-            .map_err(|e| DockerError::new(format!("creating a container from {image}"), e))?
-            .id;
-        docker::watch(&id);
-        let mut running = RunningContainer {
-            docker: docker.clone(),
-            id: id.clone(),
-            name: None,
-            logs: None,
-            removed: false,
-        };
+        let mut running = RunningContainer::create(docker, None, body, image, None).await?;
+        let id = running.id.clone();
         let what = format!("container {} ({image})", self.name);
         if let Err(e) = docker.start_container(&id, None).await {
             let reason = format!("the engine refused to start it: {e}");
@@ -661,6 +639,29 @@ pub(super) struct RunningContainer {
 }
 
 impl RunningContainer {
+    /// Creates a container from `body` (an `image`'s) and puts it under the watchdog.
+    async fn create(
+        docker: &Docker,
+        options: Option<CreateContainerOptions>,
+        body: ContainerCreateBody,
+        image: &str,
+        name: Option<String>,
+    ) -> Result<Self, SutError> {
+        let id = docker
+            .create_container(options, body)
+            .await
+            .map_err(|e| DockerError::new(format!("creating a container from {image}"), e))?
+            .id;
+        docker::watch(&id);
+        Ok(Self {
+            docker: docker.clone(),
+            id,
+            name,
+            logs: None,
+            removed: false,
+        })
+    }
+
     /// The engine and container id, for resource sampling.
     pub(super) fn probe(&self) -> crate::observe::ContainerProbe {
         crate::observe::ContainerProbe {
