@@ -12,7 +12,7 @@ use harness::run::results_dir;
 use harness::sweep::{SweepOptions, run_sweep, write_files};
 use harness::{report, scenario};
 
-use crate::{MeasureArgs, SutArgs, exit, runtime, until_interrupted};
+use crate::{MeasureArgs, SutArgs, exit, runtime, until_stopped};
 
 #[derive(clap::Args)]
 pub struct CapacityArgs {
@@ -58,7 +58,7 @@ pub fn capacity(args: CapacityArgs) -> ExitCode {
         run,
         strategy: args.search,
         step_rps: args.step,
-        profile: "reference".into(),
+        profile: args.sut.profile_name(),
     };
     if let Err(e) = harness::sweep::effective_spec(&scenario, &options) {
         eprintln!("error: {e}");
@@ -79,10 +79,13 @@ pub fn capacity(args: CapacityArgs) -> ExitCode {
             println!("{}", report::step_line(step));
         }
     });
-    let result = until_interrupted(&runtime, sweep);
+    let result = until_stopped(&runtime, &options.run.stop, sweep);
     let result = match result {
         None => {
-            eprintln!("interrupted: the reference server was stopped, no results written");
+            eprintln!(
+                "interrupted twice: the sweep was abandoned; the steps it finished are in {}",
+                dir.display()
+            );
             return ExitCode::from(exit::INTERRUPTED);
         }
         Some(Err(e)) => {
@@ -92,6 +95,8 @@ pub fn capacity(args: CapacityArgs) -> ExitCode {
         Some(Ok(r)) => r,
     };
     let verdict = match &args.baseline {
+        // An interrupted sweep's bracket is not its SUT's capacity: nothing to gate.
+        _ if result.interrupted => None,
         None => None,
         Some(path) => match gate_against_file(path, &result, &scenario.gate) {
             Ok(v) => Some((v, path.display().to_string())),
@@ -121,6 +126,10 @@ pub fn capacity(args: CapacityArgs) -> ExitCode {
     println!("  report:   {}", files.report.display());
     if result.limited_by == Limit::Generator {
         println!("warning: the load generator, not the SUT, limited the sweep");
+    }
+    if result.interrupted {
+        println!("interrupted: the result holds the steps that finished");
+        return ExitCode::from(exit::INTERRUPTED);
     }
     let status = verdict.map_or(Status::Ok, |(v, _)| v.status);
     ExitCode::from(

@@ -244,6 +244,15 @@ pub(crate) struct SutArgs {
 }
 
 impl SutArgs {
+    /// The name results are filed under: the `--sut` profile's, `url` or `reference`.
+    pub(crate) fn profile_name(&self) -> String {
+        match (&self.sut, &self.url) {
+            (Some(sut), _) => harness::sut::profile::name_of(sut),
+            (None, Some(_)) => "url".into(),
+            (None, None) => harness::sut::profile::DEFAULT_PROFILE.into(),
+        }
+    }
+
     /// The SUT spec, or the exit code of a setup failure (already reported).
     pub(crate) fn spec(self) -> Result<SutSpec, ExitCode> {
         if let Some(sut) = &self.sut {

@@ -91,10 +91,16 @@ pub async fn run_sweep(
     let mut search = Search::new(&spec);
     let mut steps = Vec::new();
     let mut failure = None;
+    let stop = &options.run.stop;
     while let Some(rate) = search.next_rate() {
+        if stop.requested() {
+            break;
+        }
         let index = steps.len() + 1;
         match run_step(&sweep, rate, index).await {
-            Ok(step) => {
+            // Stopped mid-step: its partial figures judge nothing.
+            Ok(None) => break,
+            Ok(Some(step)) => {
                 search.record(rate, step.verdict.is_good());
                 on_step(&step);
                 steps.push(step);
@@ -130,6 +136,7 @@ pub async fn run_sweep(
         machine,
         steps,
         bracket: search.bracket(),
+        interrupted: stop.requested(),
         timestamp: humantime::format_rfc3339_seconds(SystemTime::now()).to_string(),
     }))
 }
@@ -143,21 +150,29 @@ struct Sweep<'a> {
     dir: &'a Path,
 }
 
-/// One step at `rate`: warm-up, measured window, CPU sampled over the window.
-async fn run_step(sweep: &Sweep<'_>, rate: f64, index: usize) -> Result<StepResult, CapacityError> {
+/// One step at `rate`: warm-up, measured window, CPU sampled over the window; `None` when
+/// a stop cut it short (its record is still written, marked interrupted).
+async fn run_step(
+    sweep: &Sweep<'_>,
+    rate: f64,
+    index: usize,
+) -> Result<Option<StepResult>, CapacityError> {
     let step = step_scenario(sweep.scenario, rate, sweep.spec.step_duration);
     let measured = measure(&sweep.target, &step, Arc::new(Silent)).await?;
     write_run(
         &sweep.dir.join(format!("step-{index:02}")),
         &measured.record,
     )?;
-    Ok(StepResult::from_record(
+    if measured.record.interrupted.is_some() {
+        return Ok(None);
+    }
+    Ok(Some(StepResult::from_record(
         index,
         rate,
         &measured.record,
         measured.drain.as_secs_f64(),
         &sweep.spec.criteria,
-    ))
+    )))
 }
 
 /// Why a sweep did not produce a result.

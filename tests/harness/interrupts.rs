@@ -111,3 +111,53 @@ fn sigterm_keeps_the_record_and_removes_the_container() {
     assert_interrupted(code, &record, dir.path());
     assert_eq!(containers_of(pid), Vec::<String>::new());
 }
+
+#[test]
+fn an_interrupted_sweep_writes_the_steps_it_finished() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = scenario_file(
+        dir.path(),
+        "sweep",
+        "scenario:\n  name: sweep\n  clients: 4\n  warmup: 100ms\n  timeout: 2s\n  requests:\n    - type: tool_call\n      tool: calculator\n      weight: 100%\n  capacity:\n    start: 100\n    max: 1600\n    factor: 2\n    step_duration: 3s\n",
+    );
+    let out = dir.path().join("out");
+    let mut child = Command::new(BIN)
+        .arg("capacity")
+        .arg(&file)
+        .args(["--quiet", "--out"])
+        .arg(&out)
+        .env_remove("ERLMCP_PERF_REFSERVER_FAULTS")
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start erlmcp-perf capacity");
+    // Stop it a second into its second step.
+    let first = out.join("sweep/step-01/record.json");
+    let until = Instant::now() + Duration::from_secs(60);
+    while !first.exists() {
+        if Instant::now() > until || child.try_wait().unwrap().is_some() {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("the sweep never finished its first step");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    std::thread::sleep(Duration::from_millis(1500));
+    // SAFETY: signalling our own child process by pid; it has not been reaped.
+    unsafe {
+        libc::kill(child.id() as libc::pid_t, libc::SIGINT);
+    }
+    let status = wait_bounded(&mut child, Duration::from_secs(30))
+        .expect("the interrupted sweep did not exit in time");
+    assert_eq!(status.code(), Some(130));
+    let result: Value =
+        serde_json::from_slice(&std::fs::read(out.join("sweep/capacity.json")).unwrap()).unwrap();
+    assert_eq!(result["interrupted"], Value::Bool(true), "{result}");
+    let steps = result["steps"].as_array().unwrap();
+    assert_eq!(steps.len(), 1, "only the finished step counts: {result}");
+    let second: Value =
+        serde_json::from_slice(&std::fs::read(out.join("sweep/step-02/record.json")).unwrap())
+            .unwrap();
+    assert!(second["interrupted"].is_object(), "{second}");
+}

@@ -192,6 +192,7 @@ mod tests {
                 last_good: good,
                 first_bad: bad,
             },
+            interrupted: false,
             timestamp: "2026-01-01T00:00:00Z".into(),
         })
     }

@@ -60,6 +60,9 @@ pub struct CapacityResult {
     /// Where P99 latency turns steep.
     pub knee: Option<Knee>,
     pub usl: UslFit,
+    /// The sweep was stopped early (Ctrl-C, SIGTERM): `steps` are those it finished.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub interrupted: bool,
     pub receipt: Receipt,
 }
 
@@ -76,6 +79,8 @@ pub struct ResultInputs<'a> {
     pub machine: Machine,
     pub steps: Vec<StepResult>,
     pub bracket: Bracket,
+    /// Whether the sweep was stopped before its search ended.
+    pub interrupted: bool,
     /// RFC 3339.
     pub timestamp: String,
 }
@@ -93,6 +98,7 @@ impl CapacityResult {
             machine,
             steps,
             bracket,
+            interrupted,
             timestamp,
         } = inputs;
         let limited_by = limit_of(&steps, bracket);
@@ -114,6 +120,7 @@ impl CapacityResult {
                 .then_some(bracket.first_bad)
                 .flatten(),
             recommended_rps: max.map(|m| (m * RECOMMENDED_SHARE).round()),
+            interrupted,
             receipt: Receipt::unsealed(timestamp),
         };
         result.seal();
