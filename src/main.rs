@@ -385,10 +385,9 @@ fn run(args: RunArgs) -> ExitCode {
         Ok(rt) => rt,
         Err(code) => return code,
     };
-    let stop = options.stop.clone();
     let result = until_stopped(
         &runtime,
-        &stop,
+        &options.stop,
         run_scenario(&scenario, &sut, &options, &dir),
     );
     match result {

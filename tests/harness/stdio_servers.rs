@@ -53,6 +53,23 @@ fn a_stdio_command_is_one_process_per_session_with_its_resources_summed() {
 }
 
 #[test]
+fn a_bare_program_name_is_found_on_path() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = scenario_file(dir.path(), "stdio", MIX);
+    let r = run(
+        &file,
+        spec(&format!("stdio:sh -c \"exec '{BIN}' refserver --stdio\"")),
+        dir.path(),
+    );
+    assert_eq!(
+        (r.throughput.attempts, r.errors.total),
+        (600, 0),
+        "{:?}",
+        r.errors
+    );
+}
+
+#[test]
 fn a_server_that_floods_stderr_never_stalls_and_its_stderr_is_kept() {
     // Every answer is copied to stderr four times: 600 answers so copied are more than
     // twice what a pipe holds (64 KiB), so a server whose stderr nobody drained would stall.

@@ -156,7 +156,7 @@ pub async fn run(
                     plan,
                     Nodes { sessions, nodes },
                     (clock, ticks, progress),
-                    stopped.clone(),
+                    stopped,
                 ),
             ))
         })

@@ -144,6 +144,7 @@ impl Session {
             }
             Endpoint::Stdio(command) => {
                 let spawned = wire::stdio(command, max);
+                // A stdio server starts as the session opens: it has the command's start bound.
                 let timeout = options.timeout.max(command.start_timeout);
                 StreamSession::open(name, async { spawned }, options, timeout).await?
             }

@@ -47,9 +47,7 @@ pub struct ResourceUsage {
 pub fn read_sample(pid: u32) -> std::io::Result<ProcSample> {
     let at = Instant::now();
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
-    // Fields after the command name (which may hold spaces) start at field 3 (state).
-    let after = stat.rsplit_once(')').map(|(_, rest)| rest).unwrap_or("");
-    let fields: Vec<&str> = after.split_whitespace().collect();
+    let fields: Vec<&str> = after_name(&stat).collect();
     let ticks = |i: usize| {
         fields
             .get(i)
@@ -74,11 +72,18 @@ pub fn read_sample(pid: u32) -> std::io::Result<ProcSample> {
     })
 }
 
+/// The fields of a `/proc/<pid>/stat` line after the command name (which may hold spaces):
+/// state (field 3) first, then ppid, ...
+fn after_name(stat: &str) -> impl Iterator<Item = &str> {
+    stat.rsplit_once(')')
+        .map_or("", |(_, rest)| rest)
+        .split_whitespace()
+}
+
 /// The parent of `pid`, from `/proc/<pid>/stat`.
 fn parent_of(pid: u32) -> Option<u32> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    let after = stat.rsplit_once(')')?.1;
-    after.split_whitespace().nth(1)?.parse().ok()
+    after_name(&stat).nth(1)?.parse().ok()
 }
 
 /// `roots` and every process descending from them now.

@@ -390,15 +390,11 @@ impl ContainerSpec {
             return Err(running.fail(what, self.startup_timeout, reason).await);
         }
         running.logs = Some(LogFollower::start(docker, &id, None, &self.readiness));
-        if let Some(path) = &log {
-            let created = path
-                .parent()
-                .map_or(Ok(()), std::fs::create_dir_all)
-                .and_then(|()| std::fs::File::create(path).map(drop));
-            if let Err(e) = created {
-                let reason = format!("cannot write its log {}: {e}", path.display());
-                return Err(running.fail(what, self.startup_timeout, reason).await);
-            }
+        if let Some(path) = &log
+            && let Err(e) = super::create_log(path)
+        {
+            let reason = format!("cannot write its log {}: {e}", path.display());
+            return Err(running.fail(what, self.startup_timeout, reason).await);
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
         if !is_running(docker, &id).await {

@@ -73,12 +73,7 @@ impl EmbeddedSpec {
             source,
         };
         let stderr = match &log {
-            Some(path) => {
-                if let Some(dir) = path.parent() {
-                    std::fs::create_dir_all(dir).map_err(spawn_error)?;
-                }
-                Stdio::from(std::fs::File::create(path).map_err(spawn_error)?)
-            }
+            Some(path) => Stdio::from(super::create_log(path).map_err(spawn_error)?),
             None => Stdio::null(),
         };
         let mut command = Command::new(&self.program);

@@ -97,6 +97,14 @@ pub enum SutError {
     ImageMissing { image: String },
 }
 
+/// Creates (empty) the SUT's log file at `path`, and the directories above it.
+fn create_log(path: &std::path::Path) -> std::io::Result<std::fs::File> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    std::fs::File::create(path)
+}
+
 fn format_log_tail(lines: &[String]) -> String {
     if lines.is_empty() {
         return String::new();

@@ -15,6 +15,8 @@ use crate::mcp::{Endpoint, LivePids, StdioCommand};
 pub struct ProcessSpec {
     /// The profile's name, for descriptions.
     pub name: String,
+    /// A path (absolute, or relative to the harness's working directory), or a bare name
+    /// found on `PATH`.
     pub program: PathBuf,
     pub args: Vec<OsString>,
     /// Added to the harness's environment.
@@ -28,19 +30,19 @@ pub struct ProcessSpec {
 }
 
 impl ProcessSpec {
-    /// Checks the program can be found, and hands each session the command to start.
+    /// Checks a program given by path exists (a bare name is looked up on `PATH` by each
+    /// spawn), and hands each session the command to start.
     pub(super) async fn start(&self, log: Option<PathBuf>) -> Result<RunningSut, SutError> {
-        let program = self.resolved_program();
+        let program = self.program.clone();
         let spawn_error = |source| SutError::Spawn {
             program: program.clone(),
             source,
         };
-        std::fs::metadata(&program).map_err(spawn_error)?;
+        if program.components().count() > 1 {
+            std::fs::metadata(&program).map_err(spawn_error)?;
+        }
         if let Some(path) = &log {
-            if let Some(dir) = path.parent() {
-                std::fs::create_dir_all(dir).map_err(spawn_error)?;
-            }
-            std::fs::File::create(path).map_err(spawn_error)?;
+            super::create_log(path).map_err(spawn_error)?;
         }
         let live = LivePids::default();
         let command = StdioCommand {
@@ -74,16 +76,5 @@ impl ProcessSpec {
         let mut running = RunningSut::single(endpoint, info, None);
         running.sessions = Some(live);
         Ok(running)
-    }
-
-    /// The program as the sessions will start it: a relative path with a `/` is taken
-    /// from the working directory, as a shell would.
-    fn resolved_program(&self) -> PathBuf {
-        match &self.dir {
-            Some(dir) if self.program.is_relative() && self.program.components().count() > 1 => {
-                dir.join(&self.program)
-            }
-            _ => self.program.clone(),
-        }
     }
 }

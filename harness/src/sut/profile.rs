@@ -444,13 +444,8 @@ impl Checker<'_> {
             }
             (Kind::Embedded, _) => {}
         }
-        if raw.kind != Kind::Container && raw.keepalive.is_some() {
-            return Err(self.error(
-                "keepalive",
-                "only stdio container profiles take a keepalive",
-            ));
-        }
-        if transport != Transport::Stdio && raw.keepalive.is_some() {
+        let stdio_container = raw.kind == Kind::Container && transport == Transport::Stdio;
+        if raw.keepalive.is_some() && !stdio_container {
             return Err(self.error(
                 "keepalive",
                 "only stdio container profiles take a keepalive",
