@@ -4,7 +4,7 @@
 //! A spec is a comma-separated list of `key=value` pairs:
 //!
 //! ```text
-//! latency=2ms,jitter=500us,error_rate=0.01,stall=1s/10s,tool_latency=calculator:5ms,work=200us,overload=300/5s
+//! latency=2ms,jitter=500us,error_rate=0.01,stall=1s/10s,tool_latency=calculator:5ms,work=200us,overload=300/5s,idle_close=50ms
 //! ```
 //!
 //! | key            | value                      | effect                                              |
@@ -16,13 +16,14 @@
 //! | `tool_latency` | `tool:duration` (repeated) | extra delay for `tools/call` of that tool           |
 //! | `work`         | duration                   | CPU busy-spin per request (costs capacity, not only latency) |
 //! | `overload`     | `N/D`, a count and a duration | more than N requests in one second freeze the server: every request, `initialize` too, waits until D after the last second that had more |
+//! | `idle_close`   | duration                   | an HTTP connection idle for that long since its last answer is closed, unread, as its next request arrives (an idle timeout running out as the request comes in) |
 //!
 //! `none` (or an empty string) is the spec without faults.
 
 use std::{collections::BTreeMap, fmt, str::FromStr, time::Duration};
 
 /// Keys a fault spec may contain.
-const KEYS: &str = "latency, jitter, error_rate, stall, tool_latency, work, overload";
+const KEYS: &str = "latency, jitter, error_rate, stall, tool_latency, work, overload, idle_close";
 
 /// Faults injected into every MCP request except `initialize` and notifications.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -42,6 +43,9 @@ pub struct Faults {
     pub work: Duration,
     /// A server that stops answering for a while once overloaded.
     pub overload: Option<Overload>,
+    /// HTTP connections idle at least this long since their last answer are closed,
+    /// unread, when their next request arrives.
+    pub idle_close: Option<Duration>,
 }
 
 /// More than `limit` requests in one second of server time freeze the server for
@@ -204,6 +208,9 @@ impl Faults {
         }
         if other.overload.is_some() {
             self.overload = other.overload;
+        }
+        if other.idle_close.is_some() {
+            self.idle_close = other.idle_close;
         }
     }
 
@@ -397,6 +404,7 @@ impl FromStr for Faults {
                 "stall" => faults.stall = Some(value.parse()?),
                 "work" => faults.work = parse_duration(key, value)?,
                 "overload" => faults.overload = Some(value.parse()?),
+                "idle_close" => faults.idle_close = Some(parse_duration(key, value)?),
                 "tool_latency" => {
                     let (tool, latency) = parse_tool_latency(value)?;
                     faults.tool_latency.insert(tool, latency);
@@ -445,6 +453,9 @@ impl fmt::Display for Faults {
         }
         if let Some(overload) = self.overload {
             items.push(format!("overload={overload}"));
+        }
+        if let Some(idle) = self.idle_close {
+            items.push(format!("idle_close={}", humantime::format_duration(idle)));
         }
         if items.is_empty() {
             f.write_str("none")
@@ -518,6 +529,8 @@ mod tests {
             "tool_latency=a:1ms,tool_latency=b:2ms",
             "work=200us",
             "latency=1ms,work=1ms",
+            "idle_close=20ms",
+            "idle_close=0s",
             "none",
         ] {
             let faults: Faults = spec.parse().unwrap();

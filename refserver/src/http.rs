@@ -22,6 +22,7 @@ use crate::{
     Error,
     config::ServerConfig,
     handler::RefServer,
+    idle_close::IdleCloseListener,
     json_bridge,
     metrics::{self, Metrics},
     root::ServedRoot,
@@ -153,14 +154,14 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, Error> {
         None => (None, None),
     };
     let shutdown = cancel.clone().cancelled_owned();
-    let task = tokio::spawn(async move {
-        if let Err(error) = axum::serve(listener, app)
-            .with_graceful_shutdown(shutdown)
-            .await
-        {
-            tracing::error!(%error, "HTTP server failed");
-        }
-    });
+    let task = match config.faults.idle_close {
+        None => tokio::spawn(serve(listener, app, shutdown)),
+        Some(after) => tokio::spawn(serve(
+            IdleCloseListener::new(listener, after),
+            app,
+            shutdown,
+        )),
+    };
     tracing::info!(%addr, stateless = config.stateless, json_response = config.json_response,
         faults = %config.faults, "serving MCP over HTTP");
     Ok(RunningServer {
@@ -172,6 +173,20 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, Error> {
         metrics,
         root,
     })
+}
+
+/// Serves `app` on `listener` until `shutdown` completes.
+async fn serve<L>(listener: L, app: Router, shutdown: impl Future<Output = ()> + Send + 'static)
+where
+    L: axum::serve::Listener,
+    L::Addr: std::fmt::Debug,
+{
+    if let Err(error) = axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown)
+        .await
+    {
+        tracing::error!(%error, "HTTP server failed");
+    }
 }
 
 /// The routes: `/mcp` (rmcp's Streamable HTTP service), `/mcp/ws` (WebSocket), `/health`,

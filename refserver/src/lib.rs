@@ -19,6 +19,7 @@ mod delay;
 mod faults;
 mod handler;
 mod http;
+mod idle_close;
 mod json_bridge;
 mod metrics;
 mod root;

@@ -1,5 +1,5 @@
 //! Baselines and the gate end to end: receipts, scenario versions, and a same-run A/B that
-//! catches a 2 ms slower server and passes an unchanged one.
+//! catches a 20 ms slower server and passes an unchanged one.
 
 use std::process::Command;
 
@@ -95,16 +95,17 @@ fn ab(dir: &std::path::Path, faults: Option<String>, trials: usize) -> harness::
 }
 
 #[test]
-fn a_server_2ms_slower_fails_the_gate_naming_p99() {
-    // 2 ms on every request: beyond the P99 of 1,200 requests on a shared 2-core machine,
-    // which a scheduling hiccup alone moves by a millisecond or more (docs/gate-accuracy.md
-    // measures the smaller slowdowns). Five trials a side, so that one baseline trial whose
-    // P99 a hiccup pushed past a slowed one's cannot veto the verdict (with three, one such
-    // overlap leaves p at 0.1; with five, up to three overlaps still give p <= 0.03). The
-    // warm-up keeps a cold server's first answers, which alone could set a trial's P99
-    // (16.8 ms against 0.8 ms in one of six runs here), out of the measurement.
+fn a_server_20ms_slower_fails_the_gate_naming_p99() {
+    // 20 ms on every request: far beyond the P99 of 1,200 requests on a shared 2-core
+    // machine, which scheduling alone has pushed to 4 ms as the median of five trials in CI
+    // (where a 2 ms slowdown left P99 at +1.2%; docs/gate-accuracy.md measures the small
+    // slowdowns). 16 connections carry 300 req/s of 20 ms requests at under half their
+    // capacity, so the slowed server is slower, not saturated. Five trials a side, so that
+    // one baseline trial whose P99 a hiccup pushed up cannot veto the verdict (with five, up
+    // to three overlaps still give p <= 0.03). The warm-up keeps a cold server's first
+    // answers out of the measurement.
     let dir = tempfile::tempdir().unwrap();
-    let result = ab(dir.path(), Some("latency=2ms".into()), 5);
+    let result = ab(dir.path(), Some("latency=20ms".into()), 5);
     let p99 = result
         .verdict
         .metrics

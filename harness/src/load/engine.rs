@@ -18,8 +18,8 @@ use super::schedule::Schedule;
 use super::stats::{Completion, Stats};
 use super::stop::Stop;
 use crate::mcp::{
-    Duty, Endpoint, Operation, RequestTemplate, Session, SessionError, SessionOptions, Ticks,
-    stamped,
+    Duty, Endpoint, Operation, Recovery, RecoveryCounts, RequestTemplate, Session, SessionError,
+    SessionOptions, Ticks, stamped,
 };
 use crate::scenario::Scenario;
 
@@ -106,6 +106,8 @@ pub struct LoadOutcome {
     pub close_failures: usize,
     /// Responses that matched no waiting request, over all sessions (stream transports).
     pub unmatched_responses: u64,
+    /// Sessions opened again and requests sent again, over all sessions.
+    pub recovery: RecoveryCounts,
 }
 
 /// Runs `plan` against `endpoints`, one per SUT node: session `i` is opened on node
@@ -123,7 +125,8 @@ pub async fn run(
     let pacing = plan.pacing;
     raise_open_files_limit();
     let _placement = plan.generator_cpus.as_ref().and_then(Placement::pin);
-    let sessions = Arc::new(open_sessions(&plan, endpoints).await?);
+    let recovery = Arc::new(Recovery::default());
+    let sessions = Arc::new(open_sessions(&plan, endpoints, &recovery).await?);
     let nodes = endpoints.len();
     // One worker per runtime thread, but no more than the CPUs the generator may use.
     let cpus = CpuSet::allowed().map_or(usize::MAX, |set| set.len().max(1));
@@ -187,17 +190,27 @@ pub async fn run(
         finished,
         stopped: stopped.at(),
         protocol_version: first.protocol_version().to_string(),
-        stateful: first.session_id().is_some(),
+        stateful: first.stateful(),
         close_failures: closes.iter().filter(|r| r.is_err()).count(),
         unmatched_responses,
+        recovery: recovery.counts(),
     })
 }
 
 /// Opens the plan's sessions, session `i` on `endpoints[i % endpoints.len()]`.
-async fn open_sessions(plan: &LoadPlan, endpoints: &[Endpoint]) -> Result<Vec<Session>, LoadError> {
+async fn open_sessions(
+    plan: &LoadPlan,
+    endpoints: &[Endpoint],
+    recovery: &Arc<Recovery>,
+) -> Result<Vec<Session>, LoadError> {
     let total = plan.clients;
+    let options = SessionOptions {
+        recovery: recovery.clone(),
+        ..plan.session.clone()
+    };
+    let options = &options;
     let opened = join_all((0..total).map(|index| async move {
-        Session::open(&endpoints[index % endpoints.len()], plan.session.clone())
+        Session::open(&endpoints[index % endpoints.len()], options.clone())
             .await
             .map_err(|source| LoadError::Session {
                 index: index + 1,
@@ -267,9 +280,9 @@ async fn worker(
         let session = &sessions[index];
         let node = index % nodes;
         let template = &plan.templates[op];
-        let window = segments[at.segment]
+        let measured = segments[at.segment]
             .phase
-            .map(|_| (at.at.saturating_sub(measured_start)).as_secs() as usize);
+            .map(|_| at.at.saturating_sub(measured_start));
         async move {
             let sent = Instant::now();
             let (outcome, arrived) = stamped(session.request(template)).await;
@@ -280,7 +293,7 @@ async fn worker(
             Completion {
                 op,
                 segment: at.segment,
-                window,
+                measured,
                 lag: sent.saturating_duration_since(intended),
                 latency: finished.saturating_duration_since(intended),
                 service: finished.saturating_duration_since(sent),

@@ -16,6 +16,7 @@ pub fn first_method_version() -> u32 {
 }
 
 mod mix;
+mod outages;
 mod pacer;
 mod placement;
 mod progress;
@@ -25,12 +26,13 @@ mod stop;
 
 pub use engine::{LoadError, LoadOutcome, LoadPlan, raise_open_files_limit, run};
 pub use mix::{Mix, session_of};
+pub use outages::{MIN_OUTAGE_FAILURES, Outage, outages};
 pub use pacer::{Pacing, PreciseTimer, QUANTUM, UnknownPacing};
 pub use placement::{CpuSet, CpuSetError, set_affinity};
 pub use progress::{Progress, ProgressEvent, ProgressListener, Silent, watch};
 pub use schedule::{Schedule, Segment, Slot};
 pub use stats::{
-    Completion, LATE_THRESHOLD, LATENCY_SIGFIG, NodeStats, OpStats, Stats, WindowStats, histogram,
-    micros,
+    BEAT, Beat, Completion, LATE_THRESHOLD, LATENCY_SIGFIG, NodeStats, OpStats, Stats, WindowStats,
+    histogram, micros,
 };
 pub use stop::Stop;

@@ -14,6 +14,8 @@ use crate::mcp::ErrorClass;
 pub const LATENCY_SIGFIG: u8 = 3;
 /// Significant digits of the per-window histograms (kept for charts and noise estimates).
 pub const WINDOW_SIGFIG: u8 = 2;
+/// The resolution of [`Stats::beats`], which place outages in time.
+pub const BEAT: Duration = Duration::from_millis(100);
 /// A send this far behind its intended time counts as late.
 pub const LATE_THRESHOLD: Duration = Duration::from_millis(10);
 
@@ -167,6 +169,15 @@ pub struct Stats {
     pub late: u64,
     /// Measured phases by SUT node, indexed by node (grows to the highest node seen).
     pub nodes: Vec<NodeStats>,
+    /// Successes and failures per [`BEAT`] of measured time, by intended send time.
+    pub beats: Vec<Beat>,
+}
+
+/// Requests answered and failed in one [`BEAT`] of measured time.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Beat {
+    pub ok: u32,
+    pub failed: u32,
 }
 
 /// One finished request, as the engine hands it to [`Stats::record`].
@@ -174,8 +185,8 @@ pub struct Stats {
 pub struct Completion {
     pub op: usize,
     pub segment: usize,
-    /// Second of measured time it was intended for; `None` during the warm-up.
-    pub window: Option<usize>,
+    /// Intended send time from the start of measured time; `None` during the warm-up.
+    pub measured: Option<Duration>,
     /// Sent minus intended.
     pub lag: Duration,
     /// Finished minus intended.
@@ -199,6 +210,7 @@ impl Stats {
             lag: histogram(LATENCY_SIGFIG),
             late: 0,
             nodes: Vec::new(),
+            beats: Vec::new(),
         }
     }
 
@@ -210,7 +222,13 @@ impl Stats {
             Outcome::Ok => segment.record_ok(c.latency, c.service),
             Outcome::Failed(class) => segment.record_error(class),
         }
-        let Some(w) = c.window else { return };
+        let Some(measured) = c.measured else { return };
+        let w = measured.as_secs() as usize;
+        let b = (measured.as_millis() / BEAT.as_millis()) as usize;
+        if self.beats.len() <= b {
+            self.beats.resize(b + 1, Beat::default());
+        }
+        let beat = &mut self.beats[b];
         if self.windows.len() <= w {
             self.windows.resize_with(w + 1, WindowStats::default);
         }
@@ -226,6 +244,7 @@ impl Stats {
                 node.ops.record_ok(c.latency, c.service);
                 node.last_ok = node.last_ok.max(Some(c.at));
                 window.ok += 1;
+                beat.ok += 1;
                 record_duration(&mut window.latency, c.latency);
             }
             Outcome::Failed(class) => {
@@ -234,6 +253,7 @@ impl Stats {
                 node.first_error = Some(node.first_error.map_or(c.at, |t| t.min(c.at)));
                 node.last_error = node.last_error.max(Some(c.at));
                 window.failed += 1;
+                beat.failed += 1;
             }
         }
         record_duration(&mut self.lag, c.lag);
@@ -278,6 +298,13 @@ impl AddAssign<&Stats> for Stats {
         for (a, b) in self.nodes.iter_mut().zip(&other.nodes) {
             *a += b;
         }
+        if self.beats.len() < other.beats.len() {
+            self.beats.resize(other.beats.len(), Beat::default());
+        }
+        for (a, b) in self.beats.iter_mut().zip(&other.beats) {
+            a.ok += b.ok;
+            a.failed += b.failed;
+        }
     }
 }
 
@@ -295,7 +322,7 @@ mod tests {
         Completion {
             op,
             segment: usize::from(window.is_some()),
-            window,
+            measured: window.map(|w| Duration::from_secs(w as u64)),
             lag: Duration::from_millis(latency_ms / 100),
             latency: Duration::from_millis(latency_ms),
             service: Duration::from_millis(latency_ms / 2),

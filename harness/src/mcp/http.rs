@@ -1,10 +1,10 @@
-//! One MCP session over Streamable HTTP: `initialize`, requests with the session's headers,
-//! `DELETE` at the end.
+//! One MCP session over Streamable HTTP: `initialize`, requests with the session's headers
+//! (a session the server lost is opened again), `DELETE` at the end.
 
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
 
 use super::DEFAULT_PROTOCOL_VERSION;
 use super::connections::{Connections, Lease};
@@ -13,6 +13,7 @@ use super::http1::{Conn, ContentKind, Framing, Head, HttpError};
 use super::jsonrpc::{RequestTemplate, classify_message};
 use super::opening::{SessionError, SessionOptions};
 use super::outcome::{ErrorClass, Outcome, ProtocolViolation};
+use super::recovery::Renewal;
 use super::sse::SseParser;
 
 /// How long the rest of an event stream whose response has arrived is read in the
@@ -27,14 +28,26 @@ pub struct HttpSession {
     /// The request line's path and the `Host` header.
     path: String,
     host: String,
-    /// A POST's request line and headers, up to the value of `Content-Length`: built
-    /// once per session, copied into the connection's buffer per request.
-    post: Vec<u8>,
-    session_id: Option<String>,
-    /// The version `initialize` negotiated (`None` while it runs).
-    negotiated: Option<String>,
+    /// The version `initialize` negotiated (empty while it runs).
+    negotiated: String,
+    /// The server's id for the session and the POST head that carries it; replaced when
+    /// the server loses the session and it is opened again.
+    identity: RwLock<Arc<Identity>>,
+    /// Held while a lost session is opened again, so that it is opened once.
+    renewing: tokio::sync::Mutex<()>,
     next_id: AtomicU64,
     options: SessionOptions,
+}
+
+/// One life of a session on the server.
+#[derive(Debug)]
+struct Identity {
+    session_id: Option<String>,
+    /// A POST's request line and headers, up to the value of `Content-Length`: built once
+    /// per identity, copied into the connection's buffer per request.
+    post: Vec<u8>,
+    /// Counts the times the session was opened.
+    generation: u64,
 }
 
 /// A request body: a template with its id, or fixed bytes.
@@ -69,23 +82,39 @@ impl HttpSession {
             url,
             path,
             host,
-            post: Vec::new(),
-            session_id: None,
-            negotiated: None,
+            negotiated: String::new(),
+            identity: RwLock::new(Arc::new(Identity {
+                session_id: None,
+                post: Vec::new(),
+                generation: 0,
+            })),
+            renewing: tokio::sync::Mutex::new(()),
             next_id: AtomicU64::new(1),
             options,
         };
-        session.post = session.request_head("POST");
+        let (identity, version) = session.handshake(1).await?;
+        session.negotiated = version;
+        *session
+            .identity
+            .get_mut()
+            .unwrap_or_else(|e| e.into_inner()) = Arc::new(identity);
+        Ok(session)
+    }
+
+    /// `initialize` and `notifications/initialized`: the session's new identity and the
+    /// version the server negotiated.
+    async fn handshake(&self, generation: u64) -> Result<(Identity, String), SessionError> {
         let init_error = |class, detail| SessionError::Initialize {
-            url: session.url.to_string(),
+            url: self.url.to_string(),
             class,
             detail,
         };
-        let body = handshake::initialize_request(&session.options);
-        let answer = tokio::time::timeout(session.options.timeout, async {
-            let (lease, head) = session.send(&session.post, Body::Raw(&body)).await?;
+        let head = self.request_head("POST", None, None);
+        let body = handshake::initialize_request(&self.options);
+        let answer = tokio::time::timeout(self.options.timeout, async {
+            let (lease, head) = self.send(&head, Body::Raw(&body)).await?;
             let session_id = head.session_id.clone();
-            let message = session
+            let message = self
                 .read(lease, head, |msg| {
                     classify_message(msg, INITIALIZE_ID)
                         .is_some()
@@ -98,33 +127,35 @@ impl HttpSession {
         .unwrap_or(Err(ErrorClass::Timeout));
         let (session_id, message) = answer.map_err(|class| init_error(class, None))?;
         // A supported version: one of a few fixed strings, safe in a header.
-        let version = handshake::negotiated_version(session.url.as_str(), &message)?;
-        session.negotiated = Some(version);
-        session.session_id = session_id;
-        session.post = session.request_head("POST");
-        session.notify_initialized().await?;
-        Ok(session)
+        let version = handshake::negotiated_version(self.url.as_str(), &message)?;
+        let identity = Identity {
+            post: self.request_head("POST", Some(&version), session_id.as_deref()),
+            session_id,
+            generation,
+        };
+        self.notify_initialized(&identity.post).await?;
+        Ok((identity, version))
     }
 
     /// `method`'s request line and the session's headers, ending with `Content-Length: `.
-    fn request_head(&self, method: &str) -> Vec<u8> {
+    fn request_head(&self, method: &str, version: Option<&str>, id: Option<&str>) -> Vec<u8> {
         let mut head = format!(
             "{method} {} HTTP/1.1\r\nhost: {}\r\naccept: application/json, text/event-stream\r\ncontent-type: application/json\r\n",
             self.path, self.host
         );
-        if let Some(version) = &self.negotiated {
+        if let Some(version) = version {
             head.push_str(&format!("mcp-protocol-version: {version}\r\n"));
         }
-        if let Some(id) = &self.session_id {
+        if let Some(id) = id {
             head.push_str(&format!("mcp-session-id: {id}\r\n"));
         }
         head.push_str("content-length: ");
         head.into_bytes()
     }
 
-    async fn notify_initialized(&self) -> Result<(), SessionError> {
+    async fn notify_initialized(&self, post: &[u8]) -> Result<(), SessionError> {
         let result = tokio::time::timeout(self.options.timeout, async {
-            let (lease, head) = self.send(&self.post, Body::Raw(INITIALIZED)).await?;
+            let (lease, head) = self.send(post, Body::Raw(INITIALIZED)).await?;
             let status = head.status;
             self.finish(lease, head).await;
             Ok::<_, ErrorClass>(status)
@@ -142,22 +173,60 @@ impl HttpSession {
         })
     }
 
-    /// The session id the server handed out, if it runs stateful sessions.
-    pub fn session_id(&self) -> Option<&str> {
-        self.session_id.as_deref()
+    /// The session's current identity.
+    fn identity(&self) -> Arc<Identity> {
+        self.identity
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// Whether the server runs stateful sessions (it handed out a session id).
+    pub fn stateful(&self) -> bool {
+        self.identity().session_id.is_some()
     }
 
     /// The protocol version negotiated in `initialize`.
     pub fn protocol_version(&self) -> &str {
-        self.negotiated
-            .as_deref()
-            .unwrap_or(DEFAULT_PROTOCOL_VERSION)
+        if self.negotiated.is_empty() {
+            DEFAULT_PROTOCOL_VERSION
+        } else {
+            &self.negotiated
+        }
+    }
+
+    /// Opens the session again after the server answered 404 for `lost`, as the
+    /// specification asks of a client: a new `initialize`, once for all the requests that
+    /// found it lost. Returns the identity to send with.
+    async fn renew(&self, lost: &Identity) -> Result<Arc<Identity>, SessionError> {
+        let lost_at = Instant::now();
+        let _renewing = self.renewing.lock().await;
+        let current = self.identity();
+        if current.generation != lost.generation {
+            return Ok(current);
+        }
+        match self.handshake(current.generation + 1).await {
+            Ok((identity, _)) => {
+                let identity = Arc::new(identity);
+                *self.identity.write().unwrap_or_else(|e| e.into_inner()) = identity.clone();
+                self.options.recovery.renewed(Renewal {
+                    lost_at,
+                    took: lost_at.elapsed(),
+                });
+                Ok(identity)
+            }
+            Err(e) => {
+                self.options.recovery.renewal_failed();
+                Err(e)
+            }
+        }
     }
 
     /// Sends a request (`head` and `body`) on a connection of the session and reads the
-    /// answer's head. A reused connection that turns out to be closed when the request is
-    /// written (the server closed it while it was idle) is replaced once; a request that
-    /// went out is never sent again.
+    /// answer's head. A reused connection the server had closed is replaced: when the
+    /// request could not be written (it never went out), and once when the server closed
+    /// it before any of the answer arrived (the server's idle timeout ran out as the
+    /// request arrived, so it went unread): that request is sent once more, and counted.
     async fn send(&self, head: &[u8], body: Body<'_>) -> Result<(Lease, Head), ErrorClass> {
         let mut lease = self
             .connections
@@ -171,21 +240,25 @@ impl HttpSession {
             out.extend_from_slice(itoa::Buffer::new().format(body.len()).as_bytes());
             out.extend_from_slice(b"\r\n\r\n");
             body.write_to(out);
-            match lease.conn.send().await {
-                Ok(()) => break,
-                Err(_) if lease.reused => {
-                    lease = self
-                        .connections
-                        .reopen(lease)
-                        .await
-                        .map_err(|_| ErrorClass::Connect)?;
-                }
+            let sent = lease.conn.send().await;
+            let failed = match sent {
+                Ok(()) => match lease.conn.read_head().await {
+                    Ok(answer) => return Ok((lease, answer)),
+                    Err(e) if lease.reused && e.is_close() && lease.conn.fully_read() => {
+                        self.options.recovery.resent();
+                        e
+                    }
+                    Err(e) => return Err(class_of(&e)),
+                },
+                Err(e) if lease.reused => e,
                 Err(e) => return Err(class_of(&e)),
-            }
-        }
-        match lease.conn.read_head().await {
-            Ok(answer) => Ok((lease, answer)),
-            Err(e) => Err(class_of(&e)),
+            };
+            tracing::trace!("reused connection closed by the server ({failed}); opening another");
+            lease = self
+                .connections
+                .reopen(lease)
+                .await
+                .map_err(|_| ErrorClass::Connect)?;
         }
     }
 
@@ -236,13 +309,38 @@ impl HttpSession {
         }
     }
 
+    /// Sends request `id` built from `template` with `identity`'s headers and reads its
+    /// answer.
+    async fn exchange(
+        &self,
+        identity: &Identity,
+        template: &RequestTemplate,
+        id: u64,
+    ) -> Result<Outcome, ErrorClass> {
+        let (lease, head) = self
+            .send(&identity.post, Body::Template(template, id))
+            .await?;
+        self.read(lease, head, |msg| classify_message(msg, id))
+            .await
+    }
+
     /// Sends one request built from `template` with a fresh id and waits for its answer.
+    /// A 404 for the session's id opens the session again and sends the request once more
+    /// (its latency still counts from the first send).
     pub async fn request(&self, template: &RequestTemplate) -> Outcome {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let answer = tokio::time::timeout(self.options.timeout, async {
-            let (lease, head) = self.send(&self.post, Body::Template(template, id)).await?;
-            self.read(lease, head, |msg| classify_message(msg, id))
-                .await
+            let identity = self.identity();
+            match self.exchange(&identity, template, id).await {
+                Err(ErrorClass::HttpStatus(404)) if identity.session_id.is_some() => {
+                    let renewed = self
+                        .renew(&identity)
+                        .await
+                        .map_err(|_| ErrorClass::HttpStatus(404))?;
+                    self.exchange(&renewed, template, id).await
+                }
+                other => other,
+            }
         })
         .await;
         match answer {
@@ -255,10 +353,11 @@ impl HttpSession {
     /// Ends the session with `DELETE` (servers without sessions, or that refuse it with
     /// 405, are fine). Failures are returned for logging only.
     pub async fn close(&self) -> Result<(), ErrorClass> {
-        if self.session_id.is_none() {
+        let identity = self.identity();
+        let Some(id) = identity.session_id.as_deref() else {
             return Ok(());
-        }
-        let delete = self.request_head("DELETE");
+        };
+        let delete = self.request_head("DELETE", Some(self.protocol_version()), Some(id));
         let result = tokio::time::timeout(self.options.timeout, async {
             let (lease, head) = self.send(&delete, Body::Raw(b"")).await?;
             let status = head.status;

@@ -39,6 +39,24 @@ pub(super) enum HttpError {
     Malformed,
 }
 
+impl HttpError {
+    /// Whether the server closed or reset the connection (rather than sending bytes that
+    /// are not HTTP).
+    pub(super) fn is_close(&self) -> bool {
+        match self {
+            HttpError::Closed => true,
+            HttpError::Io(e) => matches!(
+                e.kind(),
+                io::ErrorKind::ConnectionReset
+                    | io::ErrorKind::ConnectionAborted
+                    | io::ErrorKind::BrokenPipe
+                    | io::ErrorKind::UnexpectedEof
+            ),
+            HttpError::Malformed => false,
+        }
+    }
+}
+
 /// How an answer's body is delimited.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Framing {

@@ -1,8 +1,10 @@
 //! What opening a session of any transport takes, and how it fails.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use super::outcome::ErrorClass;
+use super::recovery::Recovery;
 use super::{DEFAULT_PROTOCOL_VERSION, SUPPORTED_PROTOCOL_VERSIONS};
 
 /// How sessions talk to the server.
@@ -17,6 +19,8 @@ pub struct SessionOptions {
     /// HTTP connections one session may have in use at once; further requests wait for
     /// one to come free (their latency still counts from their intended send time).
     pub max_connections: usize,
+    /// Where sessions count what they recovered from (shared by a run's sessions).
+    pub recovery: Arc<Recovery>,
 }
 
 /// Connections per session when a scenario does not say.
@@ -29,6 +33,7 @@ impl Default for SessionOptions {
             timeout: Duration::from_secs(5),
             max_body_bytes: 4 * 1024 * 1024,
             max_connections: DEFAULT_CONNECTIONS,
+            recovery: Arc::default(),
         }
     }
 }

@@ -176,12 +176,12 @@ impl Session {
         }
     }
 
-    /// The server's session id, if it hands them out (Streamable HTTP only; the other
+    /// Whether the server hands out session ids (Streamable HTTP only; the other
     /// transports' sessions are their connections).
-    pub fn session_id(&self) -> Option<&str> {
+    pub fn stateful(&self) -> bool {
         match self {
-            Session::Http(s) => s.session_id(),
-            Session::Stream(_) => None,
+            Session::Http(s) => s.stateful(),
+            Session::Stream(_) => false,
         }
     }
 

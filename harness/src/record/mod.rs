@@ -7,9 +7,11 @@ use serde::{Deserialize, Serialize};
 
 mod figures;
 mod histogram;
+mod recovery;
 
 pub use figures::{Figures, Percentiles};
 pub use histogram::{decode_histogram, encode_histogram, merged_latency};
+pub use recovery::{OutageRecord, RecoveryRecord};
 
 use crate::load::{LATE_THRESHOLD, LoadOutcome, LoadPlan, OpStats, Stats};
 use crate::machine::Machine;
@@ -62,6 +64,9 @@ pub struct RunRecord {
     /// time before; absent for a run that ran its whole schedule.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub interrupted: Option<Interruption>,
+    /// Outages, lost sessions and re-sent requests; absent when there were none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recovery: Option<RecoveryRecord>,
 }
 
 /// What one node of a clustered SUT answered over the measured phases.
@@ -495,6 +500,7 @@ impl RunRecord {
             nodes,
             machine,
             interrupted,
+            recovery: RecoveryRecord::of(outcome),
         }
     }
 

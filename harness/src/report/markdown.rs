@@ -18,6 +18,7 @@ pub fn run_report(r: &RunRecord, record_sha256: &str) -> String {
     throughput(&mut s, r);
     latency(&mut s, r);
     errors(&mut s, r);
+    recovery(&mut s, r);
     nodes_section(&mut s, r);
     resources(&mut s, r);
     generator(&mut s, r);
@@ -247,6 +248,19 @@ fn errors(s: &mut String, r: &RunRecord) {
         }
     }
     let _ = writeln!(s, "```\n");
+}
+
+/// Outages, lost sessions and re-sent requests, when there were any.
+fn recovery(s: &mut String, r: &RunRecord) {
+    let lines = super::recovery_lines(r);
+    if lines.is_empty() {
+        return;
+    }
+    let _ = writeln!(s, "### Recovery\n");
+    for line in lines {
+        let _ = writeln!(s, "- {line}");
+    }
+    let _ = writeln!(s);
 }
 
 /// SUT CPU, memory and efficiency, or why they were not sampled.

@@ -3,6 +3,7 @@
 mod capacity;
 pub mod console;
 mod markdown;
+mod recovery;
 mod regression;
 pub mod svg;
 mod text;
@@ -19,6 +20,7 @@ pub use capacity::{
     step_table,
 };
 pub use markdown::run_report;
+pub use recovery::recovery_lines;
 pub use regression::{
     ComparisonContext, format_value, regression_report, verdict_summary, verdict_tables,
 };

@@ -72,6 +72,9 @@ pub fn summary(r: &RunRecord) -> String {
     for (class, n) in &r.errors.by_class {
         let _ = writeln!(s, "  error {class}: {n}");
     }
+    for line in super::recovery_lines(r) {
+        let _ = writeln!(s, "  recovery: {line}");
+    }
     if let Some(res) = &r.resources {
         let _ = writeln!(
             s,
