@@ -7,6 +7,10 @@ use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use std::sync::Arc;
+
+use harness::load::{LoadPlan, Progress};
+use harness::mcp::Endpoint;
 use harness::run::{results_dir, run_scenario};
 use harness::scenario;
 use harness::sut::SutSpec;
@@ -40,34 +44,60 @@ fn a_server_closing_idle_connections_as_requests_arrive_costs_no_request() {
 /// 4 stateful sessions at 200 req/s for 8 s after a 1 s warm-up.
 const RESTART: &str = "scenario:\n  name: restart\n  clients: 4\n  warmup: 1s\n  phases:\n    - name: p\n      duration: 8s\n      rps: 200\n  requests:\n    - type: tool_call\n      tool: calculator\n      weight: 100%\n";
 
-/// The reference server as its own process on `port`, once it accepts.
-fn start_server(port: u16) -> Child {
+/// The reference server as its own process with `flags`, once it accepts.
+fn start_server(flags: &[&str]) -> Child {
     let mut child = Command::new(BIN)
-        .args(["refserver", "--bind", &format!("127.0.0.1:{port}")])
+        .arg("refserver")
+        .args(flags)
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
         .expect("start the reference server");
     let stdout = child.stdout.take().expect("piped stdout");
-    let mut line = String::new();
-    BufReader::new(stdout)
-        .read_line(&mut line)
-        .expect("read the ready line");
-    assert!(
-        line.starts_with(refserver::LISTENING_PREFIX),
-        "not ready: {line:?}"
-    );
+    // With `--tcp-bind` the TCP line comes first; the HTTP line is the last and means ready.
+    let mut lines = BufReader::new(stdout).lines();
+    loop {
+        let line = lines
+            .next()
+            .expect("a ready line before the end of output")
+            .expect("read the ready line");
+        if line.starts_with(refserver::LISTENING_PREFIX) {
+            break;
+        }
+        assert!(
+            line.starts_with(refserver::TCP_LISTENING_PREFIX),
+            "not ready: {line:?}"
+        );
+    }
     child
+}
+
+/// A port nothing listens on now.
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .unwrap()
+        .port()
+}
+
+/// Kills `server` 3 s after the load started (2 s into its measured time) and starts it
+/// again with `flags` a second later; how long it was down, to its ready line.
+fn restart_after_3s(server: &mut Child, flags: &[&str]) -> f64 {
+    std::thread::sleep(Duration::from_secs(3));
+    server.kill().unwrap();
+    server.wait().unwrap();
+    let died = Instant::now();
+    std::thread::sleep(Duration::from_secs(1));
+    *server = start_server(flags);
+    died.elapsed().as_secs_f64()
 }
 
 #[test]
 fn a_stateful_server_restarted_mid_run_gets_its_sessions_back() {
     let dir = tempfile::tempdir().unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .unwrap()
-        .port();
-    let mut server = start_server(port);
+    let port = free_port();
+    let bind = format!("127.0.0.1:{port}");
+    let mut server = start_server(&["--bind", &bind]);
     let scenario = scenario::load(&scenario_file(dir.path(), "restart", RESTART)).unwrap();
     let out = results_dir(dir.path(), &scenario);
     let sut = SutSpec::Url {
@@ -79,13 +109,7 @@ fn a_stateful_server_restarted_mid_run_gets_its_sessions_back() {
 
     // 2 s into the measured time the server dies, and is back a second later: its sessions
     // are gone.
-    std::thread::sleep(Duration::from_secs(3));
-    server.kill().unwrap();
-    server.wait().unwrap();
-    let died = Instant::now();
-    std::thread::sleep(Duration::from_secs(1));
-    let mut server = start_server(port);
-    let down = died.elapsed().as_secs_f64();
+    let down = restart_after_3s(&mut server, &["--bind", &bind]);
 
     let result = rt.block_on(load).unwrap();
     let _ = server.kill();
@@ -126,7 +150,51 @@ fn a_stateful_server_restarted_mid_run_gets_its_sessions_back() {
     assert!(
         report.contains("### Recovery")
             && report.contains("The server stopped answering at")
-            && report.contains("4 sessions lost (HTTP 404 for its id)"),
+            && report.contains("4 sessions lost (HTTP 404"),
         "{report}"
     );
+}
+
+#[test]
+fn a_tcp_server_restarted_mid_run_is_dialed_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let bind = format!("127.0.0.1:{port}");
+    let flags = ["--tcp-bind", bind.as_str()];
+    let mut server = start_server(&flags);
+    let scenario = scenario::load(&scenario_file(dir.path(), "restart", RESTART)).unwrap();
+    let plan = Arc::new(LoadPlan::new(&scenario));
+    let endpoint = Endpoint::Tcp(bind.parse().unwrap());
+    let rt = runtime();
+    let load = rt.spawn(async move {
+        harness::load::run(plan, &[endpoint], Arc::new(Progress::default())).await
+    });
+    let down = restart_after_3s(&mut server, &flags);
+    let outcome = rt.block_on(load).unwrap();
+    let _ = server.kill();
+    let _ = server.wait();
+    let outcome = outcome.unwrap_or_else(|e| panic!("{e}"));
+    let overall = outcome.stats.overall();
+    // Each of the 4 connections broke once and was dialed again.
+    assert_eq!(outcome.recovery.renewals.len(), 4, "{:?}", outcome.recovery);
+    let outages = harness::load::outages(&outcome.stats.beats);
+    assert_eq!(outages.len(), 1, "{outages:?}");
+    let outage = &outages[0];
+    assert_eq!(
+        outage.failed,
+        overall.failed(),
+        "{outage:?} {:?}",
+        overall.errors
+    );
+    let back = outage.answered_again.expect("it answered again");
+    let span = (back - outage.from).as_secs_f64();
+    assert!(
+        span >= down - 0.3 && span <= down + 0.5,
+        "{span:.2} s without answers for {down:.2} s down: {outage:?}"
+    );
+    assert!(
+        outage.failed as f64 <= 200.0 * (down + 0.5),
+        "{outage:?} in {down:.2} s"
+    );
+    assert_eq!(overall.attempts(), 1_600, "every request of the schedule went out");
 }

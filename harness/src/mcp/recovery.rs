@@ -14,12 +14,13 @@ pub struct Recovery {
     failed_renewals: AtomicU64,
 }
 
-/// A session the server no longer knew (HTTP 404 for its id), opened again.
+/// A session the server no longer knew (HTTP 404 for its id), or whose connection was
+/// gone, opened again.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Renewal {
-    /// When the server's 404 arrived.
+    /// When the server's 404 arrived, or a request first found the connection gone.
     pub lost_at: Instant,
-    /// From the 404 to the new session's `initialize` answer.
+    /// From `lost_at` to the new session's `initialize` answer.
     pub took: Duration,
 }
 

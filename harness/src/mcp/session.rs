@@ -10,8 +10,7 @@ use super::http::HttpSession;
 use super::jsonrpc::RequestTemplate;
 use super::opening::{SessionError, SessionOptions};
 use super::outcome::{ErrorClass, Outcome};
-use super::stream::StreamSession;
-use super::wire;
+use super::redial::Redial;
 
 /// The MCP transports the harness speaks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
@@ -119,37 +118,17 @@ impl fmt::Display for Endpoint {
 pub enum Session {
     /// Streamable HTTP.
     Http(HttpSession),
-    /// WebSocket, TCP or stdio.
-    Stream(StreamSession),
+    /// WebSocket, TCP or stdio, dialed again when its connection is gone.
+    Stream(Redial),
 }
 
 impl Session {
     /// Opens a session (`initialize`, `notifications/initialized`) at `endpoint`.
     pub async fn open(endpoint: &Endpoint, options: SessionOptions) -> Result<Self, SessionError> {
-        let max = options.max_body_bytes;
-        let name = endpoint.to_string();
-        let session = match endpoint {
-            Endpoint::Http(url) => {
-                return Ok(Session::Http(
-                    HttpSession::open(url.clone(), options).await?,
-                ));
-            }
-            Endpoint::WebSocket(url) => {
-                let timeout = options.timeout;
-                StreamSession::open(name, wire::websocket(url, max), options, timeout).await?
-            }
-            Endpoint::Tcp(addr) => {
-                let timeout = options.timeout;
-                StreamSession::open(name, wire::tcp(*addr, max), options, timeout).await?
-            }
-            Endpoint::Stdio(command) => {
-                let spawned = wire::stdio(command, max);
-                // A stdio server starts as the session opens: it has the command's start bound.
-                let timeout = options.timeout.max(command.start_timeout);
-                StreamSession::open(name, async { spawned }, options, timeout).await?
-            }
-        };
-        Ok(Session::Stream(session))
+        Ok(match endpoint {
+            Endpoint::Http(url) => Session::Http(HttpSession::open(url.clone(), options).await?),
+            _ => Session::Stream(Redial::open(endpoint, options).await?),
+        })
     }
 
     /// Sends one request built from `template` with an id fresh within the session.

@@ -9,7 +9,7 @@
 //! ([`StreamSession::unmatched_responses`]), never delivered to another request.
 //!
 //! When the connection ends, every waiting request fails as `connect`, and so does every
-//! later one, at once. A message larger than [`SessionOptions::max_body_bytes`] fails the
+//! later one, at once ([`super::redial`] then opens a new session). A message larger than [`SessionOptions::max_body_bytes`] fails the
 //! waiting requests as `protocol:body_too_large` and closes the session. A message that is
 //! not a JSON object cannot be matched to a request: every request waiting at that moment
 //! fails as `protocol:bad_json`, and the session goes on.
@@ -279,6 +279,11 @@ impl StreamSession {
     /// The protocol version negotiated in `initialize`.
     pub fn protocol_version(&self) -> &str {
         &self.protocol_version
+    }
+
+    /// Whether the connection is gone (every request now fails at once).
+    pub fn is_closed(&self) -> bool {
+        self.shared.lock().closed
     }
 
     /// Responses that arrived for an id no request was waiting for (unknown, already

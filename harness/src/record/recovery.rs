@@ -11,10 +11,11 @@ pub struct RecoveryRecord {
     /// Stretches of measured time in which no request succeeded (at least
     /// [`crate::load::MIN_OUTAGE_FAILURES`] failed), placed to 0.1 s.
     pub outages: Vec<OutageRecord>,
-    /// Sessions the server no longer knew (HTTP 404 for their id), opened again with a new
-    /// `initialize`, over the whole run.
+    /// Sessions the server no longer knew (HTTP 404 for their id) or whose connection was
+    /// gone (WebSocket, TCP, stdio), opened again with a new `initialize`, over the whole run.
     pub sessions_lost: u64,
-    /// From the 404 to the new session's `initialize` answer, milliseconds.
+    /// From the 404 (or the first request that found the connection gone) to the new
+    /// session's `initialize` answer, milliseconds.
     pub session_recovery_p50_ms: Option<f64>,
     pub session_recovery_max_ms: Option<f64>,
     /// Attempts to open a lost session again that failed.

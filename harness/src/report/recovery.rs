@@ -35,7 +35,7 @@ pub fn recovery_lines(r: &RunRecord) -> Vec<String> {
             _ => String::new(),
         };
         lines.push(format!(
-            "{} session{} lost (HTTP 404 for its id) and opened again with a new initialize{took}.",
+            "{} session{} lost (HTTP 404 for the session's id, or its connection gone) and opened again with a new initialize{took}.",
             thousands(rec.sessions_lost),
             if rec.sessions_lost == 1 { "" } else { "s" }
         ));

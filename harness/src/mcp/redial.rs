@@ -1,0 +1,167 @@
+//! A session over a message stream (WebSocket, TCP, stdio) that opens itself again once its
+//! connection is gone, as a client of a restarted server would: the first request after
+//! the break dials (a new connection, or a new stdio process, and a new `initialize`), on
+//! the schedule, so while the server is down every request tries once and fails as
+//! `connect`, and the first one after it is back finds a session again. Requests that
+//! were waiting when the connection broke are lost, as the specification says of a broken
+//! stream; a request is never sent twice.
+
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
+use std::time::Instant;
+
+use super::jsonrpc::RequestTemplate;
+use super::opening::{SessionError, SessionOptions};
+use super::outcome::{ErrorClass, Outcome};
+use super::recovery::Renewal;
+use super::session::Endpoint;
+use super::stream::StreamSession;
+use super::wire;
+
+/// A stream session and the ones it replaced.
+#[derive(Debug)]
+pub struct Redial {
+    endpoint: Endpoint,
+    options: SessionOptions,
+    current: RwLock<(Arc<StreamSession>, u64)>,
+    /// Held while dialing, so that one request dials at a time.
+    dialing: tokio::sync::Mutex<()>,
+    /// When a request first found the current connection gone.
+    lost_since: Mutex<Option<Instant>>,
+    /// Sessions whose connection broke, closed with the live one at the end (a stdio
+    /// server's process is reaped then).
+    retired: Mutex<Vec<Arc<StreamSession>>>,
+    protocol_version: String,
+}
+
+/// Connects to `endpoint` and opens a session on it.
+async fn dial(endpoint: &Endpoint, options: SessionOptions) -> Result<StreamSession, SessionError> {
+    let max = options.max_body_bytes;
+    let name = endpoint.to_string();
+    let timeout = options.timeout;
+    match endpoint {
+        Endpoint::Http(url) => Err(SessionError::Client {
+            url: url.to_string(),
+            reason: "Streamable HTTP is not a message stream".into(),
+        }),
+        Endpoint::WebSocket(url) => {
+            StreamSession::open(name, wire::websocket(url, max), options, timeout).await
+        }
+        Endpoint::Tcp(addr) => {
+            StreamSession::open(name, wire::tcp(*addr, max), options, timeout).await
+        }
+        Endpoint::Stdio(command) => {
+            let spawned = wire::stdio(command, max);
+            // A stdio server starts as the session opens: it has the command's start bound.
+            let timeout = timeout.max(command.start_timeout);
+            StreamSession::open(name, async { spawned }, options, timeout).await
+        }
+    }
+}
+
+impl Redial {
+    /// Opens the first session at `endpoint` (WebSocket, TCP or stdio).
+    pub(super) async fn open(
+        endpoint: &Endpoint,
+        options: SessionOptions,
+    ) -> Result<Self, SessionError> {
+        let first = dial(endpoint, options.clone()).await?;
+        Ok(Self {
+            endpoint: endpoint.clone(),
+            protocol_version: first.protocol_version().to_string(),
+            options,
+            current: RwLock::new((Arc::new(first), 0)),
+            dialing: tokio::sync::Mutex::new(()),
+            lost_since: Mutex::new(None),
+            retired: Mutex::new(Vec::new()),
+        })
+    }
+
+    fn current(&self) -> (Arc<StreamSession>, u64) {
+        let current = self.current.read().unwrap_or_else(PoisonError::into_inner);
+        (current.0.clone(), current.1)
+    }
+
+    /// Sends one request, on a new session if the connection is gone; the whole of it
+    /// within the request timeout.
+    pub async fn request(&self, template: &RequestTemplate) -> Outcome {
+        let (session, generation) = self.current();
+        if !session.is_closed() {
+            return session.request(template).await;
+        }
+        let again = tokio::time::timeout(self.options.timeout, async {
+            match self.redial(generation).await {
+                Ok(session) => session.request(template).await,
+                Err(_) => Outcome::Failed(ErrorClass::Connect),
+            }
+        });
+        again.await.unwrap_or(Outcome::Failed(ErrorClass::Timeout))
+    }
+
+    /// Dials again, unless another request did since `generation` was current.
+    async fn redial(&self, generation: u64) -> Result<Arc<StreamSession>, SessionError> {
+        let lost_since = *self
+            .lost_since
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get_or_insert_with(Instant::now);
+        let _dialing = self.dialing.lock().await;
+        let (session, current) = self.current();
+        if current != generation {
+            return Ok(session);
+        }
+        let recovery = &self.options.recovery;
+        match dial(&self.endpoint, self.options.clone()).await {
+            Ok(fresh) => {
+                let fresh = Arc::new(fresh);
+                let old = std::mem::replace(
+                    &mut *self.current.write().unwrap_or_else(PoisonError::into_inner),
+                    (fresh.clone(), generation + 1),
+                );
+                self.retired
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .push(old.0);
+                *self
+                    .lost_since
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner) = None;
+                recovery.renewed(Renewal {
+                    lost_at: lost_since,
+                    took: lost_since.elapsed(),
+                });
+                Ok(fresh)
+            }
+            Err(e) => {
+                recovery.renewal_failed();
+                Err(e)
+            }
+        }
+    }
+
+    /// Ends the live session and reaps the ones it replaced; the live one's result.
+    pub async fn close(&self) -> Result<(), ErrorClass> {
+        let retired =
+            std::mem::take(&mut *self.retired.lock().unwrap_or_else(PoisonError::into_inner));
+        for old in retired {
+            let _ = old.close().await;
+        }
+        self.current().0.close().await
+    }
+
+    /// The protocol version the first session negotiated.
+    pub fn protocol_version(&self) -> &str {
+        &self.protocol_version
+    }
+
+    /// Responses that matched no waiting request, over every session it had.
+    pub fn unmatched_responses(&self) -> u64 {
+        let retired: u64 = self
+            .retired
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .iter()
+            .map(|s| s.unmatched_responses())
+            .sum();
+        retired + self.current().0.unmatched_responses()
+    }
+}
