@@ -33,7 +33,7 @@ fn a_server_closing_idle_connections_as_requests_arrive_costs_no_request() {
     // Nearly every request after a connection's first finds it closed.
     assert!(recovery.resends >= 100, "{recovery:?}");
     assert!(recovery.outages.is_empty(), "{recovery:?}");
-    assert_eq!(recovery.sessions_lost, 0);
+    assert_eq!(recovery.session_lost, 0);
     let report = std::fs::read_to_string(dir.path().join("idle/report.md")).unwrap();
     assert!(
         report.contains("### Recovery") && report.contains("sent once more on a new connection"),
@@ -118,7 +118,7 @@ fn a_stateful_server_restarted_mid_run_gets_its_sessions_back() {
     let record = &result.record;
     assert!(record.scenario.stateful_sessions);
     let recovery = record.recovery.as_ref().expect("a recovery");
-    assert_eq!(recovery.sessions_lost, 4, "{recovery:?}");
+    assert_eq!(recovery.session_lost, 4, "{recovery:?}");
     assert_eq!(recovery.session_renewals_failed, 0, "{recovery:?}");
     assert_eq!(recovery.outages.len(), 1, "{recovery:?}");
     let outage = &recovery.outages[0];

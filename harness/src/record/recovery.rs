@@ -13,7 +13,7 @@ pub struct RecoveryRecord {
     pub outages: Vec<OutageRecord>,
     /// Sessions the server no longer knew (HTTP 404 for their id) or whose connection was
     /// gone (WebSocket, TCP, stdio), opened again with a new `initialize`, over the whole run.
-    pub sessions_lost: u64,
+    pub session_lost: u64,
     /// From the 404 (or the first request that found the connection gone) to the new
     /// session's `initialize` answer, milliseconds.
     pub session_recovery_p50_ms: Option<f64>,
@@ -73,7 +73,7 @@ impl RecoveryRecord {
         let round = |ms: f64| (ms * 100.0).round() / 100.0;
         Some(Self {
             outages,
-            sessions_lost: counts.renewals.len() as u64,
+            session_lost: counts.renewals.len() as u64,
             session_recovery_p50_ms: crate::units::median(&took).map(round),
             session_recovery_max_ms: took.last().copied().map(round),
             session_renewals_failed: counts.failed_renewals,

@@ -27,7 +27,7 @@ pub fn recovery_lines(r: &RunRecord) -> Vec<String> {
             ),
         });
     }
-    if rec.sessions_lost > 0 {
+    if rec.session_lost > 0 {
         let took = match (rec.session_recovery_p50_ms, rec.session_recovery_max_ms) {
             (Some(p50), Some(max)) => {
                 format!(", each in {p50:.1} ms (median; at most {max:.1} ms)")
@@ -36,8 +36,8 @@ pub fn recovery_lines(r: &RunRecord) -> Vec<String> {
         };
         lines.push(format!(
             "{} session{} lost (HTTP 404 for the session's id, or its connection gone) and opened again with a new initialize{took}.",
-            thousands(rec.sessions_lost),
-            if rec.sessions_lost == 1 { "" } else { "s" }
+            thousands(rec.session_lost),
+            if rec.session_lost == 1 { "" } else { "s" }
         ));
     }
     if rec.session_renewals_failed > 0 {
