@@ -113,13 +113,14 @@ pub fn calibrate(args: CalibrateArgs, command_line: String) -> ExitCode {
         Ok(rt) => rt,
         Err(code) => return code,
     };
-    let result = crate::until_interrupted(
+    let result = crate::until_stopped(
         &runtime,
+        &options.run.stop,
         calibrate::run_study(&options, |line| eprintln!("calibrate: {line}")),
     );
     let study = match result {
         None => {
-            eprintln!("interrupted: the study was stopped, nothing written");
+            eprintln!("interrupted: the study was abandoned, nothing written");
             return ExitCode::from(exit::INTERRUPTED);
         }
         Some(Err(e)) => {
@@ -155,5 +156,9 @@ pub fn calibrate(args: CalibrateArgs, command_line: String) -> ExitCode {
         println!("{} {}", if g.met { "met:   " } else { "MISSED:" }, g.text);
     }
     println!("  report: {}", output.display());
+    if let Some(round) = study.interrupted_in_round {
+        eprintln!("interrupted in round {round}: the reruns finished before it are reported");
+        return ExitCode::from(exit::INTERRUPTED);
+    }
     ExitCode::from(Outcome::of_goals(&goals).exit_code())
 }

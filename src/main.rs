@@ -114,20 +114,6 @@ pub(crate) struct MeasureArgs {
     pub quiet: bool,
 }
 
-/// Runs `work` on `runtime` to its end, or until Ctrl-C (`None`): every subcommand that
-/// measures stops the same way, its SUT stopped by the drop of what `work` started.
-pub(crate) fn until_interrupted<T>(
-    runtime: &tokio::runtime::Runtime,
-    work: impl std::future::Future<Output = T>,
-) -> Option<T> {
-    runtime.block_on(async {
-        tokio::select! {
-            r = work => Some(r),
-            _ = tokio::signal::ctrl_c() => None,
-        }
-    })
-}
-
 /// Runs `work` on `runtime` to its end. The first Ctrl-C or SIGTERM requests `stop`: the
 /// run ends its sends, waits for the answers in flight and keeps what it measured; a second
 /// one abandons it (`None`). Containers are removed either way.

@@ -140,6 +140,7 @@ pub fn study_error_code(e: &StudyError) -> u8 {
     match e {
         StudyError::Replay { .. } => exit::BAD_INPUT,
         StudyError::Check(_) | StudyError::Baseline(_) => exit::SETUP,
+        StudyError::Interrupted => exit::INTERRUPTED,
     }
 }
 

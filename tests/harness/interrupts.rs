@@ -1,6 +1,7 @@
-//! `erlmcp-perf run` stopped by Ctrl-C or SIGTERM keeps what it measured: the sends end,
-//! the answers in flight come back, and `record.json` and `report.md` are written marked
-//! interrupted, with exit code 130; a container SUT is still removed.
+//! `erlmcp-perf run` (and `capacity`, `calibrate`) stopped by Ctrl-C or SIGTERM keeps what
+//! it measured: the sends end, the answers in flight come back, and `record.json` and
+//! `report.md` are written marked interrupted, with exit code 130; a container SUT is still
+//! removed.
 
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -160,4 +161,54 @@ fn an_interrupted_sweep_writes_the_steps_it_finished() {
         serde_json::from_slice(&std::fs::read(out.join("sweep/step-02/record.json")).unwrap())
             .unwrap();
     assert!(second["interrupted"].is_object(), "{second}");
+}
+
+#[test]
+fn an_interrupted_calibration_reports_the_reruns_it_finished() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = scenario_file(
+        dir.path(),
+        "study",
+        "scenario:\n  name: study\n  clients: 2\n  warmup: 200ms\n  phases:\n    - name: p\n      duration: 1s\n      rps: 100\n  requests:\n    - type: tool_call\n      tool: calculator\n      weight: 100%\n",
+    );
+    let out = dir.path().join("out");
+    let mut child = Command::new(BIN)
+        .arg("calibrate")
+        .arg("--scenario")
+        .arg(&file)
+        .args(["--quick", "--trials", "2", "--duration-scale", "1", "--out"])
+        .arg(&out)
+        .env_remove("ERLMCP_PERF_REFSERVER_FAULTS")
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start erlmcp-perf calibrate");
+    // Stop it as its second round begins: every case has one rerun.
+    let second = out.join("unchanged/rerun-2");
+    let until = Instant::now() + Duration::from_secs(120);
+    while !second.exists() {
+        if Instant::now() > until || child.try_wait().unwrap().is_some() {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("the study never reached its second round");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // SAFETY: signalling our own child process by pid; it has not been reaped.
+    unsafe {
+        libc::kill(child.id() as libc::pid_t, libc::SIGINT);
+    }
+    let status = wait_bounded(&mut child, Duration::from_secs(30))
+        .expect("the interrupted study did not exit in time");
+    assert_eq!(status.code(), Some(130));
+    let study: Value =
+        serde_json::from_slice(&std::fs::read(out.join("study.json")).unwrap()).unwrap();
+    let study = &study["study"];
+    assert_eq!(study["interrupted_in_round"], 2, "{study}");
+    for case in study["cases"].as_array().unwrap() {
+        assert_eq!(case["reruns"].as_array().unwrap().len(), 1, "{case}");
+    }
+    let doc = std::fs::read_to_string(out.join("gate-accuracy.md")).unwrap();
+    assert!(doc.contains("**Interrupted** in round 2"), "{doc}");
 }

@@ -196,5 +196,9 @@ fn a_tcp_server_restarted_mid_run_is_dialed_again() {
         outage.failed as f64 <= 200.0 * (down + 0.5),
         "{outage:?} in {down:.2} s"
     );
-    assert_eq!(overall.attempts(), 1_600, "every request of the schedule went out");
+    assert_eq!(
+        overall.attempts(),
+        1_600,
+        "every request of the schedule went out"
+    );
 }

@@ -29,6 +29,12 @@ pub fn render(study: &Study, goals: &[Goal], command: &str, when: &str) -> Strin
          Produced by `erlmcp-perf calibrate` against the reference server and its fault \
          injection.\n"
     );
+    if let Some(round) = study.interrupted_in_round {
+        let _ = writeln!(
+            md,
+            "⏹️ **Interrupted** in round {round}: the figures below are of the reruns finished before it; the one under way was dropped and the accuracy runs were skipped.\n"
+        );
+    }
     let _ = writeln!(md, "| | |\n|---|---|");
     let _ = writeln!(md, "| Command | `{command}` |");
     let _ = writeln!(md, "| Finished | {when} |");

@@ -173,6 +173,9 @@ pub enum StudyError {
     /// A record of the study being replayed is missing or unreadable.
     #[error("cannot replay {path}: {reason}")]
     Replay { path: PathBuf, reason: String },
+    /// Stopped (Ctrl-C, SIGTERM) before its fresh baseline was measured: nothing to gate.
+    #[error("the study was stopped before its baseline was measured")]
+    Interrupted,
 }
 
 /// The records of `n` trials: run now, or read back when replaying.
@@ -230,6 +233,11 @@ pub struct Study {
     pub cases: Vec<CaseResult>,
     pub accuracy: Vec<AccuracyRow>,
     pub overhead: Vec<OverheadRow>,
+    /// Set when the study was stopped early (Ctrl-C, SIGTERM): the round it stopped in;
+    /// the reruns finished before it are kept, the one under way is dropped, and the
+    /// accuracy runs are skipped.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub interrupted_in_round: Option<usize>,
 }
 
 /// The cases of a study: unchanged, each slowdown, the throughput cut and the error rate.
@@ -298,7 +306,11 @@ pub async fn run_study(
     progress: impl Fn(&str),
 ) -> Result<Study, StudyError> {
     let base_dir = options.out.join("baseline");
+    let stop = &options.run.stop;
     let records = trial_records(options, &server(options, None), &base_dir, "run").await?;
+    if stop.requested() {
+        return Err(StudyError::Interrupted);
+    }
     let baseline = Baseline::from_runs(
         "reference",
         &records,
@@ -321,8 +333,13 @@ pub async fn run_study(
         })
         .collect();
     let rounds = results.iter().map(|c| c.case.reruns).max().unwrap_or(0);
-    for round in 1..=rounds {
+    let mut interrupted_in_round = None;
+    'rounds: for round in 1..=rounds {
         for result in results.iter_mut().filter(|c| c.case.reruns >= round) {
+            if stop.requested() {
+                interrupted_in_round = Some(round);
+                break 'rounds;
+            }
             let case = &result.case;
             let dir = options
                 .out
@@ -334,6 +351,11 @@ pub async fn run_study(
                 .iter()
                 .map(Figures::of)
                 .collect();
+            // A rerun cut short measured less than the others: it is not gated.
+            if stop.requested() {
+                interrupted_in_round = Some(round);
+                break 'rounds;
+            }
             let verdict = gate(
                 &baseline.runs,
                 &current,
@@ -355,10 +377,10 @@ pub async fn run_study(
         }
     }
     let (accuracy, overhead) = match options.accuracy_rate {
-        Some(rate) => {
+        Some(rate) if interrupted_in_round.is_none() => {
             accuracy::measure(options, rate, &options.out.join("accuracy"), &progress).await?
         }
-        None => (Vec::new(), Vec::new()),
+        _ => (Vec::new(), Vec::new()),
     };
     Ok(Study {
         baseline_p99_us,
@@ -369,6 +391,7 @@ pub async fn run_study(
         cases: results,
         accuracy,
         overhead,
+        interrupted_in_round,
     })
 }
 
