@@ -14,6 +14,7 @@ mod gate;
 mod interrupts;
 mod layers;
 mod machines;
+mod process_servers;
 mod recovery;
 mod remote_target;
 mod stdio_servers;

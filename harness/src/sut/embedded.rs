@@ -150,7 +150,7 @@ impl EmbeddedSpec {
         Ok(RunningSut::single(
             endpoint,
             info,
-            Some(ServerProcess { child, drain }),
+            Some(ServerProcess::new(child, Some(drain))),
         ))
     }
 
@@ -228,10 +228,51 @@ impl EmbeddedSpec {
 #[derive(Debug)]
 pub(super) struct ServerProcess {
     child: Child,
-    drain: tokio::task::JoinHandle<()>,
+    /// Reads what it prints to a pipe, if anything does.
+    drain: Option<tokio::task::JoinHandle<()>>,
+    /// Whether it leads its own process group, which is signalled whole (a wrapper
+    /// script's children with it).
+    group: bool,
 }
 
 impl ServerProcess {
+    /// A single server process.
+    pub(super) fn new(child: Child, drain: Option<tokio::task::JoinHandle<()>>) -> Self {
+        Self {
+            child,
+            drain,
+            group: false,
+        }
+    }
+
+    /// A server process spawned as the leader of its own process group.
+    pub(super) fn group_leader(child: Child) -> Self {
+        Self {
+            child,
+            drain: None,
+            group: true,
+        }
+    }
+
+    /// Sends `signal` to the process, or its group, while it has not been reaped (so its
+    /// pid, and the group's id, still name it).
+    fn signal(&mut self, signal: libc::c_int) {
+        if !matches!(self.child.try_wait(), Ok(None)) {
+            return;
+        }
+        if let Some(pid) = self.child.id() {
+            let target = if self.group {
+                -(pid as libc::pid_t)
+            } else {
+                pid as libc::pid_t
+            };
+            // SAFETY: signalling our own unreaped child, or the group it leads.
+            unsafe {
+                libc::kill(target, signal);
+            }
+        }
+    }
+
     pub(super) fn pid(&self) -> Option<u32> {
         self.child.id()
     }
@@ -240,21 +281,27 @@ impl ServerProcess {
         matches!(self.child.try_wait(), Ok(None))
     }
 
-    /// SIGTERM, then SIGKILL if it has not exited within 3 s.
+    /// SIGTERM, then SIGKILL if it has not exited within 3 s (to its group, if it leads
+    /// one).
     pub(super) async fn stop(mut self) {
-        if let Some(pid) = self.child.id() {
-            // SAFETY: signalling our own child by pid; it has not been reaped yet.
-            unsafe {
-                libc::kill(pid as libc::pid_t, libc::SIGTERM);
-            }
-        }
+        self.signal(libc::SIGTERM);
         if tokio::time::timeout(Duration::from_secs(3), self.child.wait())
             .await
             .is_err()
         {
-            let _ = self.child.kill().await;
+            self.signal(libc::SIGKILL);
+            let _ = self.child.wait().await;
         }
-        self.drain.abort();
+        if let Some(drain) = self.drain.take() {
+            drain.abort();
+        }
+    }
+}
+
+impl Drop for ServerProcess {
+    /// A server still running when the run is dropped (a panic) is killed, with its group.
+    fn drop(&mut self) {
+        self.signal(libc::SIGKILL);
     }
 }
 

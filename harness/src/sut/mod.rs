@@ -5,6 +5,7 @@ pub mod docker;
 mod embedded;
 mod process;
 pub mod profile;
+mod readiness;
 pub mod refimage;
 mod target;
 
@@ -16,7 +17,7 @@ pub use crate::mcp::Transport;
 pub use container::{ContainerSpec, FileMount, ImageSource, Limits, Readiness};
 pub use docker::DockerError;
 pub use embedded::EmbeddedSpec;
-pub use process::ProcessSpec;
+pub use process::{Listen, ProcessSpec};
 pub use profile::{ProfileError, SpecContext, SutProfile};
 pub use target::{TargetError, check_loopback};
 
@@ -82,6 +83,16 @@ pub enum SutError {
         timeout: std::time::Duration,
         reason: String,
         log_tail: Vec<String>,
+    },
+    /// A server that is to listen on a port finds it taken before it starts: the load
+    /// would go to whatever holds it.
+    #[error(
+        "port {port} on 127.0.0.1 is in use before the server started: the load would go to whatever holds it ({source})"
+    )]
+    PortInUse {
+        port: u16,
+        #[source]
+        source: std::io::Error,
     },
     /// The target is not allowed.
     #[error(transparent)]

@@ -33,7 +33,7 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use super::container::{ContainerSpec, FileMount, ImageSource, Limits, Readiness};
-use super::{EmbeddedSpec, ProcessSpec, SutSpec};
+use super::{EmbeddedSpec, Listen, ProcessSpec, SutSpec};
 use crate::mcp::Transport;
 use crate::scenario::locate::{Step, line_of};
 
@@ -315,6 +315,7 @@ fn stdio_spec(command: &str) -> Result<SutSpec, ProfileError> {
         dir: None,
         startup_timeout: STDIO_STARTUP_TIMEOUT,
         version: None,
+        listen: None,
     }))
 }
 
@@ -423,15 +424,7 @@ impl Checker<'_> {
                 .map_err(|e| self.error("transport", e.to_string()))?,
         };
         match (raw.kind, transport) {
-            (Kind::Process, Transport::Stdio) | (Kind::Container, Transport::Stdio) => {}
-            (Kind::Process, other) => {
-                return Err(self.error(
-                    "transport",
-                    format!(
-                        "{other}: a process profile speaks stdio (for a server listening on a port, start it yourself and use `kind: url`)"
-                    ),
-                ));
-            }
+            (Kind::Process, _) | (Kind::Container, Transport::Stdio) => {}
             (Kind::Container | Kind::Url, Transport::Http) => {}
             (Kind::Container | Kind::Url, other) => {
                 return Err(self.error(
@@ -522,6 +515,13 @@ impl Checker<'_> {
             });
         }
         let port = match raw.ports {
+            // The harness checks the port is free before the start: it must be named.
+            None if raw.kind == Kind::Process && transport != Transport::Stdio => {
+                return Err(self.error(
+                    "ports",
+                    format!("a process profile listening over {transport} names its port"),
+                ));
+            }
             None => 8080,
             Some(OneOrMany::One(p)) => p,
             Some(OneOrMany::Many(ps)) => *ps
@@ -687,6 +687,12 @@ impl SutProfile {
                     dir: Some(self.dir.clone()),
                     startup_timeout: self.startup_timeout,
                     version: self.version.clone(),
+                    listen: (self.transport != Transport::Stdio).then(|| Listen {
+                        transport: self.transport,
+                        port: self.port,
+                        path: self.endpoint.clone(),
+                        readiness: self.readiness.clone(),
+                    }),
                 }))
             }
             Kind::Container => {
@@ -957,7 +963,7 @@ mod tests {
     }
 
     #[test]
-    fn process_profiles_speak_stdio_and_need_a_command() {
+    fn process_profiles_speak_stdio_or_name_their_port_and_need_a_command() {
         // A process profile's directory must exist: this crate's.
         let parse_here =
             |text: &str| parse(text, &Path::new(env!("CARGO_MANIFEST_DIR")).join("x.yml"));
@@ -968,8 +974,20 @@ mod tests {
         assert_eq!(no_command.field, "command", "{no_command}");
         let http = parse_here("kind: process\ncommand: [/bin/cat]\ntransport: http\n").unwrap_err();
         assert!(
-            http.field == "transport" && http.reason.contains("kind: url"),
+            http.field == "ports" && http.reason.contains("names its port"),
             "{http}"
+        );
+        let tcp = parse_here(
+            "kind: process\ncommand: [/bin/cat]\ntransport: tcp\nports: 9100\nreadiness: { log: up }\n",
+        )
+        .unwrap();
+        let SutSpec::Process(spec) = tcp.to_spec(&SpecContext::default()).unwrap() else {
+            panic!("a process spec");
+        };
+        let listen = spec.listen.expect("it listens");
+        assert_eq!(
+            (listen.transport, listen.port, listen.readiness),
+            (Transport::Tcp, 9100, Readiness::Log("up".into()))
         );
         let missing = parse_here("kind: process\ncommand: [./no-such-server]\n").unwrap_err();
         assert!(

@@ -1,0 +1,76 @@
+//! Whether a started server is ready for load, by the profile's `readiness`: an MCP
+//! `initialize` completes, `GET <path>` answers 2xx, or its log shows a line.
+
+use std::time::Duration;
+
+use super::container::Readiness;
+use crate::mcp::{Endpoint, Session, SessionOptions};
+
+/// Bound on one readiness probe.
+const PROBE_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// Time between two probes.
+pub(super) const PROBE_INTERVAL: Duration = Duration::from_millis(200);
+
+/// One probe of `readiness` at `endpoint`; `log_seen` says whether the log line came.
+/// The error says what the probe found.
+pub(super) async fn check(
+    readiness: &Readiness,
+    endpoint: &Endpoint,
+    log_seen: impl FnOnce() -> bool,
+) -> Result<(), String> {
+    match readiness {
+        Readiness::Log(needle) => {
+            if log_seen() {
+                Ok(())
+            } else {
+                Err(format!("no log line containing {needle:?} yet"))
+            }
+        }
+        Readiness::Initialize => {
+            let options = SessionOptions {
+                timeout: PROBE_TIMEOUT,
+                ..Default::default()
+            };
+            let session = Session::open(endpoint, options)
+                .await
+                .map_err(|e| format!("initialize failed: {e}"))?;
+            let _ = session.close().await;
+            Ok(())
+        }
+        Readiness::Http(path) => {
+            let mut url = match endpoint {
+                Endpoint::Http(url) => url.clone(),
+                Endpoint::WebSocket(url) => {
+                    let mut url = url.clone();
+                    url.set_scheme("http").map_err(|()| {
+                        format!("cannot make an HTTP URL of the WebSocket endpoint {url}")
+                    })?;
+                    url
+                }
+                other => {
+                    return Err(format!(
+                        "an HTTP readiness path needs an HTTP or WebSocket endpoint, not {other}"
+                    ));
+                }
+            };
+            url.set_path(path);
+            let client = reqwest::Client::builder()
+                .no_proxy()
+                .timeout(PROBE_TIMEOUT)
+                .build()
+                .map_err(|e| e.to_string())?;
+            let status = client
+                .get(url.clone())
+                .send()
+                .await
+                .map_err(|e| format!("GET {url}: {e}"))?
+                .status();
+            if status.is_success() {
+                Ok(())
+            } else {
+                Err(format!("GET {url} answered {status}"))
+            }
+        }
+    }
+}
