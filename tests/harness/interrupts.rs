@@ -113,6 +113,40 @@ fn sigterm_keeps_the_record_and_removes_the_container() {
     assert_eq!(containers_of(pid), Vec::<String>::new());
 }
 
+/// Starts `command` (quiet, against the reference server, in the workspace), sends it SIGINT
+/// `after` the path `sign` appears (within `limit`), and returns its exit code.
+fn interrupt_once(
+    mut command: Command,
+    sign: &Path,
+    limit: Duration,
+    after: Duration,
+) -> Option<i32> {
+    let mut child = command
+        .env_remove("ERLMCP_PERF_REFSERVER_FAULTS")
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start erlmcp-perf");
+    let until = Instant::now() + limit;
+    while !sign.exists() {
+        if Instant::now() > until || child.try_wait().unwrap().is_some() {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("{} never appeared", sign.display());
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    std::thread::sleep(after);
+    // SAFETY: signalling our own child process by pid; it has not been reaped.
+    unsafe {
+        libc::kill(child.id() as libc::pid_t, libc::SIGINT);
+    }
+    wait_bounded(&mut child, Duration::from_secs(30))
+        .expect("the interrupted command did not exit in time")
+        .code()
+}
+
 #[test]
 fn an_interrupted_sweep_writes_the_steps_it_finished() {
     let dir = tempfile::tempdir().unwrap();
@@ -122,36 +156,20 @@ fn an_interrupted_sweep_writes_the_steps_it_finished() {
         "scenario:\n  name: sweep\n  clients: 4\n  warmup: 100ms\n  timeout: 2s\n  requests:\n    - type: tool_call\n      tool: calculator\n      weight: 100%\n  capacity:\n    start: 100\n    max: 1600\n    factor: 2\n    step_duration: 3s\n",
     );
     let out = dir.path().join("out");
-    let mut child = Command::new(BIN)
+    let mut command = Command::new(BIN);
+    command
         .arg("capacity")
         .arg(&file)
         .args(["--quiet", "--out"])
-        .arg(&out)
-        .env_remove("ERLMCP_PERF_REFSERVER_FAULTS")
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start erlmcp-perf capacity");
-    // Stop it a second into its second step.
-    let first = out.join("sweep/step-01/record.json");
-    let until = Instant::now() + Duration::from_secs(60);
-    while !first.exists() {
-        if Instant::now() > until || child.try_wait().unwrap().is_some() {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("the sweep never finished its first step");
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    std::thread::sleep(Duration::from_millis(1500));
-    // SAFETY: signalling our own child process by pid; it has not been reaped.
-    unsafe {
-        libc::kill(child.id() as libc::pid_t, libc::SIGINT);
-    }
-    let status = wait_bounded(&mut child, Duration::from_secs(30))
-        .expect("the interrupted sweep did not exit in time");
-    assert_eq!(status.code(), Some(130));
+        .arg(&out);
+    // Stop it a second and a half into its second step.
+    let code = interrupt_once(
+        command,
+        &out.join("sweep/step-01/record.json"),
+        Duration::from_secs(60),
+        Duration::from_millis(1500),
+    );
+    assert_eq!(code, Some(130));
     let result: Value =
         serde_json::from_slice(&std::fs::read(out.join("sweep/capacity.json")).unwrap()).unwrap();
     assert_eq!(result["interrupted"], Value::Bool(true), "{result}");
@@ -172,36 +190,21 @@ fn an_interrupted_calibration_reports_the_reruns_it_finished() {
         "scenario:\n  name: study\n  clients: 2\n  warmup: 200ms\n  phases:\n    - name: p\n      duration: 1s\n      rps: 100\n  requests:\n    - type: tool_call\n      tool: calculator\n      weight: 100%\n",
     );
     let out = dir.path().join("out");
-    let mut child = Command::new(BIN)
+    let mut command = Command::new(BIN);
+    command
         .arg("calibrate")
         .arg("--scenario")
         .arg(&file)
         .args(["--quick", "--trials", "2", "--duration-scale", "1", "--out"])
-        .arg(&out)
-        .env_remove("ERLMCP_PERF_REFSERVER_FAULTS")
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start erlmcp-perf calibrate");
+        .arg(&out);
     // Stop it as its second round begins: every case has one rerun.
-    let second = out.join("unchanged/rerun-2");
-    let until = Instant::now() + Duration::from_secs(120);
-    while !second.exists() {
-        if Instant::now() > until || child.try_wait().unwrap().is_some() {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("the study never reached its second round");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    // SAFETY: signalling our own child process by pid; it has not been reaped.
-    unsafe {
-        libc::kill(child.id() as libc::pid_t, libc::SIGINT);
-    }
-    let status = wait_bounded(&mut child, Duration::from_secs(30))
-        .expect("the interrupted study did not exit in time");
-    assert_eq!(status.code(), Some(130));
+    let code = interrupt_once(
+        command,
+        &out.join("unchanged/rerun-2"),
+        Duration::from_secs(120),
+        Duration::ZERO,
+    );
+    assert_eq!(code, Some(130));
     let study: Value =
         serde_json::from_slice(&std::fs::read(out.join("study.json")).unwrap()).unwrap();
     let study = &study["study"];

@@ -92,6 +92,19 @@ fn restart_after_3s(server: &mut Child, flags: &[&str]) -> f64 {
     died.elapsed().as_secs_f64()
 }
 
+/// An outage of `span` seconds with `failed` requests at [`RESTART`]'s 200 req/s is the
+/// `down` seconds the server was down, to a beat or two at either end.
+fn assert_outage_spans_the_downtime(span: f64, failed: u64, down: f64) {
+    assert!(
+        span >= down - 0.3 && span <= down + 0.5,
+        "{span:.2} s without answers for {down:.2} s down"
+    );
+    assert!(
+        failed as f64 <= 200.0 * (down + 0.5),
+        "{failed} failed in {down:.2} s down"
+    );
+}
+
 #[test]
 fn a_stateful_server_restarted_mid_run_gets_its_sessions_back() {
     let dir = tempfile::tempdir().unwrap();
@@ -129,15 +142,7 @@ fn a_stateful_server_restarted_mid_run_gets_its_sessions_back() {
         (1.5..=2.5).contains(&outage.from_seconds),
         "stopped at {outage:?}"
     );
-    let span = back - outage.from_seconds;
-    assert!(
-        span >= down - 0.3 && span <= down + 0.5,
-        "{span:.2} s without answers for {down:.2} s down: {outage:?}"
-    );
-    assert!(
-        outage.failed as f64 <= 200.0 * (down + 0.5),
-        "{outage:?} in {down:.2} s"
-    );
+    assert_outage_spans_the_downtime(back - outage.from_seconds, outage.failed, down);
     // After it, everything was answered.
     let after = record
         .windows
@@ -187,15 +192,7 @@ fn a_tcp_server_restarted_mid_run_is_dialed_again() {
         overall.errors
     );
     let back = outage.answered_again.expect("it answered again");
-    let span = (back - outage.from).as_secs_f64();
-    assert!(
-        span >= down - 0.3 && span <= down + 0.5,
-        "{span:.2} s without answers for {down:.2} s down: {outage:?}"
-    );
-    assert!(
-        outage.failed as f64 <= 200.0 * (down + 0.5),
-        "{outage:?} in {down:.2} s"
-    );
+    assert_outage_spans_the_downtime((back - outage.from).as_secs_f64(), outage.failed, down);
     assert_eq!(
         overall.attempts(),
         1_600,

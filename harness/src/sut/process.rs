@@ -96,11 +96,7 @@ impl ProcessSpec {
             live: live.clone(),
         };
         let endpoint = Endpoint::Stdio(command);
-        let hashed = program.clone();
-        let binary_sha256 = tokio::task::spawn_blocking(move || file_sha256(&hashed))
-            .await
-            .ok()
-            .flatten();
+        let binary_sha256 = self.program_sha256().await;
         let info = SutInfo {
             kind: "process".into(),
             description: format!(
@@ -117,6 +113,15 @@ impl ProcessSpec {
         let mut running = RunningSut::single(endpoint, info, None);
         running.sessions = Some(live);
         Ok(running)
+    }
+
+    /// SHA-256 of the program's file, where it can be read.
+    async fn program_sha256(&self) -> Option<String> {
+        let program = self.program.clone();
+        tokio::task::spawn_blocking(move || file_sha256(&program))
+            .await
+            .ok()
+            .flatten()
     }
 
     /// `program args...` as written.
@@ -216,11 +221,7 @@ impl ProcessSpec {
         if let Some(pid) = server.pid() {
             live.add(pid);
         }
-        let hashed = self.program.clone();
-        let binary_sha256 = tokio::task::spawn_blocking(move || file_sha256(&hashed))
-            .await
-            .ok()
-            .flatten();
+        let binary_sha256 = self.program_sha256().await;
         let info = SutInfo {
             kind: "process".into(),
             description: format!(
