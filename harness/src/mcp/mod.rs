@@ -3,6 +3,7 @@
 
 mod command;
 mod connections;
+mod endpoint;
 mod handshake;
 mod http;
 mod http1;
@@ -21,6 +22,7 @@ mod waiting;
 mod wire;
 
 pub use command::{LivePids, StdioCommand};
+pub use endpoint::{Endpoint, Transport, UnknownTransport};
 pub use http::HttpSession;
 pub use jsonrpc::{RequestTemplate, classify_message};
 pub use opening::{DEFAULT_CONNECTIONS, SessionError, SessionOptions};
@@ -28,7 +30,7 @@ pub use operation::Operation;
 pub use outcome::{ErrorClass, Outcome, ProtocolViolation};
 pub use recovery::{Recovery, RecoveryCounts, Renewal};
 pub use redial::Redial;
-pub use session::{Endpoint, Session, Transport, UnknownTransport};
+pub use session::Session;
 pub use sse::SseParser;
 pub use stream::StreamSession;
 pub use ticks::{Duty, Ticks, stamped};

@@ -9,11 +9,11 @@
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::time::Instant;
 
+use super::endpoint::Endpoint;
 use super::jsonrpc::RequestTemplate;
 use super::opening::{SessionError, SessionOptions};
 use super::outcome::{ErrorClass, Outcome};
 use super::recovery::Renewal;
-use super::session::Endpoint;
 use super::stream::StreamSession;
 use super::wire;
 
