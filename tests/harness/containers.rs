@@ -129,6 +129,51 @@ fn reference_container_reports_docker_resources() {
     );
 }
 
+/// Guards the Docker API version against a dependency bump: the client `testcontainers`
+/// starts containers with (bollard, configured for API 1.53) must put on the wire a version
+/// this engine accepts (bollard 0.21 puts none, and the engine answers in its own), and a
+/// container then starts through it with its limits, labels and loopback-only port.
+#[test]
+fn the_engine_accepts_the_api_version_the_client_sends_and_a_container_starts() {
+    if !docker_ready("the_engine_accepts_the_api_version_the_client_sends") {
+        return;
+    }
+    let versions = runtime()
+        .block_on(docker::api_versions())
+        .unwrap_or_else(|e| panic!("{e}"));
+    eprintln!("Docker API: {versions:?}");
+    if let Err(e) = versions.check() {
+        panic!("{e}");
+    }
+    let sut = runtime()
+        .block_on(reference_container().start(None))
+        .unwrap_or_else(|e| {
+            panic!("no container starts through testcontainers' client ({versions:?}): {e}")
+        });
+    let pid = std::process::id();
+    let id = sut.container_id().expect("a container").to_string();
+    assert_eq!(containers_of(pid).len(), 1);
+    let out = Command::new("docker")
+        .args([
+            "inspect",
+            "--format",
+            "{{.HostConfig.NanoCpus}} {{.HostConfig.Memory}} {{json .HostConfig.PortBindings}} {{index .Config.Labels \"erlmcp-perf\"}}",
+            &id,
+        ])
+        .output()
+        .expect("run docker inspect");
+    let text = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    assert!(out.status.success(), "docker inspect: {out:?}");
+    runtime().block_on(sut.stop());
+    assert!(
+        text.starts_with("1000000000 536870912 ")
+            && text.contains(r#""HostIp":"127.0.0.1""#)
+            && text.ends_with(" 1"),
+        "limits, loopback port, label: {text}"
+    );
+    assert_eq!(containers_of(pid), Vec::<String>::new());
+}
+
 /// The measured phase of the cluster test, and where in it a node is killed.
 const CLUSTER_LOAD_SECONDS: u64 = 6;
 const CLUSTER_KILL_AFTER: Duration = Duration::from_secs(2);

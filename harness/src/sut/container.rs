@@ -1,6 +1,15 @@
 //! A SUT in a Docker container: started from a local image (never pulled), its MCP port
 //! published on an ephemeral 127.0.0.1 port, CPU and memory limited, its log kept with the
 //! results, and removed when the run ends however it ends (see [`super::docker`]).
+//!
+//! `testcontainers` creates and starts every container (labels, limits and the loopback
+//! port binding through its host-config hook, a cluster's network, a stdio container's
+//! `none` network and open stdin), follows its output (a log consumer), reports whether it
+//! runs and where its port is published, and stops and removes it. Its readiness waits are
+//! not used: readiness (`initialize`, `http`, `log`) is checked here as before. bollard (its
+//! client) is used only where it has nothing: whether an image exists locally (its start
+//! pulls an image the engine does not have), an image's entrypoint and command, a stopped
+//! container's exit code with the OOM flag, and the stats (`observe::docker`).
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::path::{Path, PathBuf};
@@ -9,12 +18,13 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use bollard::Docker;
-use bollard::models::{
-    ContainerCreateBody, EndpointSettings, HostConfig, Mount, MountType, NetworkingConfig,
-    PortBinding,
-};
-use bollard::query_parameters::{CreateContainerOptions, LogsOptions, StopContainerOptions};
-use futures_util::StreamExt;
+use bollard::models::{HostConfig, PortBinding};
+use futures_util::future::BoxFuture;
+use testcontainers::core::logs::LogFrame;
+use testcontainers::core::logs::consumer::LogConsumer;
+use testcontainers::core::{AccessMode, IntoContainerPort, Mount};
+use testcontainers::runners::AsyncRunner;
+use testcontainers::{ContainerAsync, ContainerRequest, GenericImage, ImageExt};
 
 use super::docker::{self, DockerError};
 use super::{RunningSut, SutError, SutInfo, refimage};
@@ -261,65 +271,36 @@ impl ContainerSpec {
         node: u32,
         log: Option<PathBuf>,
     ) -> Result<(RunningContainer, url::Url), SutError> {
-        let docker = plan.docker;
         let image = plan.image;
-        let port_key = format!("{}/tcp", self.port);
-        let mut host_config = self.host_config(&port_key);
-        let mut networking_config = None;
-        let mut hostname = None;
-        let mut options = None;
-        let mut name = None;
-        if let Some(network) = plan.network {
-            let node_name = format!("{}-node{node}", network.name);
-            host_config.network_mode = Some(network.name.clone());
-            networking_config = Some(NetworkingConfig {
-                endpoints_config: Some(HashMap::from([(
-                    network.name.clone(),
-                    EndpointSettings {
-                        aliases: Some(vec![format!("node{node}")]),
-                        ..Default::default()
-                    },
-                )])),
-            });
-            hostname = Some(format!("node{node}"));
-            options = Some(CreateContainerOptions {
-                name: Some(node_name.clone()),
-                ..Default::default()
-            });
-            name = Some(node_name);
-        }
-        let body = ContainerCreateBody {
-            image: Some(image.to_string()),
-            entrypoint: plan.entrypoint.clone(),
-            cmd: (!plan.command.is_empty()).then(|| plan.command.to_vec()),
-            env: Some(self.env.iter().map(|(k, v)| format!("{k}={v}")).collect()),
-            labels: Some(docker::labels()),
-            exposed_ports: Some(vec![port_key.clone()]),
-            host_config: Some(host_config),
-            hostname,
-            networking_config,
-            ..Default::default()
-        };
-        let mut running = RunningContainer::create(docker, options, body, image, name).await?;
-        let id = running.id.clone();
         let what = if self.nodes > 1 {
             format!("container {} node {node} ({image})", self.name)
         } else {
             format!("container {} ({image})", self.name)
         };
-        if let Err(e) = docker.start_container(&id, None).await {
-            let reason = format!("the engine refused to start it: {e}");
-            return Err(running.fail(what, self.startup_timeout, reason).await);
+        let mut entrypoint = plan.entrypoint.clone().unwrap_or_default();
+        entrypoint.extend(plan.command.iter().cloned());
+        let argv = Argv {
+            override_entrypoint: plan.entrypoint.is_some(),
+            args: entrypoint,
+        };
+        let (logs, sink) = LogFollower::new(log.as_deref(), &self.readiness);
+        let start = docker::start_token();
+        let mut request = self.request(image, &argv, Some(self.port), &start, sink);
+        let mut name = None;
+        if let Some(network) = plan.network {
+            let node_name = format!("{}-node{node}", network.name);
+            // Reachable on the network as `node<i>`: `testcontainers` cannot give a
+            // container network aliases, but the engine's DNS answers for its hostname.
+            request = request
+                .with_network(network.name.clone())
+                .with_hostname(format!("node{node}"))
+                .with_container_name(node_name.clone());
+            name = Some(node_name);
         }
-        // Followed only once started: following a container that has not started yet ends
-        // at once. Output from the start on is replayed, so nothing is lost.
-        running.logs = Some(LogFollower::start(
-            docker,
-            &id,
-            log.as_deref(),
-            &self.readiness,
-        ));
-        let url = match host_url(docker, &id, &port_key, &self.endpoint_path).await {
+        let running = RunningContainer::start(plan.docker, request, &start, logs, name)
+            .await
+            .map_err(|e| e.into_sut_error(what.clone(), self.startup_timeout))?;
+        let url = match running.host_url(self.port, &self.endpoint_path).await {
             Ok(url) => url,
             Err(reason) => return Err(running.fail(what, self.startup_timeout, reason).await),
         };
@@ -328,6 +309,52 @@ impl ContainerSpec {
             return Err(running.fail(what, self.startup_timeout, reason).await);
         }
         Ok((running, url))
+    }
+
+    /// What `testcontainers` should start: `image` running `argv`, with the profile's
+    /// environment, files, labels and limits, `port` (if any) published on an ephemeral
+    /// loopback port, and its output going to `logs`. Nothing is pulled: the image has been
+    /// checked or built locally before.
+    fn request(
+        &self,
+        image: &str,
+        argv: &Argv,
+        port: Option<u16>,
+        start: &str,
+        logs: LogSink,
+    ) -> ContainerRequest<GenericImage> {
+        let (name, tag) = split_reference(image);
+        let mut image = GenericImage::new(name, tag);
+        if let Some(port) = port {
+            image = image.with_exposed_port(port.tcp());
+        }
+        // `testcontainers` takes one entrypoint word; Docker runs entrypoint + cmd, and an
+        // entrypoint set drops the image's CMD, so the rest of the words go in `cmd`.
+        let mut cmd: &[String] = &argv.args;
+        if argv.override_entrypoint
+            && let Some((first, rest)) = argv.args.split_first()
+        {
+            image = image.with_entrypoint(first);
+            cmd = rest;
+        }
+        let mut request = image
+            .with_labels(docker::labels_with_start(start))
+            .with_startup_timeout(self.startup_timeout)
+            .with_log_consumer(logs)
+            .with_host_config_modifier(self.host_config_modifier(port));
+        if !cmd.is_empty() {
+            request = request.with_cmd(cmd.to_vec());
+        }
+        for (k, v) in &self.env {
+            request = request.with_env_var(k.clone(), v.clone());
+        }
+        for f in &self.files {
+            request = request.with_mount(
+                Mount::bind_mount(f.host.display().to_string(), f.container.clone())
+                    .with_access_mode(AccessMode::ReadOnly),
+            );
+        }
+        request
     }
 
     /// A stdio server: one container, its main process `keepalive` (its standard input
@@ -368,28 +395,30 @@ impl ContainerSpec {
                 log_tail: Vec::new(),
             });
         }
-        let mut host_config = self.host_config("");
-        host_config.port_bindings = None;
-        host_config.network_mode = Some("none".into());
-        let body = ContainerCreateBody {
-            image: Some(image.clone()),
-            entrypoint: Some(self.keepalive.clone()),
-            cmd: None,
-            env: Some(self.env.iter().map(|(k, v)| format!("{k}={v}")).collect()),
-            labels: Some(docker::labels()),
-            open_stdin: Some(true),
-            stdin_once: Some(false),
-            host_config: Some(host_config),
-            ..Default::default()
-        };
-        let mut running = RunningContainer::create(docker, None, body, image, None).await?;
-        let id = running.id.clone();
-        let what = format!("container {} ({image})", self.name);
-        if let Err(e) = docker.start_container(&id, None).await {
-            let reason = format!("the engine refused to start it: {e}");
-            return Err(running.fail(what, self.startup_timeout, reason).await);
+        if self.keepalive.is_empty() {
+            return Err(SutError::NotReady {
+                what: format!("container {} ({image})", self.name),
+                timeout: self.startup_timeout,
+                reason: "the profile's `keepalive` is empty; give it a command the image can run"
+                    .into(),
+                log_tail: Vec::new(),
+            });
         }
-        running.logs = Some(LogFollower::start(docker, &id, None, &self.readiness));
+        let what = format!("container {} ({image})", self.name);
+        let argv = Argv {
+            override_entrypoint: true,
+            args: self.keepalive.clone(),
+        };
+        let (logs, sink) = LogFollower::new(None, &self.readiness);
+        let start = docker::start_token();
+        let request = self
+            .request(image, &argv, None, &start, sink)
+            .with_network("none")
+            .with_open_stdin(true);
+        let running = RunningContainer::start(docker, request, &start, logs, None)
+            .await
+            .map_err(|e| e.into_sut_error(what.clone(), self.startup_timeout))?;
+        let id = running.id.clone();
         if let Some(path) = &log
             && let Err(e) = super::create_log(path)
         {
@@ -397,7 +426,7 @@ impl ContainerSpec {
             return Err(running.fail(what, self.startup_timeout, reason).await);
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
-        if !is_running(docker, &id).await {
+        if !running.container_running().await {
             let status = exit_status(docker, &id).await;
             let reason = format!(
                 "its keepalive {:?} exited at once ({status}); give the profile a `keepalive` the image can run",
@@ -405,6 +434,9 @@ impl ContainerSpec {
             );
             return Err(running.fail(what, self.startup_timeout, reason).await);
         }
+        // Each session is `docker exec -i` through the CLI: `testcontainers`' exec attaches
+        // the command's stdout and stderr only, never its stdin, so it cannot carry a stdio
+        // session.
         let mut args: Vec<std::ffi::OsString> = vec!["exec".into(), "-i".into(), id.clone().into()];
         args.extend(session_command.iter().map(Into::into));
         let command = StdioCommand {
@@ -434,32 +466,32 @@ impl ContainerSpec {
         })
     }
 
-    fn host_config(&self, port_key: &str) -> HostConfig {
-        let binding = PortBinding {
-            host_ip: Some("127.0.0.1".into()),
-            host_port: Some(String::new()),
-        };
-        let mounts = self
-            .files
-            .iter()
-            .map(|f| Mount {
-                target: Some(f.container.clone()),
-                source: Some(f.host.display().to_string()),
-                typ: Some(MountType::BIND),
-                read_only: Some(true),
-                ..Default::default()
-            })
-            .collect();
-        HostConfig {
-            port_bindings: Some([(port_key.to_string(), Some(vec![binding]))].into()),
-            mounts: Some(mounts),
-            nano_cpus: self.limits.cpus.map(|c| (c * 1e9).round() as i64),
-            memory: self
-                .limits
-                .memory_bytes
-                .map(|m| i64::try_from(m).unwrap_or(i64::MAX)),
-            cpuset_cpus: self.limits.cpuset.clone(),
-            ..Default::default()
+    /// Limits and port publishing, set through `testcontainers`' host-config hook (it has
+    /// no setting of its own for them): CPU quota, memory, cpuset, and `port` bound to an
+    /// ephemeral port on 127.0.0.1 only (`testcontainers` would publish every exposed port
+    /// on all addresses).
+    fn host_config_modifier(
+        &self,
+        port: Option<u16>,
+    ) -> impl Fn(&mut HostConfig) + Send + Sync + 'static {
+        let nano_cpus = self.limits.cpus.map(|c| (c * 1e9).round() as i64);
+        let memory = self
+            .limits
+            .memory_bytes
+            .map(|m| i64::try_from(m).unwrap_or(i64::MAX));
+        let cpuset = self.limits.cpuset.clone();
+        move |host_config: &mut HostConfig| {
+            host_config.nano_cpus = nano_cpus;
+            host_config.memory = memory;
+            host_config.cpuset_cpus = cpuset.clone();
+            host_config.publish_all_ports = Some(false);
+            host_config.port_bindings = port.map(|port| {
+                let binding = PortBinding {
+                    host_ip: Some("127.0.0.1".into()),
+                    host_port: Some(String::new()),
+                };
+                HashMap::from([(format!("{port}/tcp"), Some(vec![binding]))])
+            });
         }
     }
 
@@ -492,7 +524,7 @@ impl ContainerSpec {
     ) -> Result<(), String> {
         let deadline = Instant::now() + self.startup_timeout;
         loop {
-            if running.exited() && !is_running(&running.docker, &running.id).await {
+            if running.exited() && !running.container_running().await {
                 let status = exit_status(&running.docker, &running.id).await;
                 return Err(format!(
                     "the container exited before it was ready ({status})"
@@ -563,7 +595,8 @@ impl ContainerSpec {
     }
 }
 
-/// Fails unless `image` exists locally. Never pulls.
+/// Fails unless `image` exists locally. Never pulls: asked here, with bollard, because
+/// `testcontainers` pulls an image when creating a container from it finds none.
 async fn check_local_image(docker: &Docker, image: &str) -> Result<(), SutError> {
     match docker.inspect_image(image).await {
         Ok(_) => Ok(()),
@@ -576,39 +609,24 @@ async fn check_local_image(docker: &Docker, image: &str) -> Result<(), SutError>
     }
 }
 
-/// `http://127.0.0.1:<published port><path>` for the container's MCP port.
-async fn host_url(
-    docker: &Docker,
-    id: &str,
-    port_key: &str,
-    path: &str,
-) -> Result<url::Url, String> {
-    let info = docker
-        .inspect_container(id, None)
-        .await
-        .map_err(|e| format!("inspecting it failed: {e}"))?;
-    let host_port = info
-        .network_settings
-        .and_then(|n| n.ports)
-        .and_then(|p| p.get(port_key).cloned().flatten())
-        .and_then(|bindings| bindings.into_iter().find_map(|b| b.host_port))
-        .filter(|p| !p.is_empty())
-        .ok_or_else(|| format!("port {port_key} was not published"))?;
-    format!("http://127.0.0.1:{host_port}{path}")
-        .parse()
-        .map_err(|e| format!("bad endpoint URL: {e}"))
+/// `name` and tag of an image reference (`erlmcp:0.5`, `localhost:5000/x` is `latest`),
+/// for `testcontainers`, which joins them again with a colon.
+fn split_reference(image: &str) -> (String, String) {
+    match image.rsplit_once(':') {
+        Some((name, tag)) if !tag.contains('/') => (name.to_string(), tag.to_string()),
+        _ => (image.to_string(), "latest".to_string()),
+    }
 }
 
-async fn is_running(docker: &Docker, id: &str) -> bool {
-    docker
-        .inspect_container(id, None)
-        .await
-        .ok()
-        .and_then(|i| i.state)
-        .and_then(|s| s.running)
-        .unwrap_or(false)
+/// A container's arguments: its entrypoint and command as one list, or (without
+/// `override_entrypoint`) only the command, after the image's entrypoint.
+struct Argv {
+    override_entrypoint: bool,
+    args: Vec<String>,
 }
 
+/// How a stopped container ended, from the engine (bollard: `testcontainers` reports the
+/// exit code, not whether the memory limit killed it).
 async fn exit_status(docker: &Docker, id: &str) -> String {
     match docker.inspect_container(id, None).await {
         Ok(info) => {
@@ -623,39 +641,92 @@ async fn exit_status(docker: &Docker, id: &str) -> String {
     }
 }
 
+/// A start that `testcontainers` could not complete.
+enum StartError {
+    /// The engine would not create the container (nothing to remove).
+    Create(DockerError),
+    /// Created but not started, or not within the startup timeout (removed again).
+    Start {
+        reason: String,
+        log_tail: Vec<String>,
+    },
+}
+
+impl StartError {
+    fn into_sut_error(self, what: String, timeout: Duration) -> SutError {
+        match self {
+            Self::Create(e) => e.into(),
+            Self::Start { reason, log_tail } => SutError::NotReady {
+                what,
+                timeout,
+                reason,
+                log_tail,
+            },
+        }
+    }
+}
+
 /// A started container; removed by [`RunningContainer::stop`] or, failing that, on drop.
 #[derive(Debug)]
 pub(super) struct RunningContainer {
+    /// `testcontainers`' bollard client, for what it does not do (stats, the exit status).
     docker: Docker,
+    /// `None` once removed.
+    container: Option<ContainerAsync<GenericImage>>,
     id: String,
     /// The container's name, when the harness chose one (cluster nodes).
     name: Option<String>,
     logs: Option<LogFollower>,
-    removed: bool,
 }
 
 impl RunningContainer {
-    /// Creates a container from `body` (an `image`'s) and puts it under the watchdog.
-    async fn create(
+    /// Creates and starts a container through `testcontainers` and puts it under the
+    /// watchdog. On failure nothing is left: what it created is found by its `start`
+    /// label and removed.
+    async fn start(
         docker: &Docker,
-        options: Option<CreateContainerOptions>,
-        body: ContainerCreateBody,
-        image: &str,
+        request: ContainerRequest<GenericImage>,
+        start: &str,
+        logs: LogFollower,
         name: Option<String>,
-    ) -> Result<Self, SutError> {
-        let id = docker
-            .create_container(options, body)
-            .await
-            .map_err(|e| DockerError::new(format!("creating a container from {image}"), e))?
-            .id;
-        docker::watch(&id);
-        Ok(Self {
-            docker: docker.clone(),
-            id,
-            name,
-            logs: None,
-            removed: false,
-        })
+    ) -> Result<Self, StartError> {
+        let image = request.descriptor();
+        docker::arm_watchdog();
+        match request.start().await {
+            Ok(container) => {
+                let id = container.id().to_string();
+                docker::watch(&id);
+                Ok(Self {
+                    docker: docker.clone(),
+                    container: Some(container),
+                    id,
+                    name,
+                    logs: Some(logs),
+                })
+            }
+            Err(e) => {
+                docker::remove_start(docker, start).await;
+                use testcontainers::TestcontainersError::{Client, WaitContainer};
+                use testcontainers::core::client::ClientError;
+                match e {
+                    Client(ClientError::CreateContainer(e)) => Err(StartError::Create(
+                        DockerError::new(format!("creating a container from {image}"), e),
+                    )),
+                    Client(ClientError::StartContainer(e)) => Err(StartError::Start {
+                        reason: format!("the engine refused to start it: {e}"),
+                        log_tail: logs.finish().await,
+                    }),
+                    WaitContainer(e) => Err(StartError::Start {
+                        reason: format!("starting it: {e}"),
+                        log_tail: logs.finish().await,
+                    }),
+                    e => Err(StartError::Create(DockerError::new(
+                        format!("starting a container from {image}"),
+                        e,
+                    ))),
+                }
+            }
+        }
     }
 
     /// The engine and container id, for resource sampling.
@@ -679,6 +750,28 @@ impl RunningContainer {
         self.logs.as_ref().is_some_and(|l| l.ended())
     }
 
+    /// Whether the engine says the container runs.
+    async fn container_running(&self) -> bool {
+        match &self.container {
+            Some(c) => c.is_running().await.unwrap_or(false),
+            None => false,
+        }
+    }
+
+    /// `http://127.0.0.1:<published port><path>` for the container's `port`.
+    async fn host_url(&self, port: u16, path: &str) -> Result<url::Url, String> {
+        let Some(container) = &self.container else {
+            return Err("it is gone".into());
+        };
+        let host_port = container
+            .get_host_port_ipv4(port.tcp())
+            .await
+            .map_err(|e| format!("port {port}/tcp was not published: {e}"))?;
+        format!("http://127.0.0.1:{host_port}{path}")
+            .parse()
+            .map_err(|e| format!("bad endpoint URL: {e}"))
+    }
+
     /// Stops (2 s grace), removes the container and finishes its log.
     pub(super) async fn stop(mut self) {
         self.remove().await;
@@ -688,17 +781,20 @@ impl RunningContainer {
     }
 
     async fn remove(&mut self) {
-        let options = StopContainerOptions {
-            t: Some(2),
-            ..Default::default()
+        let Some(container) = self.container.take() else {
+            return;
         };
-        let _ = self.docker.stop_container(&self.id, Some(options)).await;
-        match docker::remove(&self.docker, &self.id).await {
-            Ok(()) => {
-                self.removed = true;
-                docker::unwatch(&self.id);
+        let _ = container.stop_with_timeout(Some(2)).await;
+        match container.rm().await {
+            Ok(()) => docker::unwatch(&self.id),
+            Err(e) => {
+                // Gone already, or the engine failed: make sure, the way leftovers go.
+                tracing::debug!("removing container {}: {e}", self.id);
+                match docker::remove(&self.docker, &self.id).await {
+                    Ok(()) => docker::unwatch(&self.id),
+                    Err(e) => tracing::warn!("{e}"),
+                }
             }
-            Err(e) => tracing::warn!("{e}"),
         }
     }
 
@@ -721,22 +817,28 @@ impl RunningContainer {
 
 impl Drop for RunningContainer {
     fn drop(&mut self) {
-        if let Some(logs) = &self.logs {
-            logs.task.abort();
-        }
-        if !self.removed {
+        if let Some(container) = self.container.take() {
+            // Not `testcontainers`' drop: it blocks this thread on the runtime that opened
+            // its client's connections, which may be this very thread (a current-thread
+            // runtime) or gone, and panics outside a runtime. The container is removed
+            // with a fresh client on a thread of its own instead, and the handle, whose
+            // container is gone, is forgotten (a few hundred bytes, after an error or a
+            // panic only).
             docker::remove_blocking(vec![self.id.clone()], Vec::new());
             docker::unwatch(&self.id);
+            std::mem::forget(container);
         }
     }
 }
 
-/// Copies the container's output to the log file and remembers its last lines.
+/// Copies the container's output to the log file and remembers its last lines, as the
+/// `testcontainers` log consumer of the container ([`LogSink`]).
 #[derive(Debug)]
 struct LogFollower {
     state: Arc<Mutex<LogState>>,
     ended: Arc<AtomicBool>,
-    task: tokio::task::JoinHandle<()>,
+    /// Closed when the sink is dropped: the output has ended.
+    done: Option<tokio::sync::oneshot::Receiver<()>>,
 }
 
 #[derive(Debug, Default)]
@@ -769,8 +871,50 @@ impl LogState {
     }
 }
 
+/// What `testcontainers` feeds a container's output to (stdout and stderr in the order the
+/// engine sends them, from the start on, following until the container is gone). It drops
+/// the consumer when the output ends, which is how the end is noticed.
+#[derive(Debug)]
+struct LogSink {
+    state: Arc<Mutex<LogState>>,
+    ended: Arc<AtomicBool>,
+    file: Mutex<Option<std::fs::File>>,
+    _done: tokio::sync::oneshot::Sender<()>,
+}
+
+impl LogConsumer for LogSink {
+    fn accept<'a>(&'a self, record: &'a LogFrame) -> BoxFuture<'a, ()> {
+        let bytes: &[u8] = match record {
+            LogFrame::StdOut(b) | LogFrame::StdErr(b) => b,
+        };
+        if let Ok(mut file) = self.file.lock()
+            && let Some(f) = file.as_mut()
+        {
+            use std::io::Write;
+            let _ = f.write_all(bytes);
+        }
+        if let Ok(mut s) = self.state.lock() {
+            s.push(bytes);
+        }
+        Box::pin(std::future::ready(()))
+    }
+}
+
+impl Drop for LogSink {
+    fn drop(&mut self) {
+        if let Ok(mut s) = self.state.lock()
+            && !s.partial.is_empty()
+        {
+            let rest = std::mem::take(&mut s.partial);
+            s.add_line(rest);
+        }
+        self.ended.store(true, Ordering::SeqCst);
+    }
+}
+
 impl LogFollower {
-    fn start(docker: &Docker, id: &str, file: Option<&Path>, readiness: &Readiness) -> Self {
+    /// A follower and the sink to give `testcontainers` as the container's log consumer.
+    fn new(file: Option<&Path>, readiness: &Readiness) -> (Self, LogSink) {
         let state = Arc::new(Mutex::new(LogState {
             needle: match readiness {
                 Readiness::Log(n) => Some(n.clone()),
@@ -779,40 +923,25 @@ impl LogFollower {
             ..Default::default()
         }));
         let ended = Arc::new(AtomicBool::new(false));
-        let mut out = file.and_then(|path| {
+        let out = file.and_then(|path| {
             if let Some(dir) = path.parent() {
                 let _ = std::fs::create_dir_all(dir);
             }
             std::fs::File::create(path).ok()
         });
-        let options = LogsOptions {
-            follow: true,
-            stdout: true,
-            stderr: true,
-            ..Default::default()
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let sink = LogSink {
+            state: state.clone(),
+            ended: ended.clone(),
+            file: Mutex::new(out),
+            _done: tx,
         };
-        let mut stream = docker.logs(id, Some(options));
-        let (task_state, task_ended) = (state.clone(), ended.clone());
-        let task = tokio::spawn(async move {
-            use std::io::Write;
-            while let Some(Ok(chunk)) = stream.next().await {
-                let bytes = chunk.as_ref();
-                if let Some(f) = out.as_mut() {
-                    let _ = f.write_all(bytes);
-                }
-                if let Ok(mut s) = task_state.lock() {
-                    s.push(bytes);
-                }
-            }
-            if let Ok(mut s) = task_state.lock()
-                && !s.partial.is_empty()
-            {
-                let rest = std::mem::take(&mut s.partial);
-                s.add_line(rest);
-            }
-            task_ended.store(true, Ordering::SeqCst);
-        });
-        Self { state, ended, task }
+        let follower = Self {
+            state,
+            ended,
+            done: Some(rx),
+        };
+        (follower, sink)
     }
 
     fn seen(&self) -> bool {
@@ -825,13 +954,9 @@ impl LogFollower {
 
     /// Waits (briefly) for the output to end, which it does once the container is gone,
     /// and returns its last lines.
-    async fn finish(self) -> Vec<String> {
-        let abort = self.task.abort_handle();
-        if tokio::time::timeout(Duration::from_secs(3), self.task)
-            .await
-            .is_err()
-        {
-            abort.abort();
+    async fn finish(mut self) -> Vec<String> {
+        if let Some(done) = self.done.take() {
+            let _ = tokio::time::timeout(Duration::from_secs(3), done).await;
         }
         self.state
             .lock()
@@ -843,6 +968,27 @@ impl LogFollower {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn image_references_split_into_name_and_tag() {
+        let split = |r: &str| {
+            let (name, tag) = split_reference(r);
+            (format!("{name}:{tag}"), tag)
+        };
+        assert_eq!(
+            split("erlmcp-erlsci:0.5"),
+            ("erlmcp-erlsci:0.5".into(), "0.5".into())
+        );
+        assert_eq!(split("erlmcp"), ("erlmcp:latest".into(), "latest".into()));
+        assert_eq!(
+            split("localhost:5000/erlmcp"),
+            ("localhost:5000/erlmcp:latest".into(), "latest".into())
+        );
+        assert_eq!(
+            split("localhost:5000/erlmcp:1").0,
+            "localhost:5000/erlmcp:1".to_string()
+        );
+    }
 
     #[test]
     fn log_state_keeps_the_tail_and_spots_the_needle() {

@@ -1,6 +1,12 @@
 //! The reference server's image, built locally from the harness's own binary: `FROM scratch`
 //! with the executable and the shared libraries `ldd` lists, tagged by the binary's SHA-256
 //! so an unchanged binary is never built twice. Nothing is pulled.
+//!
+//! Built with bollard (the client `testcontainers` uses, from [`super::docker::connect`]), not
+//! with `testcontainers`' `GenericBuildableImage`: that one cannot label the image
+//! (`erlmcp-perf.image=refserver`) and reads only the `stream` lines of the build's progress,
+//! not its `error_detail`, so a failed step's message and the build's output would be lost;
+//! here they make the error. The containers run from the image are `testcontainers`'.
 
 use std::path::{Path, PathBuf};
 
