@@ -129,6 +129,69 @@ fn reference_container_reports_docker_resources() {
     );
 }
 
+#[test]
+fn a_container_is_loaded_over_websocket_and_tcp() {
+    if !docker_ready("a_container_is_loaded_over_websocket_and_tcp") {
+        return;
+    }
+    for (transport, command, port, endpoint) in [
+        (
+            "websocket",
+            "[--bind, \"0.0.0.0:8080\", --allow-any-host]",
+            8080,
+            "/mcp/ws",
+        ),
+        (
+            "tcp",
+            "[--bind, \"0.0.0.0:8080\", --tcp-bind, \"0.0.0.0:9000\", --allow-any-host]",
+            9000,
+            "/mcp",
+        ),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let profile = dir.path().join("ref.yml");
+        std::fs::write(
+            &profile,
+            format!(
+                "kind: container\nbuild: refserver\ncommand: {command}\nports: {port}\ntransport: {transport}\nendpoint: {endpoint}\nreadiness: initialize\nstartup_timeout: 30s\ncpus: 1\nmemory: 512M\n"
+            ),
+        )
+        .unwrap();
+        let spec = profile::load(&profile)
+            .and_then(|p| p.to_spec(&context()))
+            .unwrap_or_else(|e| panic!("{e}"));
+        let file = scenario_file(dir.path(), "container", SHORT_LOAD);
+        let r = run(&file, spec, dir.path());
+        assert_eq!(
+            (r.sut.kind.as_str(), r.sut.transport.as_str()),
+            ("container", transport)
+        );
+        assert!(
+            r.sut.endpoint.starts_with(if transport == "tcp" {
+                "tcp://127.0.0.1:"
+            } else {
+                "ws://127.0.0.1:"
+            }),
+            "{}",
+            r.sut.endpoint
+        );
+        assert_eq!(
+            (r.throughput.attempts, r.errors.total),
+            (300, 0),
+            "{transport}: {:?}",
+            r.errors
+        );
+        assert_eq!(
+            r.resources.as_ref().map(|r| r.source.as_str()),
+            Some("docker")
+        );
+    }
+    assert!(
+        containers_of(std::process::id()).is_empty(),
+        "a container outlived its run"
+    );
+}
+
 /// Guards the Docker API version against a dependency bump: the client `testcontainers`
 /// starts containers with (bollard, configured for API 1.53) must put on the wire a version
 /// this engine accepts (bollard 0.21 puts none, and the engine answers in its own), and a

@@ -27,8 +27,8 @@ use testcontainers::runners::AsyncRunner;
 use testcontainers::{ContainerAsync, ContainerRequest, GenericImage, ImageExt};
 
 use super::docker::{self, DockerError};
-use super::{RunningSut, SutError, SutInfo, refimage};
-use crate::mcp::{Endpoint, Session, SessionOptions, StdioCommand, Transport};
+use super::{RunningSut, SutError, SutInfo, endpoint_over, readiness, refimage};
+use crate::mcp::{Endpoint, StdioCommand, Transport};
 
 /// Lines of the container's log kept in memory for error messages.
 const TAIL_LINES: usize = 20;
@@ -220,11 +220,11 @@ impl ContainerSpec {
         for node in 1..=self.nodes {
             let log = log.as_deref().map(|p| node_log(p, node));
             match self.start_node(&plan, node, log).await {
-                Ok((running, url)) => {
+                Ok((running, endpoint)) => {
                     names.push(running.name.clone().unwrap_or_else(|| running.id.clone()));
                     containers.push(running);
-                    endpoints.push(Endpoint::Http(url.clone()));
-                    urls.push(url.to_string());
+                    urls.push(endpoint.to_string());
+                    endpoints.push(endpoint);
                 }
                 Err(e) => {
                     for c in containers {
@@ -252,7 +252,7 @@ impl ContainerSpec {
                 kind: "container".into(),
                 description,
                 endpoint: urls.join(", "),
-                transport: "http".into(),
+                transport: self.transport.to_string(),
                 version,
                 binary_sha256,
                 faults: self.faults.clone(),
@@ -270,7 +270,7 @@ impl ContainerSpec {
         plan: &NodePlan<'_>,
         node: u32,
         log: Option<PathBuf>,
-    ) -> Result<(RunningContainer, url::Url), SutError> {
+    ) -> Result<(RunningContainer, Endpoint), SutError> {
         let image = plan.image;
         let what = if self.nodes > 1 {
             format!("container {} node {node} ({image})", self.name)
@@ -300,15 +300,18 @@ impl ContainerSpec {
         let running = RunningContainer::start(plan.docker, request, &start, logs, name)
             .await
             .map_err(|e| e.into_sut_error(what.clone(), self.startup_timeout))?;
-        let url = match running.host_url(self.port, &self.endpoint_path).await {
-            Ok(url) => url,
+        let endpoint = match running.host_url(self.port, &self.endpoint_path).await {
+            Ok(url) => endpoint_over(self.transport, url),
+            Err(reason) => Err(reason),
+        };
+        let endpoint = match endpoint {
+            Ok(endpoint) => endpoint,
             Err(reason) => return Err(running.fail(what, self.startup_timeout, reason).await),
         };
-        let endpoint = Endpoint::Http(url.clone());
         if let Err(reason) = self.wait_ready(&running, &endpoint).await {
             return Err(running.fail(what, self.startup_timeout, reason).await);
         }
-        Ok((running, url))
+        Ok((running, endpoint))
     }
 
     /// What `testcontainers` should start: `image` running `argv`, with the profile's
@@ -530,67 +533,15 @@ impl ContainerSpec {
                     "the container exited before it was ready ({status})"
                 ));
             }
-            let last = match self.check_ready(running, endpoint).await {
+            let seen = || running.logs.as_ref().is_some_and(|l| l.seen());
+            let last = match readiness::check(&self.readiness, endpoint, seen).await {
                 Ok(()) => return Ok(()),
                 Err(e) => e,
             };
             if Instant::now() >= deadline {
                 return Err(format!("timed out; last check: {last}"));
             }
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        }
-    }
-
-    async fn check_ready(
-        &self,
-        running: &RunningContainer,
-        endpoint: &Endpoint,
-    ) -> Result<(), String> {
-        let probe_timeout = Duration::from_secs(2);
-        match &self.readiness {
-            Readiness::Log(needle) => {
-                if running.logs.as_ref().is_some_and(|l| l.seen()) {
-                    Ok(())
-                } else {
-                    Err(format!("no log line containing {needle:?} yet"))
-                }
-            }
-            Readiness::Initialize => {
-                let options = SessionOptions {
-                    timeout: probe_timeout,
-                    ..Default::default()
-                };
-                let session = Session::open(endpoint, options)
-                    .await
-                    .map_err(|e| format!("initialize failed: {e}"))?;
-                let _ = session.close().await;
-                Ok(())
-            }
-            Readiness::Http(path) => {
-                let Endpoint::Http(url) = endpoint else {
-                    return Err(format!(
-                        "an HTTP readiness path needs an HTTP endpoint, not {endpoint}"
-                    ));
-                };
-                let mut url = url.clone();
-                url.set_path(path);
-                let client = reqwest::Client::builder()
-                    .no_proxy()
-                    .timeout(probe_timeout)
-                    .build()
-                    .map_err(|e| e.to_string())?;
-                let status = client
-                    .get(url.clone())
-                    .send()
-                    .await
-                    .map_err(|e| format!("GET {url}: {e}"))?
-                    .status();
-                if status.is_success() {
-                    Ok(())
-                } else {
-                    Err(format!("GET {url} answered {status}"))
-                }
-            }
+            tokio::time::sleep(readiness::PROBE_INTERVAL).await;
         }
     }
 }

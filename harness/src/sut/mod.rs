@@ -108,6 +108,28 @@ pub enum SutError {
     ImageMissing { image: String },
 }
 
+/// The MCP endpoint over `transport` of a server whose HTTP endpoint is `url`
+/// (`http://host:port/path`): the URL itself, its `ws://` twin, or its address for TCP.
+fn endpoint_over(transport: Transport, url: url::Url) -> Result<crate::mcp::Endpoint, String> {
+    use crate::mcp::Endpoint;
+    match transport {
+        Transport::Http => Ok(Endpoint::Http(url)),
+        Transport::WebSocket => {
+            let mut url = url;
+            url.set_scheme("ws")
+                .map_err(|()| format!("cannot make a WebSocket URL of {url}"))?;
+            Ok(Endpoint::WebSocket(url))
+        }
+        Transport::Tcp => url
+            .socket_addrs(|| None)
+            .ok()
+            .and_then(|addrs| addrs.first().copied())
+            .map(Endpoint::Tcp)
+            .ok_or_else(|| format!("{url} names no address")),
+        Transport::Stdio => Err("a stdio server listens on no port".into()),
+    }
+}
+
 /// Creates (empty) the SUT's log file at `path`, and the directories above it.
 fn create_log(path: &std::path::Path) -> std::io::Result<std::fs::File> {
     if let Some(dir) = path.parent() {

@@ -52,17 +52,10 @@ pub struct Listen {
 impl Listen {
     /// The MCP endpoint on 127.0.0.1.
     pub fn endpoint(&self) -> Result<Endpoint, String> {
-        let url = |scheme: &str| {
-            format!("{scheme}://127.0.0.1:{}{}", self.port, self.path)
-                .parse::<url::Url>()
-                .map_err(|e| format!("bad endpoint path {:?}: {e}", self.path))
-        };
-        match self.transport {
-            Transport::Http => Ok(Endpoint::Http(url("http")?)),
-            Transport::WebSocket => Ok(Endpoint::WebSocket(url("ws")?)),
-            Transport::Tcp => Ok(Endpoint::Tcp(([127, 0, 0, 1], self.port).into())),
-            Transport::Stdio => Err("a stdio server listens on no port".into()),
-        }
+        let url = format!("http://127.0.0.1:{}{}", self.port, self.path)
+            .parse::<url::Url>()
+            .map_err(|e| format!("bad endpoint path {:?}: {e}", self.path))?;
+        super::endpoint_over(self.transport, url)
     }
 }
 

@@ -424,15 +424,11 @@ impl Checker<'_> {
                 .map_err(|e| self.error("transport", e.to_string()))?,
         };
         match (raw.kind, transport) {
-            (Kind::Process, _) | (Kind::Container, Transport::Stdio) => {}
-            (Kind::Container | Kind::Url, Transport::Http) => {}
-            (Kind::Container | Kind::Url, other) => {
+            (Kind::Process | Kind::Container, _) | (Kind::Url, Transport::Http) => {}
+            (Kind::Url, other) => {
                 return Err(self.error(
                     "transport",
-                    format!(
-                        "{other}: a {} profile speaks http or stdio",
-                        kind_name(raw.kind)
-                    ),
+                    format!("{other}: a url profile speaks http (its URL)"),
                 ));
             }
             (Kind::Embedded, _) => {}
@@ -733,15 +729,6 @@ impl SutProfile {
     }
 }
 
-fn kind_name(kind: Kind) -> &'static str {
-    match kind {
-        Kind::Embedded => "embedded",
-        Kind::Container => "container",
-        Kind::Process => "process",
-        Kind::Url => "url",
-    }
-}
-
 /// Expands `${NAME}` and `${NAME:-default}` from the environment; an unset `${NAME}` with
 /// no default is an error.
 pub fn expand_vars(text: &str) -> Result<String, String> {
@@ -997,8 +984,11 @@ mod tests {
         let keepalive =
             parse_here("kind: process\ncommand: [/bin/cat]\nkeepalive: [x]\n").unwrap_err();
         assert_eq!(keepalive.field, "keepalive", "{keepalive}");
-        let websocket = parse_here("kind: container\nimage: x\ntransport: ws\n").unwrap_err();
+        let websocket =
+            parse_here("kind: url\nurl: http://127.0.0.1:1/mcp\ntransport: ws\n").unwrap_err();
         assert_eq!(websocket.field, "transport", "{websocket}");
+        let container = parse_here("kind: container\nimage: x\ntransport: ws\n").unwrap();
+        assert_eq!(container.transport, Transport::WebSocket);
         let cluster =
             parse_here("kind: container\nimage: x\ntransport: stdio\nnodes: 2\n").unwrap_err();
         assert_eq!(cluster.field, "nodes", "{cluster}");
