@@ -27,7 +27,8 @@ use testcontainers::runners::AsyncRunner;
 use testcontainers::{ContainerAsync, ContainerRequest, GenericImage, ImageExt};
 
 use super::docker::{self, DockerError};
-use super::{RunningSut, SutError, SutInfo, endpoint_over, readiness, refimage};
+use super::readiness::{self, Readiness};
+use super::{RunningSut, SutError, SutInfo, endpoint_over, refimage};
 use crate::mcp::{Endpoint, StdioCommand, Transport};
 
 /// Lines of the container's log kept in memory for error messages.
@@ -44,17 +45,6 @@ pub enum ImageSource {
         binary: PathBuf,
         prefix_args: Vec<String>,
     },
-}
-
-/// When a started container counts as ready for load.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Readiness {
-    /// An MCP `initialize` (and `notifications/initialized`) completes at the endpoint.
-    Initialize,
-    /// `GET <path>` on the MCP port answers 2xx.
-    Http(String),
-    /// A log line (stdout or stderr) contains this text.
-    Log(String),
 }
 
 /// CPU and memory limits, and optional CPU pinning.

@@ -14,11 +14,12 @@ use std::path::PathBuf;
 use serde::{Deserialize, Serialize};
 
 pub use crate::mcp::Transport;
-pub use container::{ContainerSpec, FileMount, ImageSource, Limits, Readiness};
+pub use container::{ContainerSpec, FileMount, ImageSource, Limits};
 pub use docker::DockerError;
 pub use embedded::EmbeddedSpec;
 pub use process::{Listen, ProcessSpec};
 pub use profile::{ProfileError, SpecContext, SutProfile};
+pub use readiness::Readiness;
 pub use target::{TargetError, check_loopback};
 
 /// What to run the load against.

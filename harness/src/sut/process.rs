@@ -11,8 +11,8 @@ use std::time::{Duration, Instant};
 
 use tokio::process::Command;
 
-use super::container::Readiness;
 use super::embedded::{ServerProcess, file_sha256, log_tail};
+use super::readiness::Readiness;
 use super::{RunningSut, SutError, SutInfo, readiness};
 use crate::mcp::{Endpoint, LivePids, StdioCommand, Transport};
 

@@ -32,7 +32,8 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use super::container::{ContainerSpec, FileMount, ImageSource, Limits, Readiness};
+use super::container::{ContainerSpec, FileMount, ImageSource, Limits};
+use super::readiness::Readiness;
 use super::{EmbeddedSpec, Listen, ProcessSpec, SutSpec};
 use crate::mcp::Transport;
 use crate::scenario::locate::{Step, line_of};

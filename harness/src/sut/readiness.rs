@@ -3,8 +3,18 @@
 
 use std::time::Duration;
 
-use super::container::Readiness;
 use crate::mcp::{Endpoint, Session, SessionOptions};
+
+/// When a started server counts as ready for load.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Readiness {
+    /// An MCP `initialize` (and `notifications/initialized`) completes at the endpoint.
+    Initialize,
+    /// `GET <path>` on the MCP port answers 2xx.
+    Http(String),
+    /// A log line (stdout or stderr) contains this text.
+    Log(String),
+}
 
 /// Bound on one readiness probe.
 const PROBE_TIMEOUT: Duration = Duration::from_secs(2);
