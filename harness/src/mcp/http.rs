@@ -2,18 +2,17 @@
 //! (a session the server lost is opened again), `DELETE` at the end.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, RwLock};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use super::DEFAULT_PROTOCOL_VERSION;
 use super::connections::{Connections, Lease};
 use super::handshake::{self, INITIALIZE_ID, INITIALIZED};
 use super::http1::{Conn, ContentKind, Framing, Head, HttpError};
 use super::jsonrpc::{RequestTemplate, classify_message};
 use super::opening::{SessionError, SessionOptions};
 use super::outcome::{ErrorClass, Outcome, ProtocolViolation};
-use super::recovery::Renewal;
+use super::recovery::Renewable;
 use super::sse::SseParser;
 
 /// How long the rest of an event stream whose response has arrived is read in the
@@ -28,13 +27,11 @@ pub struct HttpSession {
     /// The request line's path and the `Host` header.
     path: String,
     host: String,
-    /// The version `initialize` negotiated (empty while it runs).
+    /// The version `initialize` negotiated (empty until it answers).
     negotiated: String,
     /// The server's id for the session and the POST head that carries it; replaced when
     /// the server loses the session and it is opened again.
-    identity: RwLock<Arc<Identity>>,
-    /// Held while a lost session is opened again, so that it is opened once.
-    renewing: tokio::sync::Mutex<()>,
+    identity: Renewable<Identity>,
     next_id: AtomicU64,
     options: SessionOptions,
 }
@@ -46,8 +43,6 @@ struct Identity {
     /// A POST's request line and headers, up to the value of `Content-Length`: built once
     /// per identity, copied into the connection's buffer per request.
     post: Vec<u8>,
-    /// Counts the times the session was opened.
-    generation: u64,
 }
 
 /// A request body: a template with its id, or fixed bytes.
@@ -83,27 +78,22 @@ impl HttpSession {
             path,
             host,
             negotiated: String::new(),
-            identity: RwLock::new(Arc::new(Identity {
+            identity: Renewable::new(Identity {
                 session_id: None,
                 post: Vec::new(),
-                generation: 0,
-            })),
-            renewing: tokio::sync::Mutex::new(()),
+            }),
             next_id: AtomicU64::new(1),
             options,
         };
-        let (identity, version) = session.handshake(1).await?;
+        let (identity, version) = session.handshake().await?;
         session.negotiated = version;
-        *session
-            .identity
-            .get_mut()
-            .unwrap_or_else(|e| e.into_inner()) = Arc::new(identity);
+        session.identity.set_first(identity);
         Ok(session)
     }
 
     /// `initialize` and `notifications/initialized`: the session's new identity and the
     /// version the server negotiated.
-    async fn handshake(&self, generation: u64) -> Result<(Identity, String), SessionError> {
+    async fn handshake(&self) -> Result<(Identity, String), SessionError> {
         let init_error = |class, detail| SessionError::Initialize {
             url: self.url.to_string(),
             class,
@@ -131,7 +121,6 @@ impl HttpSession {
         let identity = Identity {
             post: self.request_head("POST", Some(&version), session_id.as_deref()),
             session_id,
-            generation,
         };
         self.notify_initialized(&identity.post).await?;
         Ok((identity, version))
@@ -173,53 +162,26 @@ impl HttpSession {
         })
     }
 
-    /// The session's current identity.
-    fn identity(&self) -> Arc<Identity> {
-        self.identity
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone()
-    }
-
     /// Whether the server runs stateful sessions (it handed out a session id).
     pub fn stateful(&self) -> bool {
-        self.identity().session_id.is_some()
+        self.identity.current().0.session_id.is_some()
     }
 
     /// The protocol version negotiated in `initialize`.
     pub fn protocol_version(&self) -> &str {
-        if self.negotiated.is_empty() {
-            DEFAULT_PROTOCOL_VERSION
-        } else {
-            &self.negotiated
-        }
+        &self.negotiated
     }
 
-    /// Opens the session again after the server answered 404 for `lost`, as the
-    /// specification asks of a client: a new `initialize`, once for all the requests that
-    /// found it lost. Returns the identity to send with.
-    async fn renew(&self, lost: &Identity) -> Result<Arc<Identity>, SessionError> {
-        let lost_at = Instant::now();
-        let _renewing = self.renewing.lock().await;
-        let current = self.identity();
-        if current.generation != lost.generation {
-            return Ok(current);
-        }
-        match self.handshake(current.generation + 1).await {
-            Ok((identity, _)) => {
-                let identity = Arc::new(identity);
-                *self.identity.write().unwrap_or_else(|e| e.into_inner()) = identity.clone();
-                self.options.recovery.renewed(Renewal {
-                    lost_at,
-                    took: lost_at.elapsed(),
-                });
-                Ok(identity)
-            }
-            Err(e) => {
-                self.options.recovery.renewal_failed();
-                Err(e)
-            }
-        }
+    /// Opens the session again after the server answered 404 for generation `lost`, as
+    /// the specification asks of a client: a new `initialize`, once for all the requests
+    /// that found it lost. Returns the identity to send with.
+    async fn renew(&self, lost: u64) -> Result<Arc<Identity>, SessionError> {
+        let handshake = || async { self.handshake().await.map(|(identity, _)| identity) };
+        let (identity, _) = self
+            .identity
+            .renew(lost, &self.options.recovery, handshake)
+            .await?;
+        Ok(identity)
     }
 
     /// Sends a request (`head` and `body`) on a connection of the session and reads the
@@ -330,11 +292,11 @@ impl HttpSession {
     pub async fn request(&self, template: &RequestTemplate) -> Outcome {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let answer = tokio::time::timeout(self.options.timeout, async {
-            let identity = self.identity();
+            let (identity, generation) = self.identity.current();
             match self.exchange(&identity, template, id).await {
                 Err(ErrorClass::HttpStatus(404)) if identity.session_id.is_some() => {
                     let renewed = self
-                        .renew(&identity)
+                        .renew(generation)
                         .await
                         .map_err(|_| ErrorClass::HttpStatus(404))?;
                     self.exchange(&renewed, template, id).await
@@ -353,7 +315,7 @@ impl HttpSession {
     /// Ends the session with `DELETE` (servers without sessions, or that refuse it with
     /// 405, are fine). Failures are returned for logging only.
     pub async fn close(&self) -> Result<(), ErrorClass> {
-        let identity = self.identity();
+        let (identity, _) = self.identity.current();
         let Some(id) = identity.session_id.as_deref() else {
             return Ok(());
         };

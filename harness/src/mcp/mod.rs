@@ -28,7 +28,7 @@ pub use jsonrpc::{RequestTemplate, classify_message};
 pub use opening::{DEFAULT_CONNECTIONS, SessionError, SessionOptions};
 pub use operation::Operation;
 pub use outcome::{ErrorClass, Outcome, ProtocolViolation};
-pub use recovery::{Recovery, RecoveryCounts, Renewal};
+pub use recovery::{Recovery, RecoveryCounts};
 pub use redial::Redial;
 pub use session::Session;
 pub use sse::SseParser;

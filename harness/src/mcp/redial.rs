@@ -6,14 +6,13 @@
 //! were waiting when the connection broke are lost, as the specification says of a broken
 //! stream; a request is never sent twice.
 
-use std::sync::{Arc, Mutex, PoisonError, RwLock};
-use std::time::Instant;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use super::endpoint::Endpoint;
 use super::jsonrpc::RequestTemplate;
 use super::opening::{SessionError, SessionOptions};
 use super::outcome::{ErrorClass, Outcome};
-use super::recovery::Renewal;
+use super::recovery::Renewable;
 use super::stream::StreamSession;
 use super::wire;
 
@@ -22,11 +21,7 @@ use super::wire;
 pub struct Redial {
     endpoint: Endpoint,
     options: SessionOptions,
-    current: RwLock<(Arc<StreamSession>, u64)>,
-    /// Held while dialing, so that one request dials at a time.
-    dialing: tokio::sync::Mutex<()>,
-    /// When a request first found the current connection gone.
-    lost_since: Mutex<Option<Instant>>,
+    session: Renewable<StreamSession>,
     /// Sessions whose connection broke, closed with the live one at the end (a stdio
     /// server's process is reaped then).
     retired: Mutex<Vec<Arc<StreamSession>>>,
@@ -69,22 +64,15 @@ impl Redial {
             endpoint: endpoint.clone(),
             protocol_version: first.protocol_version().to_string(),
             options,
-            current: RwLock::new((Arc::new(first), 0)),
-            dialing: tokio::sync::Mutex::new(()),
-            lost_since: Mutex::new(None),
+            session: Renewable::new(first),
             retired: Mutex::new(Vec::new()),
         })
-    }
-
-    fn current(&self) -> (Arc<StreamSession>, u64) {
-        let current = self.current.read().unwrap_or_else(PoisonError::into_inner);
-        (current.0.clone(), current.1)
     }
 
     /// Sends one request, on a new session if the connection is gone; the whole of it
     /// within the request timeout.
     pub async fn request(&self, template: &RequestTemplate) -> Outcome {
-        let (session, generation) = self.current();
+        let (session, generation) = self.session.current();
         if !session.is_closed() {
             return session.request(template).await;
         }
@@ -97,45 +85,21 @@ impl Redial {
         again.await.unwrap_or(Outcome::Failed(ErrorClass::Timeout))
     }
 
-    /// Dials again, unless another request did since `generation` was current.
+    /// Dials again, unless another request did since `generation` was current; the
+    /// session it replaces is kept to be closed at the end.
     async fn redial(&self, generation: u64) -> Result<Arc<StreamSession>, SessionError> {
-        let lost_since = *self
-            .lost_since
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .get_or_insert_with(Instant::now);
-        let _dialing = self.dialing.lock().await;
-        let (session, current) = self.current();
-        if current != generation {
-            return Ok(session);
+        let dial = || dial(&self.endpoint, self.options.clone());
+        let (session, replaced) = self
+            .session
+            .renew(generation, &self.options.recovery, dial)
+            .await?;
+        if let Some(old) = replaced {
+            self.retired
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .push(old);
         }
-        let recovery = &self.options.recovery;
-        match dial(&self.endpoint, self.options.clone()).await {
-            Ok(fresh) => {
-                let fresh = Arc::new(fresh);
-                let old = std::mem::replace(
-                    &mut *self.current.write().unwrap_or_else(PoisonError::into_inner),
-                    (fresh.clone(), generation + 1),
-                );
-                self.retired
-                    .lock()
-                    .unwrap_or_else(PoisonError::into_inner)
-                    .push(old.0);
-                *self
-                    .lost_since
-                    .lock()
-                    .unwrap_or_else(PoisonError::into_inner) = None;
-                recovery.renewed(Renewal {
-                    lost_at: lost_since,
-                    took: lost_since.elapsed(),
-                });
-                Ok(fresh)
-            }
-            Err(e) => {
-                recovery.renewal_failed();
-                Err(e)
-            }
-        }
+        Ok(session)
     }
 
     /// Ends the live session and reaps the ones it replaced; the live one's result.
@@ -145,7 +109,7 @@ impl Redial {
         for old in retired {
             let _ = old.close().await;
         }
-        self.current().0.close().await
+        self.session.current().0.close().await
     }
 
     /// The protocol version the first session negotiated.
@@ -162,6 +126,6 @@ impl Redial {
             .iter()
             .map(|s| s.unmatched_responses())
             .sum();
-        retired + self.current().0.unmatched_responses()
+        retired + self.session.current().0.unmatched_responses()
     }
 }

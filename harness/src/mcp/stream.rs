@@ -9,8 +9,9 @@
 //! ([`StreamSession::unmatched_responses`]), never delivered to another request.
 //!
 //! When the connection ends, every waiting request fails as `connect`, and so does every
-//! later one, at once ([`super::redial`] then opens a new session). A message larger than [`SessionOptions::max_body_bytes`] fails the
-//! waiting requests as `protocol:body_too_large` and closes the session. A message that is
+//! later one, at once ([`super::redial`] then opens a new session). A message larger than
+//! [`SessionOptions::max_body_bytes`] fails the waiting requests as
+//! `protocol:body_too_large` and closes the session. A message that is
 //! not a JSON object cannot be matched to a request: every request waiting at that moment
 //! fails as `protocol:bad_json`, and the session goes on.
 

@@ -64,18 +64,17 @@ impl RecoveryRecord {
         {
             return None;
         }
-        let mut took: Vec<f64> = counts
+        let took: Vec<f64> = counts
             .renewals
             .iter()
-            .map(|r| r.took.as_secs_f64() * 1e3)
+            .map(|took| took.as_secs_f64() * 1e3)
             .collect();
-        took.sort_by(f64::total_cmp);
         let round = |ms: f64| (ms * 100.0).round() / 100.0;
         Some(Self {
             outages,
             session_lost: counts.renewals.len() as u64,
             session_recovery_p50_ms: crate::units::median(&took).map(round),
-            session_recovery_max_ms: took.last().copied().map(round),
+            session_recovery_max_ms: took.iter().copied().reduce(f64::max).map(round),
             session_renewals_failed: counts.failed_renewals,
             resends: counts.resends,
         })
