@@ -15,7 +15,7 @@ use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use bollard::Docker;
 use bollard::models::{HostConfig, PortBinding};
@@ -515,24 +515,25 @@ impl ContainerSpec {
         running: &RunningContainer,
         endpoint: &Endpoint,
     ) -> Result<(), String> {
-        let deadline = Instant::now() + self.startup_timeout;
-        loop {
+        let exited = || async {
             if running.exited() && !running.container_running().await {
                 let status = exit_status(&running.docker, &running.id).await;
-                return Err(format!(
+                Some(format!(
                     "the container exited before it was ready ({status})"
-                ));
+                ))
+            } else {
+                None
             }
-            let seen = || running.logs.as_ref().is_some_and(|l| l.seen());
-            let last = match readiness::check(&self.readiness, endpoint, seen).await {
-                Ok(()) => return Ok(()),
-                Err(e) => e,
-            };
-            if Instant::now() >= deadline {
-                return Err(format!("timed out; last check: {last}"));
-            }
-            tokio::time::sleep(readiness::PROBE_INTERVAL).await;
-        }
+        };
+        let seen = || running.logs.as_ref().is_some_and(|l| l.seen());
+        readiness::wait(
+            &self.readiness,
+            endpoint,
+            self.startup_timeout,
+            exited,
+            seen,
+        )
+        .await
     }
 }
 

@@ -7,7 +7,7 @@
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use tokio::process::Command;
 
@@ -182,24 +182,21 @@ impl ProcessSpec {
             });
         }
         let mut child = command.spawn().map_err(spawn_error)?;
-        let deadline = Instant::now() + self.startup_timeout;
-        let ready = loop {
-            if let Ok(Some(status)) = child.try_wait() {
-                break Err(format!("it exited before it was ready ({status})"));
+        let exited = || {
+            let status = child.try_wait();
+            async move {
+                match status {
+                    Ok(Some(status)) => Some(format!("it exited before it was ready ({status})")),
+                    _ => None,
+                }
             }
-            let seen = || match (&listen.readiness, &log) {
-                (Readiness::Log(needle), Some(path)) => log_contains(path, needle),
-                _ => false,
-            };
-            let last = match readiness::check(&listen.readiness, &endpoint, seen).await {
-                Ok(()) => break Ok(()),
-                Err(e) => e,
-            };
-            if Instant::now() >= deadline {
-                break Err(format!("timed out; last check: {last}"));
-            }
-            tokio::time::sleep(readiness::PROBE_INTERVAL).await;
         };
+        let seen = || match (&listen.readiness, &log) {
+            (Readiness::Log(needle), Some(path)) => log_contains(path, needle),
+            _ => false,
+        };
+        let timeout = self.startup_timeout;
+        let ready = readiness::wait(&listen.readiness, &endpoint, timeout, exited, seen).await;
         let server = ServerProcess::group_leader(child);
         if let Err(reason) = ready {
             drop(server);

@@ -1,7 +1,8 @@
 //! Whether a started server is ready for load, by the profile's `readiness`: an MCP
 //! `initialize` completes, `GET <path>` answers 2xx, or its log shows a line.
 
-use std::time::Duration;
+use std::future::Future;
+use std::time::{Duration, Instant};
 
 use crate::mcp::{Endpoint, Session, SessionOptions};
 
@@ -20,11 +21,40 @@ pub enum Readiness {
 const PROBE_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// Time between two probes.
-pub(super) const PROBE_INTERVAL: Duration = Duration::from_millis(200);
+const PROBE_INTERVAL: Duration = Duration::from_millis(200);
+
+/// Probes `readiness` at `endpoint` every [`PROBE_INTERVAL`] until it holds, the server
+/// exits first (`exited` says so, and how), or `timeout` runs out (the error then has
+/// what the last probe found).
+pub(super) async fn wait<X>(
+    readiness: &Readiness,
+    endpoint: &Endpoint,
+    timeout: Duration,
+    mut exited: impl FnMut() -> X,
+    log_seen: impl Fn() -> bool,
+) -> Result<(), String>
+where
+    X: Future<Output = Option<String>>,
+{
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(how) = exited().await {
+            return Err(how);
+        }
+        let last = match check(readiness, endpoint, &log_seen).await {
+            Ok(()) => return Ok(()),
+            Err(e) => e,
+        };
+        if Instant::now() >= deadline {
+            return Err(format!("timed out; last check: {last}"));
+        }
+        tokio::time::sleep(PROBE_INTERVAL).await;
+    }
+}
 
 /// One probe of `readiness` at `endpoint`; `log_seen` says whether the log line came.
 /// The error says what the probe found.
-pub(super) async fn check(
+async fn check(
     readiness: &Readiness,
     endpoint: &Endpoint,
     log_seen: impl FnOnce() -> bool,
