@@ -58,9 +58,15 @@ pub struct BenchArgs {
     /// short run on a shared virtual machine is noisy).
     #[arg(long, value_parser = humantime::parse_duration, default_value = "10s")]
     fixed_duration: Duration,
-    /// Rate at which the generators' added latency is compared.
-    #[arg(long, default_value_t = 100.0)]
-    low_rate: f64,
+    /// Rates (besides `--fixed-rate` and the highest held) at which the generators' own
+    /// send lag and the latency they report are compared; the first is the low rate of
+    /// the summary.
+    #[arg(long, value_delimiter = ',', default_values_t = [100.0, 500.0, 10_000.0])]
+    rates: Vec<f64>,
+    /// Overloads: multiples of each tool's highest rate held at which what it achieves
+    /// past its limit is measured.
+    #[arg(long, value_delimiter = ',', default_values_t = [1.2, 1.5])]
+    overloads: Vec<f64>,
     /// Connections (oha, wrk) and MCP sessions (erlmcp-perf).
     #[arg(long, default_value_t = 16)]
     connections: usize,
@@ -91,6 +97,14 @@ fn run(args: BenchArgs) -> anyhow::Result<()> {
     let targets = parse_list(&args.targets, &["echo", "refserver"], "--targets")?;
     let wanted = parse_list(&args.tools, &Tool::ALL.map(Tool::name), "--tools")?;
     anyhow::ensure!(args.repetitions > 0, "--repetitions must be at least 1");
+    anyhow::ensure!(
+        !args.rates.is_empty() && args.rates.iter().all(|r| *r > 0.0),
+        "--rates must list rates above 0"
+    );
+    anyhow::ensure!(
+        args.overloads.iter().all(|o| *o > 1.0),
+        "--overloads must be multiples above 1"
+    );
     anyhow::ensure!(args.step > 1.0, "--step must be above 1");
     anyhow::ensure!(
         args.resolution > 0.0 && args.resolution < args.step - 1.0,
@@ -285,7 +299,15 @@ fn measure(
                     duration: args.fixed_duration,
                     ..open(args.fixed_rate)
                 }));
-                result.low.extend(run(open(args.low_rate)));
+                for &rate in &args.rates {
+                    result.rates.extend(run(open(rate)));
+                }
+                if held > 0.0 {
+                    for &factor in &args.overloads {
+                        let load = open((held * factor).round());
+                        result.overload.extend(run(load).map(|m| (held, m)));
+                    }
+                }
             } else {
                 result.flat_out.extend(run(Load {
                     rate: None,

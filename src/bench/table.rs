@@ -23,7 +23,11 @@ pub struct ToolResult {
     pub best_rung: Option<i32>,
     /// Runs at the fixed rate.
     pub fixed: Vec<Measurement>,
-    /// Runs at the low rate (wrk: one connection, closed loop).
+    /// Runs at `--rates` (open model).
+    pub rates: Vec<Measurement>,
+    /// Runs past the highest rate held, with the rate held in that repetition.
+    pub overload: Vec<(f64, Measurement)>,
+    /// wrk: one connection, closed loop.
     pub low: Vec<Measurement>,
     /// wrk: closed-loop runs flat out.
     pub flat_out: Vec<Measurement>,
@@ -37,6 +41,8 @@ impl ToolResult {
             ladder: Vec::new(),
             best_rung: None,
             fixed: Vec::new(),
+            rates: Vec::new(),
+            overload: Vec::new(),
             low: Vec::new(),
             flat_out: Vec::new(),
         }
@@ -61,8 +67,70 @@ impl ToolResult {
         )
     }
 
-    fn low(&self, pick: fn(&Measurement) -> u64) -> Option<f64> {
-        median(&self.low.iter().map(|m| pick(m) as f64).collect::<Vec<_>>())
+    /// The median of `pick` over the runs at the low rate (wrk: over one connection).
+    fn low(&self, low_rate: f64, pick: fn(&Measurement) -> Option<u64>) -> Option<f64> {
+        if self.tool.open_model() {
+            self.at_rate(low_rate, pick)
+        } else {
+            median(
+                &self
+                    .low
+                    .iter()
+                    .filter_map(pick)
+                    .map(|v| v as f64)
+                    .collect::<Vec<_>>(),
+            )
+        }
+    }
+
+    /// The median of `pick` over the runs at `rate` (the fixed rate's included).
+    fn at_rate(&self, rate: f64, pick: fn(&Measurement) -> Option<u64>) -> Option<f64> {
+        let runs = self.rates.iter().chain(&self.fixed);
+        median(
+            &runs
+                .filter(|m| m.load.rate == Some(rate))
+                .filter_map(pick)
+                .map(|v| v as f64)
+                .collect::<Vec<_>>(),
+        )
+    }
+
+    /// The median of `pick` over each repetition's run at its highest rate held.
+    fn at_max(&self, pick: fn(&Measurement) -> Option<u64>) -> Option<f64> {
+        let runs = self.max_rate.iter().filter_map(|&held| {
+            self.ladder
+                .iter()
+                .filter(|m| m.load.rate == Some(held) && m.held())
+                .find_map(pick)
+        });
+        median(&runs.map(|v| v as f64).collect::<Vec<_>>())
+    }
+
+    /// Medians at `factor` times the highest rate held: the share of it achieved, the
+    /// rate achieved, P50 and requests never sent.
+    fn overload(&self, factor: f64) -> Option<[Option<f64>; 4]> {
+        let runs: Vec<_> = self
+            .overload
+            .iter()
+            .filter(|(held, m)| m.load.rate == Some((held * factor).round()))
+            .collect();
+        if runs.is_empty() {
+            return None;
+        }
+        let of = |f: &dyn Fn(f64, &Measurement) -> Option<f64>| {
+            median(
+                &runs
+                    .iter()
+                    .filter_map(|(h, m)| f(*h, m))
+                    .collect::<Vec<_>>(),
+            )
+        };
+        Some([
+            of(&|h, m| Some(m.throughput() / h)),
+            of(&|_, m| Some(m.throughput())),
+            of(&|_, m| Some(m.p50_us as f64)),
+            of(&|_, m| m.never_sent.map(|n| n as f64)),
+        ])
     }
 
     fn flat_out(&self) -> Option<f64> {
@@ -135,6 +203,7 @@ pub fn markdown(cx: &Context) -> String {
         args.resolution * 100.0,
         args.connections,
     );
+    let low_rate = args.rates[0];
     for summary in cx.summaries {
         let ours = summary.results.iter().find(|r| r.tool == Tool::Ours);
         let ratio = |value: Option<f64>, base: Option<f64>| match (value, base) {
@@ -145,7 +214,7 @@ pub fn markdown(cx: &Context) -> String {
         let _ = writeln!(
             out,
             "| Generator | Max rate held (req/s) | × | CPU-s / 10k req at {:.0} req/s | × | P50 at {:.0} req/s (µs) | × | P99 at {:.0} req/s (µs) | Send lag P50 (µs) |",
-            args.fixed_rate, args.low_rate, args.low_rate
+            args.fixed_rate, low_rate, low_rate
         );
         out.push_str("|---|---:|---:|---:|---:|---:|---:|---:|---:|\n");
         for r in &summary.results {
@@ -161,19 +230,14 @@ pub fn markdown(cx: &Context) -> String {
                     "–".into(),
                 )
             };
-            let p50 = r.low(|m| m.p50_us);
+            let p50 = r.low(low_rate, |m| Some(m.p50_us));
             let cpu_note = if r.tool.open_model() { "" } else { " (at max)" };
             let low_note = if r.tool.open_model() {
                 ""
             } else {
                 " (1 conn.)"
             };
-            let lag = median(
-                &r.low
-                    .iter()
-                    .filter_map(|m| m.send_lag_p50_us.map(|l| l as f64))
-                    .collect::<Vec<_>>(),
-            );
+            let lag = r.low(low_rate, |m| m.send_lag_p50_us);
             let _ = writeln!(
                 out,
                 "| {} | {} | {} | {}{} | {} | {}{} | {} | {} | {} |",
@@ -185,12 +249,14 @@ pub fn markdown(cx: &Context) -> String {
                 ratio(r.cpu_per_10k(), base(ToolResult::cpu_per_10k)),
                 fmt0(p50),
                 low_note,
-                ratio(p50, ours.and_then(|o| o.low(|m| m.p50_us))),
-                fmt0(r.low(|m| m.p99_us)),
+                ratio(p50, ours.and_then(|o| o.low(low_rate, |m| Some(m.p50_us)))),
+                fmt0(r.low(low_rate, |m| Some(m.p99_us))),
                 fmt0(lag),
             );
         }
         out.push('\n');
+        accuracy(&mut out, args, &summary.results);
+        overload(&mut out, args, &summary.results);
     }
     out.push_str("## Every run\n\n| Target | Generator | Load | OK / offered | Failed | P50 (µs) | P99 (µs) | CPU (s) | Held |\n|---|---|---|---:|---:|---:|---:|---:|---|\n");
     for summary in cx.summaries {
@@ -199,6 +265,8 @@ pub fn markdown(cx: &Context) -> String {
                 .ladder
                 .iter()
                 .chain(&r.fixed)
+                .chain(&r.rates)
+                .chain(r.overload.iter().map(|(_, m)| m))
                 .chain(&r.low)
                 .chain(&r.flat_out)
             {
@@ -220,6 +288,75 @@ pub fn markdown(cx: &Context) -> String {
         }
     }
     out
+}
+
+/// A figure of a tool's runs (at one rate), picked from each run by the function.
+type Pick<'a> = dyn Fn(&ToolResult, fn(&Measurement) -> Option<u64>) -> Option<f64> + 'a;
+
+/// By rate, for the open-model tools: erlmcp-perf's send lag, and the P50 each reports.
+fn accuracy(out: &mut String, args: &BenchArgs, results: &[ToolResult]) {
+    let open: Vec<&ToolResult> = results.iter().filter(|r| r.tool.open_model()).collect();
+    let Some(ours) = open.iter().find(|r| r.tool == Tool::Ours) else {
+        return;
+    };
+    let mut rates: Vec<f64> = args.rates.clone();
+    rates.push(args.fixed_rate);
+    rates.sort_by(f64::total_cmp);
+    rates.dedup();
+    out.push_str("Send lag and reported latency by rate (medians; \"max\": each repetition's highest rate held):\n\n| Rate (req/s) | erlmcp-perf send lag P50 / P99 (µs) |");
+    for r in &open {
+        let _ = write!(out, " {} P50 / P99 (µs) |", r.tool.name());
+    }
+    out.push_str("\n|---:|---:|");
+    out.push_str(&"---:|".repeat(open.len()));
+    out.push('\n');
+    let row = |out: &mut String, label: String, at: &Pick| {
+        let _ = write!(
+            out,
+            "| {label} | {} / {} |",
+            fmt0(at(ours, |m| m.send_lag_p50_us)),
+            fmt0(at(ours, |m| m.send_lag_p99_us))
+        );
+        for r in &open {
+            let _ = write!(
+                out,
+                " {} / {} |",
+                fmt0(at(r, |m| Some(m.p50_us))),
+                fmt0(at(r, |m| Some(m.p99_us)))
+            );
+        }
+        out.push('\n');
+    };
+    for rate in rates {
+        row(out, format!("{rate:.0}"), &|r, pick| r.at_rate(rate, pick));
+    }
+    row(out, "max".into(), &|r, pick| r.at_max(pick));
+    out.push('\n');
+}
+
+/// Past each open-model tool's highest rate held: what it achieves there.
+fn overload(out: &mut String, args: &BenchArgs, results: &[ToolResult]) {
+    if args.overloads.is_empty() {
+        return;
+    }
+    out.push_str("Past the highest rate held (medians; achieved = successes per second):\n\n| Generator | Load | Achieved / highest held | Achieved (req/s) | P50 (µs) | Never sent |\n|---|---|---:|---:|---:|---:|\n");
+    for r in results.iter().filter(|r| r.tool.open_model()) {
+        for &factor in &args.overloads {
+            let Some([share, achieved, p50, never]) = r.overload(factor) else {
+                continue;
+            };
+            let _ = writeln!(
+                out,
+                "| {} | {factor}× | {} | {} | {} | {} |",
+                r.tool.name(),
+                share.map_or("–".into(), |s| format!("{:.0}%", s * 100.0)),
+                fmt0(achieved),
+                fmt0(p50),
+                fmt0(never),
+            );
+        }
+    }
+    out.push('\n');
 }
 
 fn target_title(name: &str) -> &'static str {

@@ -94,8 +94,12 @@ pub struct Measurement {
     /// Latency percentiles, microseconds: from the intended send time in an open model.
     pub p50_us: u64,
     pub p99_us: u64,
-    /// erlmcp-perf only: median lag of the actual send behind the intended one.
+    /// erlmcp-perf only: lag of the actual send behind the intended one, P50 and P99.
     pub send_lag_p50_us: Option<u64>,
+    pub send_lag_p99_us: Option<u64>,
+    /// erlmcp-perf only: requests never sent (their timeout ran out while every request
+    /// it may have in flight was taken).
+    pub never_sent: Option<u64>,
     pub cpu: Duration,
     /// The load that was run.
     pub load: Load,
@@ -249,6 +253,8 @@ fn from_record(record: &RunRecord, finished: Finished, load: Load) -> Measuremen
         p50_us: record.latency.p50_us,
         p99_us: record.latency.p99_us,
         send_lag_p50_us: Some(record.generator.lag_p50_us),
+        send_lag_p99_us: Some(record.generator.lag_p99_us),
+        never_sent: Some(record.generator.never_sent),
         cpu: finished.cpu,
         load,
     }
@@ -288,6 +294,8 @@ fn parse_oha(text: &str, finished: Finished, load: Load) -> anyhow::Result<Measu
         p50_us: percentile("p50"),
         p99_us: percentile("p99"),
         send_lag_p50_us: None,
+        send_lag_p99_us: None,
+        never_sent: None,
         cpu: finished.cpu,
         load,
     })
@@ -322,6 +330,8 @@ fn parse_wrk(text: &str, finished: Finished, load: Load) -> anyhow::Result<Measu
         p50_us: p50.context("no 50% latency line")?,
         p99_us: p99.context("no 99% latency line")?,
         send_lag_p50_us: None,
+        send_lag_p99_us: None,
+        never_sent: None,
         cpu: finished.cpu,
         load,
     })

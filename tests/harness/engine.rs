@@ -145,3 +145,44 @@ fn results_are_written_with_resources_sampled() {
     assert_eq!(r.slo[0].metric, "p99");
     assert!(std::fs::read_to_string(out.join("sut.log")).is_ok());
 }
+
+/// 2 sessions of one connection to a server taking 100 ms a request: 20 req/s at most,
+/// offered 60 req/s for 3 s with a 1 s timeout.
+const OVERLOAD: &str = "scenario:\n  name: overload\n  clients: 2\n  connections: 1\n  timeout: 1s\n  phases:\n    - name: p\n      duration: 3s\n      rps: 60\n  requests:\n    - type: tool_call\n      tool: calculator\n      weight: 100%\n";
+
+#[test]
+fn slots_past_the_in_flight_limit_wait_unsent_and_time_out_without_being_sent() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = scenario_file(dir.path(), "overload", OVERLOAD);
+    let r = run(
+        &file,
+        SutSpec::Embedded(refserver(&["--latency", "100ms"])),
+        dir.path(),
+    );
+    assert_eq!(r.throughput.planned, 180);
+    assert_eq!(r.throughput.attempts, 180, "every slot is accounted for");
+    let generator = &r.generator;
+    assert!(generator.in_flight_limit >= 2, "{generator:?}");
+    // The server answers 20 a second, for the 3 s of the schedule and up to a timeout
+    // after: the rest waited past their timeout and were never sent.
+    assert!(
+        (40..=100).contains(&r.throughput.ok),
+        "{} ok",
+        r.throughput.ok
+    );
+    assert!(generator.never_sent >= 60, "{generator:?}");
+    assert_eq!(
+        r.errors.by_class.get("timeout").copied(),
+        Some(generator.never_sent),
+        "only the requests never sent failed: {:?}",
+        r.errors.by_class
+    );
+    // Those sent waited for a free request, and that wait is in their latency: not in
+    // the server's time.
+    assert!(r.latency.p50_us >= 400_000, "P50 {} us", r.latency.p50_us);
+    assert!(
+        r.service_time.p99_us < 400_000,
+        "service P99 {} us",
+        r.service_time.p99_us
+    );
+}

@@ -11,15 +11,15 @@ use futures_util::future::join_all;
 use futures_util::stream::{FuturesUnordered, StreamExt};
 
 use super::mix::{Mix, session_of};
-use super::pacer::{Clock, Pacing};
+use super::pacer::{Clock, Pacing, QUANTUM};
 use super::placement::CpuSet;
 use super::progress::Progress;
 use super::schedule::Schedule;
 use super::stats::{Completion, Stats};
 use super::stop::Stop;
 use crate::mcp::{
-    Duty, Endpoint, Operation, Recovery, RecoveryCounts, RequestTemplate, Session, SessionError,
-    SessionOptions, Ticks, stamped,
+    Duty, Endpoint, ErrorClass, Operation, Outcome, Recovery, RecoveryCounts, RequestTemplate,
+    Session, SessionError, SessionOptions, Ticks, stamped,
 };
 use crate::scenario::Scenario;
 
@@ -108,6 +108,23 @@ pub struct LoadOutcome {
     pub unmatched_responses: u64,
     /// Sessions opened again and requests sent again, over all sessions.
     pub recovery: RecoveryCounts,
+    /// Requests the workers could have in flight at once, together.
+    pub in_flight_limit: usize,
+}
+
+/// Requests one stream session (WebSocket, TCP, stdio: one connection, answers matched by
+/// id) may have in flight at once.
+pub const STREAM_IN_FLIGHT: usize = 256;
+
+/// Requests in flight at once over `clients` sessions at `endpoint`: every connection an
+/// HTTP session may use (a request past them would only wait for one), or
+/// [`STREAM_IN_FLIGHT`] per stream session.
+fn in_flight_limit(plan: &LoadPlan, endpoint: &Endpoint) -> usize {
+    let per_session = match endpoint {
+        Endpoint::Http(_) => plan.session.max_connections.max(1),
+        _ => STREAM_IN_FLIGHT,
+    };
+    plan.clients.max(1) * per_session
 }
 
 /// Runs `plan` against `endpoints`, one per SUT node: session `i` is opened on node
@@ -141,6 +158,8 @@ pub async fn run(
     for _ in 0..workers {
         clocks.push(Clock::new(pacing).map_err(LoadError::Pacer)?);
     }
+    let limit = in_flight_limit(&plan, &endpoints[0]);
+    let per_worker = limit.div_ceil(workers);
     progress.begin(start);
     let stopped = Arc::new(FirstStop::default());
     let handles: Vec<_> = clocks
@@ -159,7 +178,7 @@ pub async fn run(
                     plan,
                     Nodes { sessions, nodes },
                     (clock, ticks, progress),
-                    stopped,
+                    (stopped, per_worker),
                 ),
             ))
         })
@@ -194,6 +213,7 @@ pub async fn run(
         close_failures: closes.iter().filter(|r| r.is_err()).count(),
         unmatched_responses,
         recovery: recovery.counts(),
+        in_flight_limit: per_worker * workers,
     })
 }
 
@@ -246,8 +266,14 @@ struct Nodes {
 
 /// Sends slots `w`, `w + n`, `w + 2n`, ... at their intended times and records their
 /// answers. Sending never waits for answers: the model is open. Answers are read when the
-/// worker wakes (`ticks`), at least every [`QUANTUM`](super::QUANTUM) while any is awaited, and timed by
+/// worker wakes (`ticks`), at least every [`QUANTUM`] while any is awaited, and timed by
 /// their arrival, not by their reading.
+///
+/// At most `limit` requests are in flight: a slot due past it is only a place in the
+/// schedule (no future, no memory) until one finishes, then sent at once and timed from
+/// its intended time; one whose timeout runs out first is a `timeout` never sent. So a
+/// generator past its own capacity sends as fast as it can instead of drowning in waiting
+/// requests.
 async fn worker(
     w: u64,
     n: u64,
@@ -255,34 +281,38 @@ async fn worker(
     plan: Arc<LoadPlan>,
     nodes: Nodes,
     (mut clock, ticks, progress): (Clock, Arc<Ticks>, Arc<Progress>),
-    stopped: Arc<FirstStop>,
+    (stopped, limit): (Arc<FirstStop>, usize),
 ) -> Stats {
     let Nodes { sessions, nodes } = nodes;
     let schedule = &plan.schedule;
     let segments = schedule.segments();
     let measured_start = schedule.measured_start();
+    let timeout = plan.session.timeout;
     let mut stats = Stats::new(plan.operations.len(), segments.len());
     let mut in_flight = FuturesUnordered::new();
     // Tokio's timer driver is woken (an eventfd write, and one more `epoll_wait`) whenever a
     // timer is set earlier than every pending one, which is every request's timeout when
     // none other is in flight. A timer that always expires before any request's deadline
     // keeps those registrations silent; it fires once every half timeout.
-    let reach = (plan.session.timeout / 2).max(Duration::from_millis(1));
+    let reach = (timeout / 2).max(Duration::from_millis(1));
     let horizon = tokio::time::sleep(reach);
     tokio::pin!(horizon);
     let mut slot = w;
     let mut total = schedule.len();
-    let launch = |slot: u64| {
+    let place = |slot: u64| {
         let at = schedule.slot(slot);
-        let intended = start + at.at;
         let op = plan.mix.op(slot);
         let index = session_of(slot, sessions.len());
-        let session = &sessions[index];
-        let node = index % nodes;
-        let template = &plan.templates[op];
         let measured = segments[at.segment]
             .phase
             .map(|_| at.at.saturating_sub(measured_start));
+        (at, op, index, measured)
+    };
+    let launch = |slot: u64| {
+        let (at, op, index, measured) = place(slot);
+        let intended = start + at.at;
+        let session = &sessions[index];
+        let template = &plan.templates[op];
         async move {
             let sent = Instant::now();
             let (outcome, arrived) = stamped(session.request(template)).await;
@@ -294,13 +324,27 @@ async fn worker(
                 op,
                 segment: at.segment,
                 measured,
-                lag: sent.saturating_duration_since(intended),
+                lag: Some(sent.saturating_duration_since(intended)),
                 latency: finished.saturating_duration_since(intended),
                 service: finished.saturating_duration_since(sent),
                 outcome,
-                node,
+                node: index % nodes,
                 at: at.at,
             }
+        }
+    };
+    let never_sent = |slot: u64, now: Instant| {
+        let (at, op, index, measured) = place(slot);
+        Completion {
+            op,
+            segment: at.segment,
+            measured,
+            lag: None,
+            latency: now.saturating_duration_since(start + at.at),
+            service: Duration::ZERO,
+            outcome: Outcome::Failed(ErrorClass::Timeout),
+            node: index % nodes,
+            at: at.at,
         }
     };
     let record = |c: Completion, stats: &mut Stats| {
@@ -317,27 +361,38 @@ async fn worker(
         }
         // Parked reads look for their answers whenever the worker wakes.
         ticks.tick();
-        // Launch everything that is due.
+        let ticked = Instant::now();
+        // Launch everything that is due, as far as the limit allows.
         let now = Instant::now();
-        while slot < total && start + schedule.slot(slot).at <= now {
-            in_flight.push(launch(slot));
+        while slot < total && in_flight.len() < limit && start + schedule.slot(slot).at <= now {
+            if now.saturating_duration_since(start + schedule.slot(slot).at) >= timeout {
+                record(never_sent(slot, now), &mut stats);
+            } else {
+                in_flight.push(launch(slot));
+            }
             progress.sent.fetch_add(1, Ordering::Relaxed);
             slot += n;
         }
-        // Take what has finished, without waiting.
+        // Take what has finished, without waiting (the new requests send and park here).
         while let Some(Some(done)) = in_flight.next().now_or_never() {
             record(done, &mut stats);
         }
         if slot >= total && in_flight.is_empty() {
             break;
         }
-        let next_due = (slot < total).then(|| start + schedule.slot(slot).at);
-        // With reads parked, the next tick comes as soon as the quantum allows (never
-        // after the next slot, which the quantum delays alike).
-        let wake = if ticks.any_parked() {
-            Some(Instant::now())
-        } else {
-            next_due
+        let backlog = slot < total && start + schedule.slot(slot).at <= now;
+        if backlog && in_flight.len() < limit {
+            // Requests finished as others waited for them: send those at once.
+            continue;
+        }
+        // Sends that wait for a request to finish want its answer read as it arrives.
+        ticks.hurry(backlog);
+        let next_due = (slot < total && !backlog).then(|| start + schedule.slot(slot).at);
+        // With reads parked, the next tick comes a quantum after this one at the latest.
+        let wake = match next_due {
+            _ if !ticks.any_parked() => next_due,
+            Some(due) => Some(due.min(ticked + QUANTUM)),
+            None => Some(ticked + QUANTUM),
         };
         let waiting = Instant::now();
         tokio::select! {
@@ -347,7 +402,9 @@ async fn worker(
             () = &mut horizon => horizon.as_mut().reset(tokio::time::Instant::now() + reach),
             () = stop.wait(), if slot < total => {}
         }
-        duty.slept(waiting.elapsed(), &ticks);
+        if let Some(share) = duty.slept(waiting.elapsed(), &ticks) {
+            clock.adapt(share);
+        }
     }
     stats
 }

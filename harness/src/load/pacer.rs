@@ -1,17 +1,15 @@
 //! When a worker wakes for its next slot. Tokio's timer wheel has a 1 ms resolution, so a
 //! worker sleeping on it sends on average ~0.5-1 ms late. The precise pacer is a `timerfd`
 //! per worker, registered with the worker's own reactor: the kernel's high-resolution
-//! timer wakes the very thread that sends, with no hand-over between threads. Wake-ups are
-//! at least [`QUANTUM`] apart, so at high rates a worker sends small batches instead of
-//! waking for every slot.
+//! timer wakes the very thread that sends, with no hand-over between threads.
 //!
-//! Measured on the 2-CPU benchmark machine while it was busy (generator on one CPU, 32,000
-//! requests at 8,000 req/s to `erlmcp-perf bench-echo`): a pacing thread on
-//! `clock_nanosleep` handing due slots to the worker cost 2.0 CPU-s (1.5 s in the kernel:
-//! two context switches a slot); the timerfd waking for every slot 1.2 CPU-s; tokio's timer
-//! 0.7 CPU-s but with its 1 ms lag (at 100 req/s, P50 1.35 ms against 0.28 ms with the
-//! timerfd). At 2,000 req/s a timerfd wake-up per slot cost 1.0 CPU-s per 10,000 requests
-//! against tokio's 0.56, hence the 1 ms quantum.
+//! Every wake-up costs tens of microseconds of CPU on a virtual machine, so two wake-ups
+//! are at least a gap apart: slots further apart each leave on time, closer ones in small
+//! batches, none more than the gap late. The gap is [`SEND_GAP`] while the worker has CPU
+//! to spare and widens, up to [`QUANTUM`], while it is busy most of the time, so a
+//! generator near its limit batches instead of spending itself on wake-ups. Answers
+//! parked on the worker's ticks are looked for on every wake-up, and at least every
+//! [`QUANTUM`] while any is parked (see docs/performance.md).
 
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::str::FromStr;
@@ -20,11 +18,22 @@ use std::time::{Duration, Instant};
 use tokio::io::Interest;
 use tokio::io::unix::AsyncFd;
 
-/// Shortest time between two wake-ups of a precise worker: at rates above 1,000 req/s it
-/// wakes as often as tokio's timer would (each wake-up sends every slot then due, so a
-/// send is at most this late), but on time rather than on the next tick; below, every
-/// send leaves on time.
+/// Shortest time between two wake-ups of a precise worker with CPU to spare: slots
+/// further apart each leave on time; closer ones leave in batches, each send at most this
+/// late (plus the kernel's wake-up latency).
+pub const SEND_GAP: Duration = Duration::from_micros(100);
+
+/// Longest time answers parked on a worker's ticks wait to be read while no send wakes
+/// the worker, the widest gap between a busy precise worker's wake-ups, and the gap on
+/// tokio's timer (its resolution). Reading late does not make an answer late: it is timed
+/// by its arrival.
 pub const QUANTUM: Duration = Duration::from_millis(1);
+
+/// Below this share of its time asleep a precise worker widens its gap (doubling it, up
+/// to [`QUANTUM`]); above [`NARROW_ABOVE`] it narrows it again (halving it, down to
+/// [`SEND_GAP`]).
+const WIDEN_BELOW: f64 = 0.5;
+const NARROW_ABOVE: f64 = 0.75;
 
 /// How the workers wait for their next slot.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -53,16 +62,18 @@ impl FromStr for Pacing {
     }
 }
 
-/// How a worker waits for its next slot: on the precise timer or tokio's, never sooner
-/// than [`QUANTUM`] after the time of its last wait.
+/// How a worker waits for its next slot: on the precise timer, never sooner than its gap
+/// after the time of its last wait, or on tokio's, never sooner than [`QUANTUM`].
 #[derive(Debug)]
 pub(super) struct Clock {
     /// The precise timer, or `None` for tokio's.
     precise: Option<PreciseTimer>,
-    /// The time the last wait was for. (Counting the quantum from the time asked for, not
-    /// from the late wake-up, keeps a worker whose slots are a quantum apart on time
-    /// instead of ratcheting half a quantum late.)
+    /// The time the last wait was for. (Counting the gap from the time asked for, not
+    /// from the late wake-up, keeps a worker whose slots are a gap apart on time instead
+    /// of ratcheting late.)
     last: Option<Instant>,
+    /// The shortest time between two waits now.
+    gap: Duration,
 }
 
 impl Clock {
@@ -74,22 +85,45 @@ impl Clock {
                 Pacing::Timer => None,
             },
             last: None,
+            gap: match pacing {
+                Pacing::Precise => SEND_GAP,
+                Pacing::Timer => QUANTUM,
+            },
         })
     }
 
-    /// Waits until `at`, or [`QUANTUM`] after the time of the last wait if later; forever
+    /// The shortest time between two wake-ups now.
+    #[cfg(test)]
+    fn gap(&self) -> Duration {
+        self.gap
+    }
+
+    /// Adapts a precise clock's gap to the share of its time the worker slept lately.
+    pub(super) fn adapt(&mut self, slept_share: f64) {
+        if self.precise.is_none() {
+            return;
+        }
+        if slept_share < WIDEN_BELOW {
+            self.gap = (self.gap * 2).min(QUANTUM);
+        } else if slept_share > NARROW_ABOVE {
+            self.gap = (self.gap / 2).max(SEND_GAP);
+        }
+    }
+
+    /// Waits until `at`, or the gap after the time of the last wait if later; forever
     /// when there is no next slot. May return early: the worker checks which slots are
     /// due itself.
     pub(super) async fn sleep_until(&mut self, at: Option<Instant>) {
         let Some(at) = at else {
             return std::future::pending().await;
         };
-        let at = self.last.map_or(at, |last| at.max(last + QUANTUM));
+        let at = self.last.map_or(at, |last| at.max(last + self.gap));
         match &mut self.precise {
             Some(timer) => {
                 if let Err(e) = timer.sleep_until(at).await {
                     tracing::warn!("precise pacing failed, using tokio's timer: {e}");
                     self.precise = None;
+                    self.gap = QUANTUM;
                     return;
                 }
             }
@@ -197,26 +231,51 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn never_wakes_before_its_time_nor_within_a_quantum() {
-        for pacing in [Pacing::Precise, Pacing::Timer] {
+    async fn never_wakes_before_its_time_nor_within_its_gap() {
+        for (pacing, gap) in [(Pacing::Precise, SEND_GAP), (Pacing::Timer, QUANTUM)] {
             let mut clock = Clock::new(pacing).unwrap();
-            let first = Instant::now() + Duration::from_micros(300);
+            assert_eq!(clock.gap(), gap);
+            let step = gap * 3 / 10;
+            let first = Instant::now() + gap * 3;
             let mut woke = first;
             for i in 0..5u32 {
-                let at = first + Duration::from_micros(300) * i;
+                let at = first + step * i;
                 clock.sleep_until(Some(at)).await;
                 woke = Instant::now();
                 assert!(woke >= at, "{pacing:?}: woke before its time");
             }
-            // Five waits for times 300 us apart: the wake-ups are a quantum apart instead.
-            assert!(
-                woke >= first + QUANTUM * 4,
-                "{pacing:?}: wake-ups within a quantum"
-            );
-            // A time already past returns at once once a quantum has gone by.
-            std::thread::sleep(QUANTUM);
+            // Five waits for times 0.3 gaps apart: the wake-ups are a gap apart instead.
+            assert!(woke >= first + gap * 4, "{pacing:?}: wake-ups within a gap");
+            // A time already past returns at once once a gap has gone by.
+            std::thread::sleep(gap);
             clock.sleep_until(Some(Instant::now())).await;
         }
+    }
+
+    #[tokio::test]
+    async fn a_busy_precise_worker_widens_its_gap_up_to_a_quantum_and_narrows_it_when_idle() {
+        let mut clock = Clock::new(Pacing::Precise).unwrap();
+        clock.adapt(0.6);
+        assert_eq!(
+            clock.gap(),
+            SEND_GAP,
+            "between the thresholds nothing changes"
+        );
+        clock.adapt(0.2);
+        assert_eq!(clock.gap(), SEND_GAP * 2);
+        for _ in 0..10 {
+            clock.adapt(0.0);
+        }
+        assert_eq!(clock.gap(), QUANTUM);
+        clock.adapt(0.9);
+        assert_eq!(clock.gap(), QUANTUM / 2);
+        for _ in 0..10 {
+            clock.adapt(1.0);
+        }
+        assert_eq!(clock.gap(), SEND_GAP);
+        let mut timer = Clock::new(Pacing::Timer).unwrap();
+        timer.adapt(1.0);
+        assert_eq!(timer.gap(), QUANTUM, "tokio's timer keeps its resolution");
     }
 
     #[tokio::test]

@@ -167,6 +167,9 @@ pub struct Stats {
     pub lag: Histogram<u64>,
     /// Measured requests sent more than [`LATE_THRESHOLD`] late.
     pub late: u64,
+    /// Measured requests never sent: their timeout ran out while the worker had as many
+    /// in flight as it may (counted as `timeout` errors too).
+    pub never_sent: u64,
     /// Measured phases by SUT node, indexed by node (grows to the highest node seen).
     pub nodes: Vec<NodeStats>,
     /// Successes and failures per [`BEAT`] of measured time, by intended send time.
@@ -187,8 +190,9 @@ pub struct Completion {
     pub segment: usize,
     /// Intended send time from the start of measured time; `None` during the warm-up.
     pub measured: Option<Duration>,
-    /// Sent minus intended.
-    pub lag: Duration,
+    /// Sent minus intended; `None` for a request never sent (its timeout ran out while it
+    /// waited for a request in flight to finish).
+    pub lag: Option<Duration>,
     /// Finished minus intended.
     pub latency: Duration,
     /// Finished minus sent.
@@ -209,6 +213,7 @@ impl Stats {
             windows: Vec::new(),
             lag: histogram(LATENCY_SIGFIG),
             late: 0,
+            never_sent: 0,
             nodes: Vec::new(),
             beats: Vec::new(),
         }
@@ -256,9 +261,14 @@ impl Stats {
                 beat.failed += 1;
             }
         }
-        record_duration(&mut self.lag, c.lag);
-        if c.lag > LATE_THRESHOLD {
-            self.late += 1;
+        match c.lag {
+            Some(lag) => {
+                record_duration(&mut self.lag, lag);
+                if lag > LATE_THRESHOLD {
+                    self.late += 1;
+                }
+            }
+            None => self.never_sent += 1,
         }
     }
 
@@ -291,6 +301,7 @@ impl AddAssign<&Stats> for Stats {
             .add(&other.lag)
             .expect("auto-resizing histograms merge");
         self.late += other.late;
+        self.never_sent += other.never_sent;
         if self.nodes.len() < other.nodes.len() {
             self.nodes
                 .resize_with(other.nodes.len(), NodeStats::default);
@@ -323,7 +334,7 @@ mod tests {
             op,
             segment: usize::from(window.is_some()),
             measured: window.map(|w| Duration::from_secs(w as u64)),
-            lag: Duration::from_millis(latency_ms / 100),
+            lag: Some(Duration::from_millis(latency_ms / 100)),
             latency: Duration::from_millis(latency_ms),
             service: Duration::from_millis(latency_ms / 2),
             outcome,

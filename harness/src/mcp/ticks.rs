@@ -28,6 +28,9 @@ pub struct Ticks {
     parked: Mutex<Vec<Waker>>,
     /// Whether new reads park here; off while the worker hardly sleeps (see [`Duty`]).
     on: AtomicBool,
+    /// Whether sends wait for requests in flight to finish: then new reads wait on the
+    /// reactor, so an answer frees its request as it arrives.
+    hurry: AtomicBool,
 }
 
 impl Default for Ticks {
@@ -35,6 +38,7 @@ impl Default for Ticks {
         Self {
             parked: Mutex::default(),
             on: AtomicBool::new(true),
+            hurry: AtomicBool::new(false),
         }
     }
 }
@@ -57,7 +61,12 @@ impl Ticks {
 
     /// Whether new reads park here (else they wait on the reactor).
     pub fn is_on(&self) -> bool {
-        self.on.load(Ordering::Relaxed)
+        self.on.load(Ordering::Relaxed) && !self.hurry.load(Ordering::Relaxed)
+    }
+
+    /// Sends wait (`true`) or no longer wait for requests in flight to finish.
+    pub fn hurry(&self, hurry: bool) {
+        self.hurry.store(hurry, Ordering::Relaxed);
     }
 
     /// Whether a reader waits for the next tick.
@@ -98,12 +107,13 @@ impl Default for Duty {
 
 impl Duty {
     /// Counts `slept`; at the end of each window turns `ticks` off when the worker slept
-    /// less than a fifth of it, on again when it slept more than two fifths.
-    pub fn slept(&mut self, slept: Duration, ticks: &Ticks) {
+    /// less than a fifth of it, on again when it slept more than two fifths, and returns
+    /// the share of the window it slept.
+    pub fn slept(&mut self, slept: Duration, ticks: &Ticks) -> Option<f64> {
         self.slept += slept;
         let window = self.since.elapsed();
         if window < DUTY_WINDOW {
-            return;
+            return None;
         }
         let share = self.slept.as_secs_f64() / window.as_secs_f64();
         if share < 0.2 {
@@ -112,6 +122,7 @@ impl Duty {
             ticks.on.store(true, Ordering::Relaxed);
         }
         *self = Self::default();
+        Some(share)
     }
 }
 

@@ -262,6 +262,14 @@ pub struct GeneratorRecord {
     pub late_threshold_ms: f64,
     /// Whether fewer than 1% of sends were late.
     pub kept_schedule: bool,
+    /// Requests a worker may have in flight at once, over all workers: a slot due when
+    /// they are all taken waits, unsent, for one to finish (0 in records from before).
+    #[serde(default)]
+    pub in_flight_limit: u64,
+    /// Measured requests never sent: their timeout ran out while they waited for a
+    /// request in flight (counted among the `timeout` errors too).
+    #[serde(default)]
+    pub never_sent: u64,
 }
 
 /// One service-level check.
@@ -493,6 +501,8 @@ impl RunRecord {
                 late_percent,
                 late_threshold_ms: LATE_THRESHOLD.as_secs_f64() * 1e3,
                 kept_schedule: late_percent < MAX_LATE_PERCENT,
+                in_flight_limit: outcome.in_flight_limit as u64,
+                never_sent: stats.never_sent,
             },
             resources,
             efficiency,
