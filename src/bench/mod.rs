@@ -305,7 +305,7 @@ fn measure(
                 if held > 0.0 {
                     for &factor in &args.overloads {
                         let load = open((held * factor).round());
-                        result.overload.extend(run(load).map(|m| (held, m)));
+                        result.overload.extend(run(load).map(|m| (factor, held, m)));
                     }
                 }
             } else {

@@ -25,8 +25,9 @@ pub struct ToolResult {
     pub fixed: Vec<Measurement>,
     /// Runs at `--rates` (open model).
     pub rates: Vec<Measurement>,
-    /// Runs past the highest rate held, with the rate held in that repetition.
-    pub overload: Vec<(f64, Measurement)>,
+    /// Runs past the highest rate held: the multiple of it, the rate held in that
+    /// repetition, the run.
+    pub overload: Vec<(f64, f64, Measurement)>,
     /// wrk: one connection, closed loop.
     pub low: Vec<Measurement>,
     /// wrk: closed-loop runs flat out.
@@ -112,7 +113,8 @@ impl ToolResult {
         let runs: Vec<_> = self
             .overload
             .iter()
-            .filter(|(held, m)| m.load.rate == Some((held * factor).round()))
+            .filter(|(f, _, _)| *f == factor)
+            .map(|(_, held, m)| (held, m))
             .collect();
         if runs.is_empty() {
             return None;
@@ -121,7 +123,7 @@ impl ToolResult {
             median(
                 &runs
                     .iter()
-                    .filter_map(|(h, m)| f(*h, m))
+                    .filter_map(|(h, m)| f(**h, m))
                     .collect::<Vec<_>>(),
             )
         };
@@ -266,7 +268,7 @@ pub fn markdown(cx: &Context) -> String {
                 .iter()
                 .chain(&r.fixed)
                 .chain(&r.rates)
-                .chain(r.overload.iter().map(|(_, m)| m))
+                .chain(r.overload.iter().map(|(_, _, m)| m))
                 .chain(&r.low)
                 .chain(&r.flat_out)
             {

@@ -361,11 +361,14 @@ async fn worker(
         }
         // Parked reads look for their answers whenever the worker wakes.
         ticks.tick();
-        let ticked = Instant::now();
-        // Launch everything that is due, as far as the limit allows.
         let now = Instant::now();
-        while slot < total && in_flight.len() < limit && start + schedule.slot(slot).at <= now {
-            if now.saturating_duration_since(start + schedule.slot(slot).at) >= timeout {
+        // Launch everything that is due, as far as the limit allows.
+        while slot < total && in_flight.len() < limit {
+            let intended = start + schedule.slot(slot).at;
+            if intended > now {
+                break;
+            }
+            if now.saturating_duration_since(intended) >= timeout {
                 record(never_sent(slot, now), &mut stats);
             } else {
                 in_flight.push(launch(slot));
@@ -380,19 +383,20 @@ async fn worker(
         if slot >= total && in_flight.is_empty() {
             break;
         }
-        let backlog = slot < total && start + schedule.slot(slot).at <= now;
+        let next = (slot < total).then(|| start + schedule.slot(slot).at);
+        let backlog = next.is_some_and(|at| at <= now);
         if backlog && in_flight.len() < limit {
             // Requests finished as others waited for them: send those at once.
             continue;
         }
         // Sends that wait for a request to finish want its answer read as it arrives.
         ticks.hurry(backlog);
-        let next_due = (slot < total && !backlog).then(|| start + schedule.slot(slot).at);
+        let next_due = next.filter(|_| !backlog);
         // With reads parked, the next tick comes a quantum after this one at the latest.
         let wake = match next_due {
             _ if !ticks.any_parked() => next_due,
-            Some(due) => Some(due.min(ticked + QUANTUM)),
-            None => Some(ticked + QUANTUM),
+            Some(due) => Some(due.min(now + QUANTUM)),
+            None => Some(now + QUANTUM),
         };
         let waiting = Instant::now();
         tokio::select! {
