@@ -215,7 +215,9 @@ pub(crate) struct SutArgs {
     /// reference server.
     #[arg(long, conflicts_with_all = ["url", "transport"])]
     sut: Option<String>,
-    /// Streamable HTTP endpoint of a server already running (default: start the reference server).
+    /// MCP endpoint of a server already running: `http://` (Streamable HTTP), `ws://`
+    /// (WebSocket) or `tcp://host:port` (newline-delimited JSON-RPC). Default: start the
+    /// reference server.
     #[arg(long)]
     url: Option<url::Url>,
     /// Allow --url to name a host that is not loopback.

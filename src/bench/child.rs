@@ -27,13 +27,14 @@ pub fn confine(command: &mut Command, cpus: &CpuSet) {
 /// A server started for the benchmark; dropping it kills it.
 pub struct Server {
     child: Child,
-    /// Where it listens.
-    pub url: String,
+    /// Where it listens: one address for each prefix it was started with, in their order.
+    pub urls: Vec<String>,
 }
 
 impl Server {
-    /// Starts `command` and waits (at most 15 s) for the line `prefix<url>` on its stdout.
-    pub fn start(mut command: Command, prefix: &str, log: &Path) -> anyhow::Result<Self> {
+    /// Starts `command` and waits (at most 15 s) for a line `prefix<url>` on its stdout for
+    /// each of `prefixes`.
+    pub fn start(mut command: Command, prefixes: &[&str], log: &Path) -> anyhow::Result<Self> {
         let log_file = std::fs::File::create(log)
             .with_context(|| format!("failed to create {}", log.display()))?;
         command
@@ -44,26 +45,33 @@ impl Server {
             .spawn()
             .with_context(|| format!("failed to start {:?}", command.get_program()))?;
         let stdout = child.stdout.take().context("stdout is piped")?;
-        let prefix = prefix.to_string();
-        // Read the address on a thread so a silent server cannot hang the benchmark.
+        let prefixes: Vec<String> = prefixes.iter().map(|p| p.to_string()).collect();
+        // Read the addresses on a thread so a silent server cannot hang the benchmark.
         let (tx, rx) = std::sync::mpsc::channel();
         std::thread::spawn(move || {
             let mut lines = BufReader::new(stdout).lines();
-            let found = lines
-                .by_ref()
-                .map_while(Result::ok)
-                .find_map(|line| line.trim().strip_prefix(&prefix).map(str::to_string));
-            let _ = tx.send(found);
+            let mut found: Vec<Option<String>> = vec![None; prefixes.len()];
+            for line in lines.by_ref().map_while(Result::ok) {
+                for (prefix, slot) in prefixes.iter().zip(&mut found) {
+                    if let Some(url) = line.trim().strip_prefix(prefix.as_str()) {
+                        slot.get_or_insert_with(|| url.to_string());
+                    }
+                }
+                if found.iter().all(Option::is_some) {
+                    break;
+                }
+            }
+            let _ = tx.send(found.into_iter().collect::<Option<Vec<_>>>());
             // Keep draining so the server never blocks on a full pipe.
             lines.for_each(drop);
         });
         let mut server = Self {
             child,
-            url: String::new(),
+            urls: Vec::new(),
         };
         match rx.recv_timeout(Duration::from_secs(15)) {
-            Ok(Some(url)) => {
-                server.url = url;
+            Ok(Some(urls)) => {
+                server.urls = urls;
                 Ok(server)
             }
             Ok(None) => bail!(
@@ -88,21 +96,36 @@ impl Drop for Server {
 }
 
 /// How a generator's process ended.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Default)]
 pub struct Finished {
     /// Exit code (`None` if a signal ended it).
     pub code: Option<i32>,
     /// User plus system CPU time of the process and the threads it ran.
     pub cpu: Duration,
+    /// Peak resident memory, bytes (`ru_maxrss`).
+    pub max_rss: u64,
+    /// Resident memory while it ran, bytes, by seconds since its start (when sampled).
+    pub rss: Vec<(f64, u64)>,
+}
+
+/// Resident memory of process `pid`, bytes (`/proc/PID/statm`).
+fn resident_bytes(pid: libc::pid_t) -> Option<u64> {
+    let statm = std::fs::read_to_string(format!("/proc/{pid}/statm")).ok()?;
+    let pages: u64 = statm.split_whitespace().nth(1)?.parse().ok()?;
+    // SAFETY: sysconf has no preconditions.
+    let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
+    Some(pages * u64::try_from(page).ok()?)
 }
 
 /// Runs `command` to completion (killing it after `limit`), its stdout and stderr into
-/// `out` and `err`, and measures its CPU time.
+/// `out` and `err`, and measures its CPU time, its peak memory and, every `sample_rss`,
+/// its resident memory.
 pub fn run_measured(
     mut command: Command,
     out: &Path,
     err: &Path,
     limit: Duration,
+    sample_rss: Option<Duration>,
 ) -> anyhow::Result<Finished> {
     let create = |p: &Path| {
         std::fs::File::create(p).with_context(|| format!("failed to create {}", p.display()))
@@ -118,6 +141,8 @@ pub fn run_measured(
     let pid = child.id() as libc::pid_t;
     // The child is reaped here with wait4, not through `Child`, to get its rusage.
     let mut killed = false;
+    let mut rss = Vec::new();
+    let mut next_sample = started;
     loop {
         let mut status = 0;
         // SAFETY: rusage is plain data that wait4 fills in.
@@ -138,7 +163,15 @@ pub fn run_measured(
             return Ok(Finished {
                 code,
                 cpu: tv(usage.ru_utime) + tv(usage.ru_stime),
+                max_rss: u64::try_from(usage.ru_maxrss).unwrap_or(0) * 1024,
+                rss,
             });
+        }
+        if let Some(every) = sample_rss
+            && Instant::now() >= next_sample
+        {
+            rss.extend(resident_bytes(pid).map(|b| (started.elapsed().as_secs_f64(), b)));
+            next_sample += every;
         }
         if reaped < 0 {
             bail!(

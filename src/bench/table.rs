@@ -160,6 +160,8 @@ pub struct Context<'a> {
     pub server_cpus: &'a CpuSet,
     pub generator_cpus: &'a CpuSet,
     pub tools: &'a [(Tool, PathBuf)],
+    /// erlmcp-perf's own studies (transports, sessions, a long run), as Markdown.
+    pub studies: &'a str,
     pub elapsed: Duration,
 }
 
@@ -260,6 +262,7 @@ pub fn markdown(cx: &Context) -> String {
         accuracy(&mut out, args, &summary.results);
         overload(&mut out, args, &summary.results);
     }
+    out.push_str(cx.studies);
     out.push_str("## Every run\n\n| Target | Generator | Load | OK / offered | Failed | P50 (µs) | P99 (µs) | CPU (s) | Held |\n|---|---|---|---:|---:|---:|---:|---:|---|\n");
     for summary in cx.summaries {
         for r in &summary.results {

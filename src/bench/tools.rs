@@ -58,19 +58,51 @@ impl Tool {
 /// What every tool sends: the same POST to the same URL.
 #[derive(Debug, Clone)]
 pub struct Target {
-    /// `echo` or `refserver`.
+    /// `echo` or `refserver`, or a transport of the reference server.
     pub name: &'static str,
     pub url: String,
     /// The JSON-RPC request (`tools/call calculator`, id 1).
     pub body: String,
+    /// How erlmcp-perf is pointed at it: `--url URL`, or `--sut stdio:COMMAND`.
+    pub ours: Vec<String>,
 }
+
+impl Target {
+    /// A target at `url`, reached by every tool alike.
+    pub fn at(name: &'static str, url: String) -> Self {
+        Self {
+            name,
+            ours: vec!["--url".into(), url.clone()],
+            url,
+            body: TOOL_CALL.to_string(),
+        }
+    }
+}
+
+/// The JSON-RPC request every tool sends.
+pub const TOOL_CALL: &str = r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"calculator","arguments":{"a":6,"b":7,"op":"mul"}}}"#;
 
 /// One load: open at `rate` requests a second, or closed over `connections` when `None`.
 #[derive(Debug, Clone, Copy)]
 pub struct Load {
     pub rate: Option<f64>,
+    /// Connections (oha, wrk) or MCP sessions of one connection (erlmcp-perf).
     pub connections: usize,
     pub duration: Duration,
+    /// Sample the generator's resident memory this often while it runs.
+    pub sample_rss: Option<Duration>,
+}
+
+impl Load {
+    /// An open load at `rate` over `connections` for `duration`.
+    pub fn open(rate: f64, connections: usize, duration: Duration) -> Self {
+        Self {
+            rate: Some(rate),
+            connections,
+            duration,
+            sample_rss: None,
+        }
+    }
 }
 
 /// `2000 req/s`, or `closed, 16 conn.`.
@@ -100,7 +132,14 @@ pub struct Measurement {
     /// erlmcp-perf only: requests never sent (their timeout ran out while every request
     /// it may have in flight was taken).
     pub never_sent: Option<u64>,
+    /// CPU time of the process, start-up and shutdown included (`wait4`).
     pub cpu: Duration,
+    /// erlmcp-perf only: its own CPU time during the load, children (stdio servers) not
+    /// counted (`generator.cpu_seconds` of its record).
+    pub load_cpu: Option<Duration>,
+    /// Peak resident memory, bytes, and the samples taken while it ran.
+    pub max_rss: u64,
+    pub rss: Vec<(f64, u64)>,
     /// The load that was run.
     pub load: Load,
 }
@@ -119,6 +158,12 @@ impl Measurement {
     /// Generator CPU-seconds per 10,000 successful requests.
     pub fn cpu_per_10k(&self) -> Option<f64> {
         (self.ok > 0).then(|| self.cpu.as_secs_f64() * 1e4 / self.ok as f64)
+    }
+
+    /// The same, of the CPU used during the load alone (erlmcp-perf only).
+    pub fn load_cpu_per_10k(&self) -> Option<f64> {
+        let cpu = self.load_cpu?;
+        (self.ok > 0).then(|| cpu.as_secs_f64() * 1e4 / self.ok as f64)
     }
 
     /// Successful requests per second of the load's duration.
@@ -175,7 +220,8 @@ impl Runner {
                 command
                     .arg("run")
                     .arg(&scenario)
-                    .args(["--url", &target.url, "--quiet", "--out"])
+                    .args(&target.ours)
+                    .args(["--quiet", "--out"])
                     .arg(&dir)
                     .env("TOKIO_WORKER_THREADS", &threads);
             }
@@ -204,7 +250,7 @@ impl Runner {
         }
         confine(&mut command, &self.cpus);
         let limit = load.duration * 3 + Duration::from_secs(30);
-        let finished = run_measured(command, &out, &err, limit)?;
+        let finished = run_measured(command, &out, &err, limit, load.sample_rss)?;
         let read = |p: &Path| {
             std::fs::read_to_string(p).with_context(|| format!("failed to read {}", p.display()))
         };
@@ -256,6 +302,9 @@ fn from_record(record: &RunRecord, finished: Finished, load: Load) -> Measuremen
         send_lag_p99_us: Some(record.generator.lag_p99_us),
         never_sent: Some(record.generator.never_sent),
         cpu: finished.cpu,
+        load_cpu: Some(Duration::from_secs_f64(record.generator.cpu_seconds.max(0.0))),
+        max_rss: finished.max_rss,
+        rss: finished.rss,
         load,
     }
 }
@@ -297,6 +346,9 @@ fn parse_oha(text: &str, finished: Finished, load: Load) -> anyhow::Result<Measu
         send_lag_p99_us: None,
         never_sent: None,
         cpu: finished.cpu,
+        load_cpu: None,
+        max_rss: finished.max_rss,
+        rss: finished.rss,
         load,
     })
 }
@@ -333,6 +385,9 @@ fn parse_wrk(text: &str, finished: Finished, load: Load) -> anyhow::Result<Measu
         send_lag_p99_us: None,
         never_sent: None,
         cpu: finished.cpu,
+        load_cpu: None,
+        max_rss: finished.max_rss,
+        rss: finished.rss,
         load,
     })
 }
@@ -360,6 +415,7 @@ mod tests {
         Finished {
             code: Some(0),
             cpu: Duration::from_millis(500),
+            ..Finished::default()
         }
     }
 
@@ -367,6 +423,7 @@ mod tests {
         rate: None,
         connections: 10,
         duration: Duration::from_secs(3),
+        sample_rss: None,
     };
 
     #[test]

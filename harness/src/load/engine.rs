@@ -110,6 +110,8 @@ pub struct LoadOutcome {
     pub recovery: RecoveryCounts,
     /// Requests the workers could have in flight at once, together.
     pub in_flight_limit: usize,
+    /// CPU time this process used from the schedule's origin to the last completion.
+    pub generator_cpu: Duration,
 }
 
 /// Requests one stream session (WebSocket, TCP, stdio: one connection, answers matched by
@@ -160,6 +162,7 @@ pub async fn run(
     }
     let limit = in_flight_limit(&plan, &endpoints[0]);
     let per_worker = limit.div_ceil(workers);
+    let cpu_before = super::process_cpu();
     progress.begin(start);
     let stopped = Arc::new(FirstStop::default());
     let handles: Vec<_> = clocks
@@ -192,6 +195,7 @@ pub async fn run(
         }
     }
     let finished = Instant::now();
+    let generator_cpu = super::process_cpu().saturating_sub(cpu_before);
     progress.finish();
     let closes = join_all(sessions.iter().map(|s| s.close())).await;
     let unmatched_responses = sessions.iter().map(Session::unmatched_responses).sum();
@@ -214,6 +218,7 @@ pub async fn run(
         unmatched_responses,
         recovery: recovery.counts(),
         in_flight_limit: per_worker * workers,
+        generator_cpu,
     })
 }
 
@@ -289,6 +294,9 @@ async fn worker(
     let measured_start = schedule.measured_start();
     let timeout = plan.session.timeout;
     let mut stats = Stats::new(plan.operations.len(), segments.len());
+    // A window's requests have all finished a timeout after it, but for a slot that waited
+    // or a send that lagged: a second more.
+    stats.seal_after(timeout + Duration::from_secs(2));
     let mut in_flight = FuturesUnordered::new();
     // Tokio's timer driver is woken (an eventfd write, and one more `epoll_wait`) whenever a
     // timer is set earlier than every pending one, which is every request's timeout when

@@ -1,5 +1,6 @@
 //! The load engine: schedule, request mix, workers and what they measure.
 
+mod cpu_time;
 mod engine;
 
 /// Version of the measurement method: bumped whenever the generator's pacing, timing or
@@ -26,6 +27,7 @@ mod schedule;
 mod stats;
 mod stop;
 
+pub use cpu_time::process_cpu;
 pub use engine::{LoadError, LoadOutcome, LoadPlan, STREAM_IN_FLIGHT, raise_open_files_limit, run};
 pub use mix::{Mix, session_of};
 pub use outages::{MIN_OUTAGE_FAILURES, Outage, outages};

@@ -102,31 +102,90 @@ impl AddAssign<&OpStats> for OpStats {
 }
 
 /// One second of measured time, by intended send time.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct WindowStats {
     pub ok: u64,
     pub failed: u64,
     /// Latency of successes, microseconds.
-    pub latency: Histogram<u64>,
+    latency: WindowLatency,
 }
 
-impl Default for WindowStats {
+/// A window's latency histogram: open while its requests may still finish, then sealed in
+/// HdrHistogram's V2 encoding, which keeps only the counts that are not zero (hundreds of
+/// bytes where the open histogram's counts take kilobytes), so a long run's windows stay
+/// small. Both forms hold the same counts.
+#[derive(Debug, Clone)]
+enum WindowLatency {
+    Open(Histogram<u64>),
+    Sealed(Vec<u8>),
+}
+
+impl Default for WindowLatency {
     fn default() -> Self {
-        Self {
-            ok: 0,
-            failed: 0,
-            latency: histogram(WINDOW_SIGFIG),
+        WindowLatency::Open(histogram(WINDOW_SIGFIG))
+    }
+}
+
+impl WindowStats {
+    /// The latency of the window's successes, microseconds.
+    pub fn latency(&self) -> std::borrow::Cow<'_, Histogram<u64>> {
+        match &self.latency {
+            WindowLatency::Open(h) => std::borrow::Cow::Borrowed(h),
+            WindowLatency::Sealed(bytes) => std::borrow::Cow::Owned(unseal(bytes)),
         }
     }
+
+    /// Whether the window is in its compact form.
+    pub fn is_sealed(&self) -> bool {
+        matches!(self.latency, WindowLatency::Sealed(_))
+    }
+
+    /// The open histogram, unsealing it first if need be.
+    fn open(&mut self) -> &mut Histogram<u64> {
+        if let WindowLatency::Sealed(bytes) = &self.latency {
+            self.latency = WindowLatency::Open(unseal(bytes));
+        }
+        match &mut self.latency {
+            WindowLatency::Open(h) => h,
+            WindowLatency::Sealed(_) => unreachable!("unsealed above"),
+        }
+    }
+
+    /// Puts the histogram in its compact form.
+    pub fn seal(&mut self) {
+        use hdrhistogram::serialization::{Serializer as _, V2Serializer};
+        if let WindowLatency::Open(h) = &self.latency {
+            let mut bytes = Vec::new();
+            V2Serializer::new()
+                .serialize(h, &mut bytes)
+                .expect("serialising into a Vec cannot fail");
+            bytes.shrink_to_fit();
+            self.latency = WindowLatency::Sealed(bytes);
+        }
+    }
+}
+
+/// The histogram [`WindowStats::seal`] encoded.
+fn unseal(bytes: &[u8]) -> Histogram<u64> {
+    let mut h: Histogram<u64> = hdrhistogram::serialization::Deserializer::new()
+        .deserialize(&mut &bytes[..])
+        .expect("a sealed window reads back");
+    h.auto(true);
+    h
 }
 
 impl AddAssign<&WindowStats> for WindowStats {
     fn add_assign(&mut self, other: &WindowStats) {
         self.ok += other.ok;
         self.failed += other.failed;
-        self.latency
-            .add(&other.latency)
+        let sealed = self.is_sealed() || other.is_sealed();
+        self.open()
+            .add(&*other.latency())
             .expect("auto-resizing histograms merge");
+        // Merged windows of a long run stay compact.
+        if sealed {
+            self.seal();
+        }
     }
 }
 
@@ -174,7 +233,16 @@ pub struct Stats {
     pub nodes: Vec<NodeStats>,
     /// Successes and failures per [`BEAT`] of measured time, by intended send time.
     pub beats: Vec<Beat>,
+    /// Windows this many seconds older than the newest one recorded are sealed.
+    seal_after: usize,
+    /// Windows before this one are sealed (one that a late request reopens is sealed
+    /// again at once).
+    sealed_below: usize,
 }
+
+/// Seconds a window stays open after a newer one gets a request, unless
+/// [`Stats::seal_after`] says otherwise.
+pub const SEAL_AFTER: Duration = Duration::from_secs(60);
 
 /// Requests answered and failed in one [`BEAT`] of measured time.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -216,7 +284,15 @@ impl Stats {
             never_sent: 0,
             nodes: Vec::new(),
             beats: Vec::new(),
+            seal_after: SEAL_AFTER.as_secs() as usize,
+            sealed_below: 0,
         }
+    }
+
+    /// Seals a window once a request intended `after` (rounded up to seconds) past it has
+    /// finished: by then its own requests have, unless they outlived their timeout.
+    pub fn seal_after(&mut self, after: Duration) {
+        self.seal_after = after.as_secs_f64().ceil() as usize;
     }
 
     /// Adds one finished request.
@@ -250,7 +326,10 @@ impl Stats {
                 node.last_ok = node.last_ok.max(Some(c.at));
                 window.ok += 1;
                 beat.ok += 1;
-                record_duration(&mut window.latency, c.latency);
+                record_duration(window.open(), c.latency);
+                if w < self.sealed_below {
+                    window.seal();
+                }
             }
             Outcome::Failed(class) => {
                 op.record_error(class);
@@ -269,6 +348,13 @@ impl Stats {
                 }
             }
             None => self.never_sent += 1,
+        }
+        let horizon = w.saturating_sub(self.seal_after);
+        if horizon > self.sealed_below {
+            for window in &mut self.windows[self.sealed_below..horizon] {
+                window.seal();
+            }
+            self.sealed_below = horizon;
         }
     }
 
@@ -390,5 +476,39 @@ mod tests {
         assert_eq!(a.nodes[1].first_error, Some(Duration::from_secs(2)));
         assert_eq!(a.nodes[1].last_ok, Some(Duration::from_secs(2)));
         assert_eq!(a.nodes[1].last_error, Some(Duration::from_secs(2)));
+    }
+
+    #[test]
+    fn old_windows_are_sealed_with_the_same_counts_and_a_late_request_still_counts() {
+        let mut sealing = Stats::new(1, 2);
+        sealing.seal_after(Duration::from_secs(3));
+        let mut open = Stats::new(1, 2);
+        open.seal_after(Duration::from_secs(1_000));
+        for w in 0..10 {
+            for ms in [1, 2, 3, 40 + w as u64, 700] {
+                let c = completion(0, Some(w), ms, Outcome::Ok);
+                sealing.record(&c);
+                open.record(&c);
+            }
+        }
+        let sealed: Vec<bool> = sealing.windows.iter().map(WindowStats::is_sealed).collect();
+        assert_eq!(sealed, [true, true, true, true, true, true, false, false, false, false]);
+        assert!(open.windows.iter().all(|w| !w.is_sealed()));
+        // A request of window 1 that finishes late reopens it, and it is sealed again.
+        let late = completion(0, Some(1), 5_000, Outcome::Ok);
+        sealing.record(&late);
+        open.record(&late);
+        assert!(sealing.windows[1].is_sealed());
+        for (s, o) in sealing.windows.iter().zip(&open.windows) {
+            assert_eq!(*s.latency(), *o.latency());
+        }
+        assert_eq!(sealing.windows[1].latency().len(), 6);
+        // Merging keeps sealed windows sealed, and the counts add.
+        let mut merged = Stats::new(1, 2);
+        merged += &sealing;
+        merged += &open;
+        assert!(merged.windows[0].is_sealed());
+        assert_eq!(merged.windows[1].latency().len(), 12);
+        assert_eq!(merged.windows[1].ok, 12);
     }
 }

@@ -270,6 +270,13 @@ pub struct GeneratorRecord {
     /// request in flight (counted among the `timeout` errors too).
     #[serde(default)]
     pub never_sent: u64,
+    /// CPU time the generator's process used during the load (every thread, its children
+    /// such as stdio servers not counted), seconds (0 in records from before).
+    #[serde(default)]
+    pub cpu_seconds: f64,
+    /// That CPU time per second of the load: cores the generator kept busy.
+    #[serde(default)]
+    pub cpu_cores: f64,
 }
 
 /// One service-level check.
@@ -408,7 +415,7 @@ impl RunRecord {
             .iter()
             .enumerate()
             .map(|(second, w)| {
-                let l = LatencySummary::of(&w.latency);
+                let l = LatencySummary::of(&w.latency());
                 WindowRecord {
                     second,
                     ok: w.ok,
@@ -503,6 +510,13 @@ impl RunRecord {
                 kept_schedule: late_percent < MAX_LATE_PERCENT,
                 in_flight_limit: outcome.in_flight_limit as u64,
                 never_sent: stats.never_sent,
+                cpu_seconds: outcome.generator_cpu.as_secs_f64(),
+                cpu_cores: outcome.generator_cpu.as_secs_f64()
+                    / outcome
+                        .finished
+                        .saturating_duration_since(outcome.start)
+                        .as_secs_f64()
+                        .max(1e-3),
             },
             resources,
             efficiency,

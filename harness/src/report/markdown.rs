@@ -310,7 +310,7 @@ fn generator(s: &mut String, r: &RunRecord) {
     let _ = writeln!(s, "### Load Generator\n```");
     let _ = writeln!(
         s,
-        "Send lag: p50 {}, p99 {}, max {}\nLate (> {} ms): {} ({}%): {}",
+        "Send lag: p50 {}, p99 {}, max {}\nLate (> {} ms): {} ({}%): {}\nCPU: {:.2} s, {:.2} cores",
         format_us(g.lag_p50_us),
         format_us(g.lag_p99_us),
         format_us(g.lag_max_us),
@@ -321,7 +321,9 @@ fn generator(s: &mut String, r: &RunRecord) {
             "schedule kept"
         } else {
             "FELL BEHIND SCHEDULE"
-        }
+        },
+        g.cpu_seconds,
+        g.cpu_cores
     );
     let _ = writeln!(s, "```\n");
 }

@@ -87,10 +87,11 @@ pub fn summary(r: &RunRecord) -> String {
     let g = &r.generator;
     let _ = writeln!(
         s,
-        "  generator: send lag p99 {} max {}, {:.3}% late{}",
+        "  generator: send lag p99 {} max {}, {:.3}% late, {:.2} cores{}",
         format_us(g.lag_p99_us),
         format_us(g.lag_max_us),
         g.late_percent,
+        g.cpu_cores,
         if g.kept_schedule {
             ""
         } else {

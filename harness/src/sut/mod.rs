@@ -20,14 +20,15 @@ pub use embedded::EmbeddedSpec;
 pub use process::{Listen, ProcessSpec};
 pub use profile::{ProfileError, SpecContext, SutProfile};
 pub use readiness::Readiness;
-pub use target::{TargetError, check_loopback};
+pub use target::{TargetError, check_loopback, endpoint_of};
 
 /// What to run the load against.
 #[derive(Debug, Clone)]
 pub enum SutSpec {
     /// The project's reference MCP server, started as a child process.
     Embedded(EmbeddedSpec),
-    /// A server someone else started, reached at a Streamable HTTP URL.
+    /// A server someone else started, reached at a URL: Streamable HTTP (`http://`),
+    /// WebSocket (`ws://`) or TCP (`tcp://host:port`).
     Url {
         url: url::Url,
         /// Allow a target that is not loopback.
@@ -283,13 +284,15 @@ impl SutSpec {
                 if !allow_remote {
                     check_loopback(url)?;
                 }
+                let endpoint = endpoint_of(url)?;
+                let transport = endpoint.transport().to_string();
                 Ok(RunningSut::single(
-                    crate::mcp::Endpoint::Http(url.clone()),
+                    endpoint,
                     SutInfo {
                         kind: "url".into(),
                         description: url.to_string(),
                         endpoint: url.to_string(),
-                        transport: Transport::Http.to_string(),
+                        transport,
                         version: None,
                         binary_sha256: None,
                         faults: None,
