@@ -74,7 +74,11 @@ pub struct BenchArgs {
     /// Transports over which erlmcp-perf alone is measured against the stateful reference
     /// server (highest rate held, CPU per request at the fixed rate): `http`,
     /// `websocket`, `tcp`, `stdio`, or `none`.
-    #[arg(long, value_delimiter = ',', default_value = "http,websocket,tcp,stdio")]
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "http,websocket,tcp,stdio"
+    )]
     transports: Vec<String>,
     /// Concurrent MCP sessions of the many-sessions study, over HTTP and WebSocket (0
     /// skips it).
@@ -152,7 +156,11 @@ fn run(args: BenchArgs) -> anyhow::Result<()> {
     let started = std::time::Instant::now();
     let mut summaries = Vec::new();
     let mut soak_run = None;
-    for name in targets.iter().copied().chain((!args.soak.is_zero()).then_some("soak")) {
+    for name in targets
+        .iter()
+        .copied()
+        .chain((!args.soak.is_zero()).then_some("soak"))
+    {
         let mut command = Command::new(&me);
         let prefix = if name != "refserver" {
             command.args(["bench-echo", "--bind", "127.0.0.1:0"]);
@@ -184,7 +192,13 @@ fn run(args: BenchArgs) -> anyhow::Result<()> {
     if !transports.is_empty() || args.sessions > 0 {
         // One stateful reference server for every transport it listens on.
         let mut command = Command::new(&me);
-        command.args(["refserver", "--bind", "127.0.0.1:0", "--tcp-bind", "127.0.0.1:0"]);
+        command.args([
+            "refserver",
+            "--bind",
+            "127.0.0.1:0",
+            "--tcp-bind",
+            "127.0.0.1:0",
+        ]);
         confine(&mut command, &server_cpus);
         let prefixes = [
             "erlmcp-refserver listening on ",
@@ -286,7 +300,9 @@ fn stdio_command(me: &std::path::Path, server_cpus: &CpuSet) -> String {
     match child::find_program("taskset") {
         Some(taskset) => format!("{} -c {server_cpus} {server}", taskset.display()),
         None => {
-            eprintln!("warning: taskset is not installed: stdio servers share the generator's CPUs");
+            eprintln!(
+                "warning: taskset is not installed: stdio servers share the generator's CPUs"
+            );
             server
         }
     }
@@ -340,7 +356,13 @@ fn measure_transports(
         let target = target(result.transport);
         let ladder = &mut result.ladder;
         let (held, _) = highest_held(args, 0, |rate| {
-            let m = run_ours(runner, me, &target, Load::open(rate, args.connections, args.duration), "transport");
+            let m = run_ours(
+                runner,
+                me,
+                &target,
+                Load::open(rate, args.connections, args.duration),
+                "transport",
+            );
             let held = m.as_ref().is_some_and(Measurement::held);
             ladder.extend(m);
             held
@@ -351,7 +373,9 @@ fn measure_transports(
         for result in &mut results {
             let load = Load::open(args.fixed_rate, args.connections, args.fixed_duration);
             let target = target(result.transport);
-            result.fixed.extend(run_ours(runner, me, &target, load, "transport"));
+            result
+                .fixed
+                .extend(run_ours(runner, me, &target, load, "transport"));
         }
     }
     results

@@ -104,7 +104,11 @@ mod tests {
         let mut rss = vec![(0.0, 1 << 20)];
         rss.extend((5..=100).map(|t| (t as f64, (10 << 20) + 1024 * t as u64)));
         let g = growth(&rss, 5.0).unwrap();
-        assert!((g.bytes_per_second - 1024.0).abs() < 1e-6, "{}", g.bytes_per_second);
+        assert!(
+            (g.bytes_per_second - 1024.0).abs() < 1e-6,
+            "{}",
+            g.bytes_per_second
+        );
         assert_eq!((g.first.0, g.last.0, g.samples), (5.0, 100.0, 96));
         assert!(growth(&rss[..3], 5.0).is_none());
         assert_eq!(settle(300.0), 30.0);

@@ -302,7 +302,9 @@ fn from_record(record: &RunRecord, finished: Finished, load: Load) -> Measuremen
         send_lag_p99_us: Some(record.generator.lag_p99_us),
         never_sent: Some(record.generator.never_sent),
         cpu: finished.cpu,
-        load_cpu: Some(Duration::from_secs_f64(record.generator.cpu_seconds.max(0.0))),
+        load_cpu: Some(Duration::from_secs_f64(
+            record.generator.cpu_seconds.max(0.0),
+        )),
         max_rss: finished.max_rss,
         rss: finished.rss,
         load,

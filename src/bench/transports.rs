@@ -39,7 +39,10 @@ impl TransportResult {
         let of = |f: fn(&Measurement) -> Option<f64>| {
             median(&self.fixed.iter().filter_map(f).collect::<Vec<_>>())
         };
-        (of(Measurement::load_cpu_per_10k), of(Measurement::cpu_per_10k))
+        (
+            of(Measurement::load_cpu_per_10k),
+            of(Measurement::cpu_per_10k),
+        )
     }
 
     /// Median P50 at the fixed rate, microseconds.
@@ -57,7 +60,12 @@ impl TransportResult {
 /// The reference server over `transport`: its HTTP endpoint `http_url` (`.../mcp`), its
 /// TCP address `tcp_url` (`tcp://...`), or, for stdio, `stdio_command` started by the
 /// generator for every session.
-pub fn target(transport: &'static str, http_url: &str, tcp_url: &str, stdio_command: &str) -> Target {
+pub fn target(
+    transport: &'static str,
+    http_url: &str,
+    tcp_url: &str,
+    stdio_command: &str,
+) -> Target {
     match transport {
         "websocket" => {
             let ws = http_url.replacen("http://", "ws://", 1);
@@ -121,7 +129,14 @@ mod tests {
 
     #[test]
     fn each_transport_names_its_endpoint() {
-        let t = |name| target(name, "http://127.0.0.1:5/mcp", "tcp://127.0.0.1:6", "srv --stdio");
+        let t = |name| {
+            target(
+                name,
+                "http://127.0.0.1:5/mcp",
+                "tcp://127.0.0.1:6",
+                "srv --stdio",
+            )
+        };
         assert_eq!(t("http").ours, ["--url", "http://127.0.0.1:5/mcp"]);
         assert_eq!(t("websocket").ours, ["--url", "ws://127.0.0.1:5/mcp/ws"]);
         assert_eq!(t("tcp").ours, ["--url", "tcp://127.0.0.1:6"]);

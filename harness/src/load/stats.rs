@@ -492,7 +492,12 @@ mod tests {
             }
         }
         let sealed: Vec<bool> = sealing.windows.iter().map(WindowStats::is_sealed).collect();
-        assert_eq!(sealed, [true, true, true, true, true, true, false, false, false, false]);
+        assert_eq!(
+            sealed,
+            [
+                true, true, true, true, true, true, false, false, false, false
+            ]
+        );
         assert!(open.windows.iter().all(|w| !w.is_sealed()));
         // A request of window 1 that finishes late reopens it, and it is sealed again.
         let late = completion(0, Some(1), 5_000, Outcome::Ok);
