@@ -222,6 +222,9 @@ pub async fn run(
     })
 }
 
+/// Sessions being opened at once.
+const OPENING_AT_ONCE: usize = 64;
+
 /// Opens the plan's sessions, session `i` on `endpoints[i % endpoints.len()]`.
 async fn open_sessions(
     plan: &LoadPlan,
@@ -234,16 +237,21 @@ async fn open_sessions(
         ..plan.session.clone()
     };
     let options = &options;
-    let opened = join_all((0..total).map(|index| async move {
-        Session::open(&endpoints[index % endpoints.len()], options.clone())
-            .await
-            .map_err(|source| LoadError::Session {
-                index: index + 1,
-                total,
-                source,
-            })
-    }))
-    .await;
+    // Opened a bounded number at a time: ten thousand connects and handshakes at once
+    // overflow a server's accept backlog, and the sessions past it time out.
+    let opened: Vec<_> = futures_util::stream::iter(0..total)
+        .map(|index| async move {
+            Session::open(&endpoints[index % endpoints.len()], options.clone())
+                .await
+                .map_err(|source| LoadError::Session {
+                    index: index + 1,
+                    total,
+                    source,
+                })
+        })
+        .buffered(OPENING_AT_ONCE)
+        .collect()
+        .await;
     let mut sessions = Vec::with_capacity(total);
     let mut first_error = None;
     for result in opened {
