@@ -135,6 +135,11 @@ pub fn calibrate(args: CalibrateArgs, command_line: String) -> ExitCode {
     let output = args
         .output
         .unwrap_or_else(|| args.out.join("gate-accuracy.md"));
+    // A hand-written reading of an earlier study in the same file is kept.
+    let markdown = match std::fs::read_to_string(&output) {
+        Ok(old) => calibrate::keep_reading(&markdown, &old),
+        Err(_) => markdown,
+    };
     let json = match serde_json::to_vec_pretty(&serde_json::json!({"study": study, "goals": goals}))
     {
         Ok(j) => j,

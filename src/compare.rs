@@ -16,38 +16,46 @@ use crate::CompareArgs;
 use crate::exit;
 
 /// What a file holds: every run of a baseline, or the one run of a record.
-struct Loaded {
-    runs: Vec<Figures>,
+pub(crate) struct Loaded {
+    pub runs: Vec<Figures>,
     /// The baseline's receipt, or the SHA-256 of the record's canonical JSON.
-    sha256: String,
+    pub sha256: String,
     /// The scenario's name.
-    scenario: String,
+    pub scenario: String,
     /// Measurement method version.
-    method_version: u32,
+    pub method_version: u32,
     /// The machine it was measured on, if recorded.
-    machine: Option<Machine>,
+    pub machine: Option<Machine>,
+    /// When it was measured: the baseline's receipt time, the record's start (RFC 3339).
+    pub time: String,
 }
 
 /// The runs of a file: every run of a baseline, or the one run of a record.
 fn load_runs(path: &Path) -> Result<Loaded, String> {
     let bytes =
         std::fs::read(path).map_err(|e| format!("failed to read {}: {e}", path.display()))?;
-    let value: serde_json::Value = serde_json::from_slice(&bytes)
-        .map_err(|e| format!("{} is not JSON: {e}", path.display()))?;
+    parse_runs(&bytes, path)
+}
+
+/// [`load_runs`] of bytes already read; `name` says where they came from in errors.
+pub(crate) fn parse_runs(bytes: &[u8], name: &Path) -> Result<Loaded, String> {
+    let value: serde_json::Value = serde_json::from_slice(bytes)
+        .map_err(|e| format!("{} is not JSON: {e}", name.display()))?;
     if value.get("receipt").is_some() {
-        let b = Baseline::load(path).map_err(|e| e.to_string())?;
+        let b = Baseline::decode(value, name).map_err(|e| e.to_string())?;
         Ok(Loaded {
             sha256: b.receipt.sha256.clone(),
             scenario: b.scenario.name,
             runs: b.runs,
             method_version: b.environment.method_version,
             machine: b.environment.machine,
+            time: b.receipt.timestamp,
         })
     } else {
         let r: RunRecord = serde_json::from_value(value).map_err(|e| {
             format!(
                 "{} is neither a baseline nor a record.json: {e}",
-                path.display()
+                name.display()
             )
         })?;
         let sha = harness::store::canonical_json(&serde_json::to_value(&r).unwrap_or_default());
@@ -58,6 +66,7 @@ fn load_runs(path: &Path) -> Result<Loaded, String> {
             scenario: r.scenario.name,
             method_version: r.harness.method_version,
             machine: r.machine,
+            time: r.started_at,
         })
     }
 }

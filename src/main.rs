@@ -18,6 +18,7 @@ mod bench;
 mod calibrate;
 mod capacity;
 mod compare;
+mod trend;
 
 pub(crate) use harness::outcome::exit;
 
@@ -59,6 +60,10 @@ enum Command {
     /// capacity.json, capacity.svg and report.md. Exits 1 if the capacity gate (--baseline)
     /// finds a REGRESSION.
     Capacity(capacity::CapacityArgs),
+    /// Find change points in a series of results (baselines, record.json files, or one
+    /// baseline's git history): writes trend.md, trend.json and a chart per metric. Exits 1
+    /// with --fail-on-worse when a metric changed for the worse.
+    Trend(trend::TrendArgs),
     /// Run the reference MCP server (the default system under test).
     Refserver(refserver::Args),
     /// Benchmark the load generator against oha and wrk (see docs/performance.md).
@@ -179,6 +184,7 @@ fn main() -> ExitCode {
         },
         Command::Compare(args) => compare::compare(args),
         Command::Verify { files } => compare::verify(&files),
+        Command::Trend(args) => trend::trend(args),
         Command::Run(args) => {
             init_tracing();
             run(args)

@@ -22,6 +22,7 @@ pub mod slo;
 pub mod store;
 pub mod sut;
 pub mod sweep;
+pub mod trend;
 pub mod units;
 
 /// Rust optimisation level the harness was built with (`0` is a debug build, whose

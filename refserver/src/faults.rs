@@ -4,13 +4,14 @@
 //! A spec is a comma-separated list of `key=value` pairs:
 //!
 //! ```text
-//! latency=2ms,jitter=500us,error_rate=0.01,stall=1s/10s,tool_latency=calculator:5ms,work=200us,overload=300/5s,idle_close=50ms
+//! latency=2ms,jitter=500us,tail=0.02:1ms,error_rate=0.01,stall=1s/10s,tool_latency=calculator:5ms,work=200us,overload=300/5s,idle_close=50ms
 //! ```
 //!
 //! | key            | value                      | effect                                              |
 //! |----------------|----------------------------|-----------------------------------------------------|
 //! | `latency`      | duration                   | fixed delay added to every request                  |
 //! | `jitter`       | duration                   | plus a uniform random delay in `[0, jitter]`        |
+//! | `tail`         | `share:duration`, share in `0..=1` | that fraction of requests, drawn at random, waits that much longer (a slow tail) |
 //! | `error_rate`   | probability in `0..=1`     | that fraction answers JSON-RPC `-32603`             |
 //! | `stall`        | `D/P`, both durations      | during `[k*P, k*P + D)` from start, requests wait    |
 //! | `tool_latency` | `tool:duration` (repeated) | extra delay for `tools/call` of that tool           |
@@ -23,7 +24,8 @@
 use std::{collections::BTreeMap, fmt, str::FromStr, time::Duration};
 
 /// Keys a fault spec may contain.
-const KEYS: &str = "latency, jitter, error_rate, stall, tool_latency, work, overload, idle_close";
+const KEYS: &str =
+    "latency, jitter, tail, error_rate, stall, tool_latency, work, overload, idle_close";
 
 /// Faults injected into every MCP request except `initialize` and notifications.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -32,6 +34,8 @@ pub struct Faults {
     pub latency: Duration,
     /// Upper bound of a uniform random latency added on top of [`Faults::latency`].
     pub jitter: Duration,
+    /// A share of requests, drawn at random, delayed by more.
+    pub tail: Option<Tail>,
     /// Fraction (`0..=1`) of requests answered with JSON-RPC error `-32603 "injected fault"`.
     pub error_rate: f64,
     /// Periodic stall, measured from server start.
@@ -46,6 +50,49 @@ pub struct Faults {
     /// HTTP connections idle at least this long since their last answer are closed,
     /// unread, when their next request arrives.
     pub idle_close: Option<Duration>,
+}
+
+/// A slow tail: `share` of requests (each drawn independently) wait `delay` on top of
+/// every other delay, so the high percentiles move while the median stays.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Tail {
+    /// Probability in `0..=1` that a request is delayed.
+    pub share: f64,
+    /// How much longer a delayed request waits.
+    pub delay: Duration,
+}
+
+impl FromStr for Tail {
+    type Err = FaultSpecError;
+
+    /// Parse `SHARE:DURATION`, e.g. `0.02:1ms`.
+    fn from_str(value: &str) -> Result<Self, Self::Err> {
+        let format = || FaultSpecError::TailFormat {
+            value: value.to_owned(),
+        };
+        let (share, delay) = value.split_once(':').ok_or_else(format)?;
+        let share = share
+            .trim()
+            .parse::<f64>()
+            .ok()
+            .filter(|s| (0.0..=1.0).contains(s))
+            .ok_or_else(format)?;
+        Ok(Self {
+            share,
+            delay: parse_duration("tail", delay)?,
+        })
+    }
+}
+
+impl fmt::Display for Tail {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{}:{}",
+            self.share,
+            humantime::format_duration(self.delay)
+        )
+    }
 }
 
 /// More than `limit` requests in one second of server time freeze the server for
@@ -144,6 +191,14 @@ pub enum FaultSpecError {
         /// The value as written.
         value: String,
     },
+    /// A `tail` value that is not `SHARE:DURATION` with a share in `0..=1`.
+    #[error(
+        "fault spec key `tail`: `{value}` is not `SHARE:DURATION` with a share in 0..=1 (e.g. `0.02:1ms`)"
+    )]
+    TailFormat {
+        /// The value as written.
+        value: String,
+    },
     /// An `overload` value that is not `N/D` with N above zero.
     #[error(
         "fault spec key `overload`: `{value}` is not `COUNT/DURATION` with a count above 0 (e.g. `300/5s`)"
@@ -196,6 +251,9 @@ impl Faults {
         if !other.jitter.is_zero() {
             self.jitter = other.jitter;
         }
+        if other.tail.is_some() {
+            self.tail = other.tail;
+        }
         if other.error_rate > 0.0 {
             self.error_rate = other.error_rate;
         }
@@ -237,14 +295,18 @@ impl Faults {
         self.latency + jitter + tool
     }
 
-    /// The delay to add before a request, with a fresh random jitter.
+    /// The delay to add before a request, with a fresh random jitter and tail draw.
     pub fn sample_delay(&self, tool: Option<&str>) -> Duration {
         let sample = if self.jitter.is_zero() {
             0.0
         } else {
             rand::random_range(0.0..=1.0)
         };
-        self.delay(tool, sample)
+        let tail = match self.tail {
+            Some(t) if t.share > 0.0 && rand::random_bool(t.share.clamp(0.0, 1.0)) => t.delay,
+            _ => Duration::ZERO,
+        };
+        self.delay(tool, sample) + tail
     }
 
     /// Whether this request should be answered with an injected error.
@@ -400,6 +462,7 @@ impl FromStr for Faults {
             match key {
                 "latency" => faults.latency = parse_duration(key, value)?,
                 "jitter" => faults.jitter = parse_duration(key, value)?,
+                "tail" => faults.tail = Some(value.parse()?),
                 "error_rate" => faults.error_rate = parse_error_rate(value)?,
                 "stall" => faults.stall = Some(value.parse()?),
                 "work" => faults.work = parse_duration(key, value)?,
@@ -435,6 +498,9 @@ impl fmt::Display for Faults {
                 "jitter={}",
                 humantime::format_duration(self.jitter)
             ));
+        }
+        if let Some(tail) = self.tail {
+            items.push(format!("tail={tail}"));
         }
         if self.error_rate > 0.0 {
             items.push(format!("error_rate={}", self.error_rate));
@@ -531,6 +597,8 @@ mod tests {
             "latency=1ms,work=1ms",
             "idle_close=20ms",
             "idle_close=0s",
+            "tail=0.02:1ms",
+            "latency=1ms,tail=0.5:300us",
             "none",
         ] {
             let faults: Faults = spec.parse().unwrap();
@@ -576,6 +644,12 @@ mod tests {
                 "key `latency`: given more than once",
             ),
             ("work=lots", "key `work`: bad duration `lots`"),
+            ("tail=1ms", "key `tail`: `1ms` is not `SHARE:DURATION`"),
+            (
+                "tail=1.5:1ms",
+                "key `tail`: `1.5:1ms` is not `SHARE:DURATION`",
+            ),
+            ("tail=0.1:soon", "key `tail`: bad duration `soon`"),
             ("work=1ms,work=2ms", "key `work`: given more than once"),
         ];
         for (spec, expected) in cases {
@@ -629,6 +703,24 @@ mod tests {
             let delay = faults.sample_delay(None);
             assert!((ms(2)..=ms(6)).contains(&delay), "{delay:?}");
         }
+    }
+
+    /// Every request of share 1 and none of share 0 is delayed; share 0.2 delays about a
+    /// fifth (2,000 draws: 400 expected, standard deviation 18, so 300 to 500 is over 5
+    /// deviations either way).
+    #[test]
+    fn tail_delays_its_share_of_requests() {
+        let all: Faults = "latency=1ms,tail=1:4ms".parse().unwrap();
+        let none: Faults = "latency=1ms,tail=0:4ms".parse().unwrap();
+        for _ in 0..100 {
+            assert_eq!(all.sample_delay(None), ms(5));
+            assert_eq!(none.sample_delay(None), ms(1));
+        }
+        let fifth: Faults = "tail=0.2:4ms".parse().unwrap();
+        let delayed = (0..2000)
+            .filter(|_| fifth.sample_delay(None) == ms(4))
+            .count();
+        assert!((300..=500).contains(&delayed), "{delayed} of 2000");
     }
 
     #[test]

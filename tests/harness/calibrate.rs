@@ -56,7 +56,7 @@ fn a_tiny_study_measures_an_injected_slowdown_and_replays_to_the_same_verdicts()
         "--detection-reruns",
         "1",
         "--slowdowns",
-        "200",
+        "500",
         "--throughput-cut",
         "0",
         "--error-rate",
@@ -77,24 +77,19 @@ fn a_tiny_study_measures_an_injected_slowdown_and_replays_to_the_same_verdicts()
         .iter()
         .map(|c| c["case"]["name"].as_str().unwrap())
         .collect();
-    assert_eq!(names, ["unchanged", "P99 +200%", "error rate 0.5%"]);
-    // Twice the baseline's P99 added to every request multiplies the median several times,
-    // far beyond a baseline trial's hiccup: the gate must fail on it. (P99 itself is not
-    // asserted: over 1,200 requests a hiccup of the machine moves it more than an injection
-    // does; docs/gate-accuracy.md measures it.)
+    assert_eq!(names, ["unchanged", "P99 +500%", "error rate 0.5%"]);
+    // A tail sized to make P99 six times the baseline's (2% of requests delayed by about
+    // five P99s: 24 of 1,200 requests, twice the 12 beyond P99), far beyond a baseline
+    // trial's hiccup: the gate must fail on P99.
     let slowdown = &measured[1]["reruns"][0];
     assert!(
-        slowdown["target_change"].is_f64(),
+        slowdown["target_change"]
+            .as_f64()
+            .is_some_and(|c| c > 100.0),
         "P99 change measured: {slowdown}"
     );
     assert_eq!(slowdown["status"], "REGRESSION", "{slowdown}");
-    assert!(
-        slowdown["regressions"]
-            .as_array()
-            .unwrap()
-            .contains(&serde_json::json!("Latency P50")),
-        "{slowdown}"
-    );
+    assert_eq!(slowdown["target_status"], "REGRESSION", "{slowdown}");
     let errors = &measured[2]["reruns"][0];
     assert_eq!(errors["target_status"], "REGRESSION", "{errors}");
     let doc = std::fs::read_to_string(out.path().join("gate-accuracy.md")).unwrap();
@@ -102,7 +97,7 @@ fn a_tiny_study_measures_an_injected_slowdown_and_replays_to_the_same_verdicts()
         "## Goals",
         "## False alarms",
         "## Detection",
-        "| P99 +200% |",
+        "| P99 +500% |",
     ] {
         assert!(doc.contains(section), "{section} missing:\n{doc}");
     }

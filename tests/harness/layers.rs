@@ -29,6 +29,7 @@ const LAYERS: &[&str] = &[
     "slo",
     "gate",
     "capacity",
+    "trend",
     // Reports, then the steps that run, sweep, gate and calibrate.
     "report",
     "run",

@@ -19,6 +19,7 @@ mod recovery;
 mod remote_target;
 mod stdio_servers;
 mod transports;
+mod trend;
 
 use std::path::{Path, PathBuf};
 

@@ -17,6 +17,23 @@ fn pct(part: usize, whole: usize) -> String {
     }
 }
 
+/// The heading of the hand-written reading of a study, which [`keep_reading`] carries over.
+pub const READING_HEADING: &str = "## Reading this study";
+
+/// `rendered` with the hand-written reading of `old` (a study's Markdown written earlier to
+/// the same file) appended: from [`READING_HEADING`] to the end. `rendered` as it is when
+/// `old` has none.
+pub fn keep_reading(rendered: &str, old: &str) -> String {
+    let heading = old
+        .match_indices(READING_HEADING)
+        .find(|(i, _)| *i == 0 || old[..*i].ends_with('\n'))
+        .map(|(i, _)| i);
+    match heading {
+        Some(i) => format!("{}\n\n{}", rendered.trim_end(), old[i..].trim_end()) + "\n",
+        None => rendered.to_string(),
+    }
+}
+
 /// Renders the study; `command` is the command line that produced it.
 pub fn render(study: &Study, goals: &[Goal], command: &str, when: &str) -> String {
     let mut md = String::new();
@@ -118,11 +135,15 @@ pub fn render(study: &Study, goals: &[Goal], command: &str, when: &str) -> Strin
         );
     }
 
+    false_alarms_by_metric(&mut md, study);
+
     let _ = writeln!(md, "\n## Detection\n");
     let _ = writeln!(
         md,
-        "A P99 slowdown of x% adds a fixed x% of the baseline's P99 to every request (so \
-         lower percentiles move by more, relatively). The throughput cut and the error rate \
+        "A P99 slowdown of x% delays 2% of requests, drawn at random, by what moves the \
+         P99 of the fresh baseline's latency distribution by x% (predicted from its \
+         histogram; the other requests are left as they were, so the median stays); the \
+         measured change is beside it. The throughput cut and the error rate \
          answer that share of requests with a JSON-RPC error: in an open model the offered \
          rate is fixed, so lost throughput shows as failed requests. *Flagged* means the hurt \
          metric was at WARNING or REGRESSION; *caught* means REGRESSION (the gate fails).\n"
@@ -225,4 +246,49 @@ pub fn render(study: &Study, goals: &[Goal], command: &str, when: &str) -> Strin
          holds every verdict."
     );
     md
+}
+
+/// Per metric, how often unchanged reruns put it at REGRESSION and at WARNING, and the
+/// family-wise rate: a rerun fails when any of its gated metrics is at REGRESSION, so the
+/// rate that matters to CI is the first row, not any one metric's.
+fn false_alarms_by_metric(md: &mut String, study: &Study) {
+    let Some(c) = study.cases.iter().find(|c| c.case.target.is_none()) else {
+        return;
+    };
+    let n = c.reruns.len();
+    let mut names: Vec<&str> = c
+        .reruns
+        .iter()
+        .flat_map(|r| r.regressions.iter().chain(&r.warnings).map(String::as_str))
+        .collect();
+    names.sort_unstable();
+    names.dedup();
+    let _ = writeln!(
+        md,
+        "\nBy metric: every metric and operation is gated at once, each at its own threshold \
+         and noise check, with no correction for their number; the family-wise rate (any \
+         metric, the rate CI sees) is the first row.\n"
+    );
+    let _ = writeln!(md, "| Metric | REGRESSION | WARNING |\n|---|---|---|");
+    let warned = c.reruns.iter().filter(|r| !r.warnings.is_empty()).count();
+    let _ = writeln!(
+        md,
+        "| **any (family-wise)** | {} | {} |",
+        pct(c.failed(), n),
+        pct(warned, n)
+    );
+    for name in names {
+        let at = |list: fn(&super::Rerun) -> &Vec<String>| {
+            c.reruns
+                .iter()
+                .filter(|r| list(r).iter().any(|m| m == name))
+                .count()
+        };
+        let _ = writeln!(
+            md,
+            "| {name} | {} | {} |",
+            pct(at(|r| &r.regressions), n),
+            pct(at(|r| &r.warnings), n)
+        );
+    }
 }

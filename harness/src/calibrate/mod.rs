@@ -10,22 +10,24 @@
 
 pub mod accuracy;
 mod doc;
+pub mod slowdown;
 
 use std::path::{Path, PathBuf};
 
+use hdrhistogram::Histogram;
 use serde::Serialize;
 
 use crate::check::{CheckError, run_trials};
 use crate::gate::{Comparison, MetricVerdict, Status, Verdict, gate};
-use crate::record::Figures;
 use crate::record::RunRecord;
+use crate::record::{Figures, merged_latency};
 use crate::run::RunOptions;
 use crate::scenario::Scenario;
 use crate::store::{Baseline, Document};
 use crate::sut::{EmbeddedSpec, SutSpec};
 
 pub use accuracy::{AccuracyRow, OverheadRow};
-pub use doc::render;
+pub use doc::{READING_HEADING, keep_reading, render};
 
 /// The metric a case is meant to hurt.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -85,6 +87,8 @@ pub struct Rerun {
     pub target_change: Option<f64>,
     /// Metrics at REGRESSION, by name.
     pub regressions: Vec<String>,
+    /// Metrics at WARNING, by name.
+    pub warnings: Vec<String>,
 }
 
 impl Rerun {
@@ -96,6 +100,10 @@ impl Rerun {
             target_change: row.and_then(|m| m.change_percent),
             regressions: verdict
                 .at(Status::Regression)
+                .map(|m| format!("{} {}", m.group, m.name))
+                .collect(),
+            warnings: verdict
+                .at(Status::Warning)
                 .map(|m| format!("{} {}", m.group, m.name))
                 .collect(),
         }
@@ -241,9 +249,9 @@ pub struct Study {
 }
 
 /// The cases of a study: unchanged, each slowdown, the throughput cut and the error rate.
-/// A slowdown of x% adds a fixed latency of x% of `baseline_p99_us` to every request,
-/// which moves P99 by that much.
-pub fn cases(options: &StudyOptions, baseline_p99_us: u64) -> Vec<Case> {
+/// A slowdown of x% delays a share of requests by what moves the P99 of `baseline` (the
+/// baseline's latency) by x% ([`slowdown`]).
+pub fn cases(options: &StudyOptions, baseline: &Histogram<u64>) -> Vec<Case> {
     let mut cases = vec![Case {
         name: "unchanged".into(),
         faults: None,
@@ -252,10 +260,9 @@ pub fn cases(options: &StudyOptions, baseline_p99_us: u64) -> Vec<Case> {
         reruns: options.reruns,
     }];
     for &pct in &options.slowdowns {
-        let us = (baseline_p99_us as f64 * pct / 100.0).round().max(1.0) as u64;
         cases.push(Case {
             name: format!("P99 +{pct}%"),
-            faults: Some(format!("latency={us}us")),
+            faults: Some(slowdown::tail_fault(baseline, pct)),
             target: Some(Target::P99),
             injected_percent: pct,
             reruns: options.detection_reruns,
@@ -325,7 +332,7 @@ pub async fn run_study(
         baseline.runs.len(),
         baseline_p99_us
     ));
-    let mut results: Vec<CaseResult> = cases(options, baseline_p99_us)
+    let mut results: Vec<CaseResult> = cases(options, &merged_latency(&records))
         .into_iter()
         .map(|case| CaseResult {
             case,

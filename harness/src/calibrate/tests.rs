@@ -102,6 +102,7 @@ fn case(
                 target_status: target.map(|_| target_status),
                 target_change: Some(injected),
                 regressions: Vec::new(),
+                warnings: Vec::new(),
             })
             .collect(),
     }
@@ -142,7 +143,7 @@ fn goals_count_false_alarms_and_misses() {
 }
 
 #[test]
-fn cases_inject_a_share_of_the_baseline_p99() {
+fn cases_inject_a_tail_sized_from_the_baseline() {
     let options = StudyOptions {
         scenario: crate::scenario::parse(
             "scenario:\n  name: s\n  phases:\n    - name: p\n      duration: 1s\n      rps: 10\n  requests:\n    - type: resource_list\n      weight: 100%\n",
@@ -168,7 +169,15 @@ fn cases_inject_a_share_of_the_baseline_p99() {
         out: PathBuf::from("unused"),
         replay: false,
     };
-    let cases = cases(&options, 2_000);
+    let mut latency = crate::load::histogram(3);
+    for v in 1..=2_000u64 {
+        latency.record(v).unwrap();
+    }
+    let cases = cases(&options, &latency);
+    let five = super::slowdown::tail_fault(&latency, 5.0);
+    let fifty = super::slowdown::tail_fault(&latency, 50.0);
+    assert!(five.starts_with("tail=0.02:") && fifty.starts_with("tail=0.02:"));
+    assert_ne!(five, fifty);
     let specs: Vec<(&str, Option<&str>, usize)> = cases
         .iter()
         .map(|c| (c.name.as_str(), c.faults.as_deref(), c.reruns))
@@ -177,10 +186,26 @@ fn cases_inject_a_share_of_the_baseline_p99() {
         specs,
         [
             ("unchanged", None, 20),
-            ("P99 +5%", Some("latency=100us"), 10),
-            ("P99 +50%", Some("latency=1000us"), 10),
+            ("P99 +5%", Some(five.as_str()), 10),
+            ("P99 +50%", Some(fifty.as_str()), 10),
             ("throughput -20%", Some("error_rate=0.2"), 10),
             ("error rate 0.5%", Some("error_rate=0.005"), 10),
         ]
+    );
+}
+
+#[test]
+fn a_hand_written_reading_is_kept_and_only_it() {
+    let old = "# Gate accuracy\n\nold tables\n\n## Reading this study\n\n- what it means\n";
+    let kept = super::keep_reading("# Gate accuracy\n\nnew tables\n", old);
+    assert_eq!(
+        kept,
+        "# Gate accuracy\n\nnew tables\n\n## Reading this study\n\n- what it means\n"
+    );
+    assert_eq!(super::keep_reading("new\n", "no reading here\n"), "new\n");
+    // The heading only counts at the start of a line.
+    assert_eq!(
+        super::keep_reading("new\n", "see `## Reading this study` below\n"),
+        "new\n"
     );
 }

@@ -7,6 +7,7 @@ mod recovery;
 mod regression;
 pub mod svg;
 mod text;
+mod trend;
 
 use std::path::{Path, PathBuf};
 
@@ -25,6 +26,7 @@ pub use regression::{
     ComparisonContext, format_value, regression_report, verdict_summary, verdict_tables,
 };
 pub use text::{summary, thousands};
+pub use trend::{TrendContext, trend_chart_file, trend_report, trend_svg};
 
 /// Where a run's results were written.
 #[derive(Debug, Clone)]

@@ -315,6 +315,80 @@ pub fn capacity_chart(
     s
 }
 
+/// One metric over a series of results (x: the point's position, labelled with the names
+/// of the first, the last and each change point), each point a dot, each regime between
+/// change points its median as a grey line, and each change point a dashed line: red for
+/// a change for the worse, green for the better.
+pub fn trend_chart(
+    title: &str,
+    y_label: &str,
+    labels: &[String],
+    values: &[Option<f64>],
+    changes: &[(usize, bool)],
+) -> String {
+    let n = labels.len().max(2);
+    let x_max = (n - 1) as f64;
+    let y_max = nice_max(values.iter().flatten().fold(0.0, |a: f64, b| a.max(*b)));
+    let mut s = frame(title, "results, oldest first", y_label);
+    y_axis(&mut s, y_max);
+    let (pw, ph) = (W - LEFT - RIGHT, H - TOP - BOTTOM);
+    let px = |i: usize| LEFT + pw * (i as f64 / x_max).clamp(0.0, 1.0);
+    let py = |v: f64| TOP + ph * (1.0 - (v / y_max).clamp(0.0, 1.0));
+    let mut ticks: Vec<usize> = vec![0, labels.len().saturating_sub(1)];
+    ticks.extend(changes.iter().map(|c| c.0));
+    ticks.sort_unstable();
+    ticks.dedup();
+    for &i in ticks.iter().filter(|i| **i < labels.len()) {
+        let _ = writeln!(
+            s,
+            r##"<text x="{:.1}" y="{}" text-anchor="middle" font-size="10">{}</text>"##,
+            px(i),
+            H - BOTTOM + 16.0,
+            escape(&labels[i])
+        );
+    }
+    let mut edges: Vec<usize> = vec![0];
+    edges.extend(changes.iter().map(|c| c.0));
+    edges.push(values.len());
+    for w in edges.windows(2) {
+        let regime: Vec<f64> = values[w[0]..w[1]].iter().flatten().copied().collect();
+        if let Some(m) = crate::units::median(&regime) {
+            let _ = writeln!(
+                s,
+                r##"<line x1="{:.1}" x2="{:.1}" y1="{2:.1}" y2="{2:.1}" stroke="#999" stroke-width="2"/>"##,
+                px(w[0]),
+                px(w[1].saturating_sub(1)),
+                py(m)
+            );
+        }
+    }
+    for &(i, worse) in changes {
+        let color = if worse { "#d62728" } else { "#2ca02c" };
+        let x = px(i) - pw / x_max / 2.0;
+        let _ = writeln!(
+            s,
+            r##"<line x1="{x:.1}" x2="{x:.1}" y1="{TOP}" y2="{}" stroke="{color}" stroke-width="2" stroke-dasharray="6 3"/>"##,
+            TOP + ph
+        );
+    }
+    let line: Vec<(f64, f64)> = values
+        .iter()
+        .enumerate()
+        .filter_map(|(i, v)| v.map(|v| (i as f64, v)))
+        .collect();
+    polyline(&mut s, &line, x_max, y_max, "#1f77b4");
+    for (x, v) in &line {
+        let _ = writeln!(
+            s,
+            r##"<circle cx="{:.1}" cy="{:.1}" r="3" fill="#1f77b4"/>"##,
+            px(*x as usize),
+            py(*v)
+        );
+    }
+    s.push_str("</svg>\n");
+    s
+}
+
 fn polyline(s: &mut String, points: &[(f64, f64)], x_max: f64, y_max: f64, color: &str) {
     let coords: Vec<String> = points
         .iter()

@@ -76,7 +76,12 @@ pub trait Document: Serialize + DeserializeOwned {
     /// Reads a document, checks its kind and schema version, decodes it (errors name the
     /// field) and verifies its receipt against the file's own JSON.
     fn load(path: &Path) -> Result<Self, DocumentError> {
-        let value = read_json(path)?;
+        Self::decode(read_json(path)?, path)
+    }
+
+    /// [`Document::load`] of JSON already read, `path` naming where it came from in errors
+    /// (a file, or a file at a commit).
+    fn decode(value: Value, path: &Path) -> Result<Self, DocumentError> {
         let invalid = |reason: String| DocumentError::Invalid {
             path: path.to_owned(),
             reason,
