@@ -91,6 +91,7 @@ mod tests {
             never_sent: None,
             cpu: Duration::from_secs(1),
             load_cpu: Some(Duration::from_millis(500)),
+            span: None,
             max_rss,
             rss: Vec::new(),
             load: Load::open(100.0, sessions, Duration::from_secs(10)),

@@ -344,7 +344,7 @@ fn overload(out: &mut String, args: &BenchArgs, results: &[ToolResult]) {
     if args.overloads.is_empty() {
         return;
     }
-    out.push_str("Past the highest rate held (medians; achieved = successes per second):\n\n| Generator | Load | Achieved / highest held | Achieved (req/s) | P50 (µs) | Never sent |\n|---|---|---:|---:|---:|---:|\n");
+    out.push_str("Past the highest rate held (medians; achieved = successes per second of the planned duration, or of the time from the first send to the last answer when that was longer):\n\n| Generator | Load | Achieved / highest held | Achieved (req/s) | P50 (µs) | Never sent |\n|---|---|---:|---:|---:|---:|\n");
     for r in results.iter().filter(|r| r.tool.open_model()) {
         for &factor in &args.overloads {
             let Some([share, achieved, p50, never]) = r.overload(factor) else {

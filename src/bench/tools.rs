@@ -137,6 +137,9 @@ pub struct Measurement {
     /// erlmcp-perf only: its own CPU time during the load, children (stdio servers) not
     /// counted (`generator.cpu_seconds` of its record).
     pub load_cpu: Option<Duration>,
+    /// Wall time from the first send to the last answer, where the tool says (erlmcp-perf's
+    /// `generator.load_seconds`, oha's `summary.total`).
+    pub span: Option<Duration>,
     /// Peak resident memory, bytes, and the samples taken while it ran.
     pub max_rss: u64,
     pub rss: Vec<(f64, u64)>,
@@ -166,9 +169,12 @@ impl Measurement {
         (self.ok > 0).then(|| cpu.as_secs_f64() * 1e4 / self.ok as f64)
     }
 
-    /// Successful requests per second of the load's duration.
+    /// Successful requests per second of the load: over its planned duration, or over the
+    /// time it really took when that was longer (a generator behind its schedule sends the
+    /// rest late, after the planned end, and does not get to count them as on time).
     pub fn throughput(&self) -> f64 {
-        self.ok as f64 / self.load.duration.as_secs_f64()
+        let planned = self.load.duration;
+        self.ok as f64 / self.span.map_or(planned, |s| s.max(planned)).as_secs_f64()
     }
 }
 
@@ -305,6 +311,8 @@ fn from_record(record: &RunRecord, finished: Finished, load: Load) -> Measuremen
         load_cpu: Some(Duration::from_secs_f64(
             record.generator.cpu_seconds.max(0.0),
         )),
+        span: (record.generator.load_seconds > 0.0)
+            .then(|| Duration::from_secs_f64(record.generator.load_seconds)),
         max_rss: finished.max_rss,
         rss: finished.rss,
         load,
@@ -349,6 +357,10 @@ fn parse_oha(text: &str, finished: Finished, load: Load) -> anyhow::Result<Measu
         never_sent: None,
         cpu: finished.cpu,
         load_cpu: None,
+        span: json["summary"]["total"]
+            .as_f64()
+            .filter(|t| t.is_finite() && *t > 0.0)
+            .map(Duration::from_secs_f64),
         max_rss: finished.max_rss,
         rss: finished.rss,
         load,
@@ -388,6 +400,7 @@ fn parse_wrk(text: &str, finished: Finished, load: Load) -> anyhow::Result<Measu
         never_sent: None,
         cpu: finished.cpu,
         load_cpu: None,
+        span: None,
         max_rss: finished.max_rss,
         rss: finished.rss,
         load,
@@ -436,6 +449,20 @@ mod tests {
         assert!(!m.held(), "a closed loop holds no rate");
         assert!((m.cpu_per_10k().unwrap() - 0.5 * 1e4 / 29990.0).abs() < 1e-9);
         assert!(parse_wrk("garbage", finished(), LOAD).is_err());
+    }
+
+    /// A run that took longer than planned (sent late, past its end) is rated over the time
+    /// it took; one that ended on time over its planned duration.
+    #[test]
+    fn throughput_is_over_the_time_the_load_really_took() {
+        let text = r#"{"summary":{"total":4.0},"latencyPercentiles":{"p50":0.0002,"p99":0.004},"statusCodeDistribution":{"200":3000}}"#;
+        let mut m = parse_oha(text, finished(), LOAD).unwrap();
+        assert_eq!(m.span, Some(Duration::from_secs(4)));
+        assert!((m.throughput() - 750.0).abs() < 1e-9);
+        m.span = Some(Duration::from_secs(2));
+        assert!((m.throughput() - 1000.0).abs() < 1e-9);
+        m.span = None;
+        assert!((m.throughput() - 1000.0).abs() < 1e-9);
     }
 
     #[test]

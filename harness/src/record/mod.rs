@@ -277,6 +277,11 @@ pub struct GeneratorRecord {
     /// That CPU time per second of the load: cores the generator kept busy.
     #[serde(default)]
     pub cpu_cores: f64,
+    /// Wall-clock seconds of the load, from the schedule's origin (warm-up included) to the
+    /// last answer: longer than the schedule when the generator fell behind and sent late
+    /// (0 in records from before).
+    #[serde(default)]
+    pub load_seconds: f64,
 }
 
 /// One service-level check.
@@ -428,6 +433,10 @@ impl RunRecord {
             .collect();
         let lag = LatencySummary::of(&stats.lag);
         let late_percent = crate::units::percent(stats.late, stats.lag.len());
+        let load_seconds = outcome
+            .finished
+            .saturating_duration_since(outcome.start)
+            .as_secs_f64();
         let efficiency = resources
             .as_ref()
             .filter(|r| r.cpu_seconds > 0.0)
@@ -511,12 +520,8 @@ impl RunRecord {
                 in_flight_limit: outcome.in_flight_limit as u64,
                 never_sent: stats.never_sent,
                 cpu_seconds: outcome.generator_cpu.as_secs_f64(),
-                cpu_cores: outcome.generator_cpu.as_secs_f64()
-                    / outcome
-                        .finished
-                        .saturating_duration_since(outcome.start)
-                        .as_secs_f64()
-                        .max(1e-3),
+                cpu_cores: outcome.generator_cpu.as_secs_f64() / load_seconds.max(1e-3),
+                load_seconds,
             },
             resources,
             efficiency,
