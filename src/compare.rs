@@ -5,10 +5,10 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use harness::capacity::CapacityResult;
-use harness::gate::{Comparison, Machines, Status, Thresholds, gate};
+use harness::gate::{Comparison, Machines, Side, Status, Thresholds, gate};
 use harness::machine::Machine;
 use harness::record::Figures;
-use harness::record::RunRecord;
+use harness::record::{RunRecord, WindowRecord};
 use harness::report::{ComparisonContext, regression_report, verdict_tables};
 use harness::store::{Baseline, Document};
 
@@ -18,6 +18,8 @@ use crate::exit;
 /// What a file holds: every run of a baseline, or the one run of a record.
 pub(crate) struct Loaded {
     pub runs: Vec<Figures>,
+    /// Each run's per-second windows.
+    pub windows: Vec<Vec<WindowRecord>>,
     /// The baseline's receipt, or the SHA-256 of the record's canonical JSON.
     pub sha256: String,
     /// The scenario's name.
@@ -47,6 +49,7 @@ pub(crate) fn parse_runs(bytes: &[u8], name: &Path) -> Result<Loaded, String> {
             sha256: b.receipt.sha256.clone(),
             scenario: b.scenario.name,
             runs: b.runs,
+            windows: b.windows,
             method_version: b.environment.method_version,
             machine: b.environment.machine,
             time: b.receipt.timestamp,
@@ -62,6 +65,7 @@ pub(crate) fn parse_runs(bytes: &[u8], name: &Path) -> Result<Loaded, String> {
         use sha2::Digest;
         Ok(Loaded {
             runs: vec![Figures::of(&r)],
+            windows: vec![r.windows.clone()],
             sha256: hex::encode(sha2::Sha256::digest(sha.as_bytes())),
             scenario: r.scenario.name,
             method_version: r.harness.method_version,
@@ -108,8 +112,8 @@ pub fn compare(args: CompareArgs) -> ExitCode {
     }
     let comparison = Comparison::of_file(baseline.machine.as_ref(), current.machine.as_ref());
     let mut verdict = gate(
-        &baseline.runs,
-        &current.runs,
+        Side::with_windows(&baseline.runs, &baseline.windows),
+        Side::with_windows(&current.runs, &current.windows),
         &Thresholds::uniform(args.threshold),
         comparison,
     );

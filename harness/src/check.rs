@@ -7,9 +7,9 @@ use std::time::SystemTime;
 use sha2::{Digest, Sha256};
 
 use crate::fsio::write_atomic;
-use crate::gate::{Comparison, Machines, Verdict, gate};
+use crate::gate::{AddedTrials, Comparison, Machines, Side, Verdict, gate};
 use crate::record::Figures;
-use crate::record::{RunRecord, merged_latency};
+use crate::record::{RunRecord, WindowRecord, merged_latency};
 use crate::report::svg::{Series, latency_over_time, percentile_spectrum};
 use crate::report::{ComparisonContext, WriteError, regression_report, verdict_tables};
 use crate::run::{RunError, RunOptions, RunResult, run_scenario};
@@ -119,6 +119,11 @@ fn records(results: &[RunResult]) -> Vec<RunRecord> {
     results.iter().map(|r| r.record.clone()).collect()
 }
 
+/// Each record's per-second windows.
+pub fn windows_of(records: &[RunRecord]) -> Vec<Vec<WindowRecord>> {
+    records.iter().map(|r| r.windows.clone()).collect()
+}
+
 /// Records a new baseline for `scenario` on `sut` at `path` (the only writer of baselines).
 pub async fn update_baseline(
     scenario: &Scenario,
@@ -169,7 +174,7 @@ pub async fn check_against_file(
     let baseline = load_baseline(path, scenario)?;
     let mut discarded = Vec::new();
     let trials = options.trials.max(1);
-    let results = run_trials(
+    let mut results = run_trials(
         scenario,
         sut,
         &options.run,
@@ -179,11 +184,40 @@ pub async fn check_against_file(
         &mut discarded,
     )
     .await?;
+    let verdict_of = |results: &[RunResult]| {
+        let records = records(results);
+        let current: Vec<Figures> = records.iter().map(Figures::of).collect();
+        let windows = windows_of(&records);
+        let comparison = Comparison::of_file(
+            baseline.environment.machine.as_ref(),
+            machine_of(&records).as_ref(),
+        );
+        gate(
+            Side::with_windows(&baseline.runs, &baseline.windows),
+            Side::with_windows(&current, &windows),
+            &scenario.gate,
+            comparison,
+        )
+    };
+    let mut verdict = verdict_of(&results);
+    let borderline = verdict.borderline();
+    let most = scenario.gate.max_trials(trials);
+    let mut added = 0;
+    while !verdict.borderline().is_empty() && results.len() < most && !options.run.stop.requested()
+    {
+        let trial_dir = dir.join(format!("trial-{}", results.len() + 1));
+        results.push(run_trial(scenario, sut, &options.run, &trial_dir, &mut discarded).await?);
+        added += 1;
+        verdict = verdict_of(&results);
+    }
+    if added > 0 {
+        verdict.added_trials = Some(AddedTrials {
+            trials: added,
+            because: borderline,
+        });
+    }
     let records = records(&results);
-    let current: Vec<Figures> = records.iter().map(Figures::of).collect();
     let here = machine_of(&records);
-    let comparison = Comparison::of_file(baseline.environment.machine.as_ref(), here.as_ref());
-    let mut verdict = gate(&baseline.runs, &current, &scenario.gate, comparison);
     verdict.machines = Machines::of(baseline.environment.machine.clone(), here);
     let context = ComparisonContext {
         scenario_name: scenario.name.clone(),
@@ -227,7 +261,31 @@ pub async fn check_same_run(
     let n = options.trials.max(1);
     let (mut base, mut current) = (Vec::with_capacity(n), Vec::with_capacity(n));
     let mut discarded = Vec::new();
-    for i in 1..=n {
+    let verdict_of = |base: &[RunRecord], current: &[RunResult]| {
+        let cur = records(current);
+        let b: Vec<Figures> = base.iter().map(Figures::of).collect();
+        let c: Vec<Figures> = cur.iter().map(Figures::of).collect();
+        let (b_windows, c_windows) = (windows_of(base), windows_of(&cur));
+        gate(
+            Side::with_windows(&b, &b_windows),
+            Side::with_windows(&c, &c_windows),
+            &scenario.gate,
+            Comparison::SameRun,
+        )
+    };
+    let most = scenario.gate.max_trials(n);
+    let mut borderline = Vec::new();
+    let mut verdict = loop {
+        if base.len() >= n {
+            let v = verdict_of(&base, &current);
+            if base.len() == n {
+                borderline = v.borderline();
+            }
+            if v.borderline().is_empty() || base.len() >= most || options.run.stop.requested() {
+                break v;
+            }
+        }
+        let i = base.len() + 1;
         let b_dir = dir.join(format!("baseline-{i}"));
         base.push(
             run_trial(scenario, baseline_sut, &options.run, &b_dir, &mut discarded)
@@ -236,11 +294,14 @@ pub async fn check_same_run(
         );
         let c_dir = dir.join(format!("current-{i}"));
         current.push(run_trial(scenario, current_sut, &options.run, &c_dir, &mut discarded).await?);
+    };
+    if base.len() > n {
+        verdict.added_trials = Some(AddedTrials {
+            trials: base.len() - n,
+            because: borderline,
+        });
     }
     let cur = records(&current);
-    let b: Vec<Figures> = base.iter().map(Figures::of).collect();
-    let c: Vec<Figures> = cur.iter().map(Figures::of).collect();
-    let mut verdict = gate(&b, &c, &scenario.gate, Comparison::SameRun);
     verdict.machines = Machines::of(machine_of(&base), machine_of(&cur));
     let context = ComparisonContext {
         scenario_name: scenario.name.clone(),

@@ -11,7 +11,7 @@ use harness::sut::SutSpec;
 
 use crate::{BIN, quiet, refserver, run, runtime, scenario_file};
 
-const SMALL: &str = "scenario:\n  name: small\n  clients: 4\n  warmup: 1s\n  phases:\n    - name: p\n      duration: 4s\n      rps: 300\n  requests:\n    - type: tool_call\n      tool: calculator\n      weight: 100%\n  gate:\n    threshold: 30%\n";
+const SMALL: &str = "scenario:\n  name: small\n  clients: 4\n  warmup: 1s\n  phases:\n    - name: p\n      duration: 4s\n      rps: 300\n  requests:\n    - type: tool_call\n      tool: calculator\n      weight: 100%\n  gate:\n    threshold: 30%\n    max_trials: 6\n";
 
 #[test]
 fn committed_baselines_verify_and_a_changed_digit_does_not() {

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use harness::capacity::CapacityResult;
 use harness::check::{CheckOptions, check_against_file, load_baseline, update_baseline};
-use harness::gate::{Comparison, Status, gate};
+use harness::gate::{Comparison, Side, Status, gate};
 use harness::load::METHOD_VERSION;
 use harness::record::Figures;
 use harness::scenario;
@@ -142,7 +142,12 @@ fn a_baseline_of_another_machine_warns_and_still_catches_a_2ms_slower_server() {
     let base = Baseline::load(&faster_other).unwrap();
     let here_now = harness::store::machine_of(&unchanged.records);
     let comparison = Comparison::of_file(base.environment.machine.as_ref(), here_now.as_ref());
-    let across = gate(&base.runs, &current, &scenario.gate, comparison);
+    let across = gate(
+        Side::runs(&base.runs),
+        Side::runs(&current),
+        &scenario.gate,
+        comparison,
+    );
     assert_ne!(across.status, Status::Regression);
 
     // The file recorded here, in this boot, is gated closely; the same file as if recorded

@@ -17,6 +17,17 @@ fn pct(part: usize, whole: usize) -> String {
     }
 }
 
+/// Trials of the current side its gates took: mean and most.
+fn trials(c: &super::CaseResult) -> String {
+    let n = c.reruns.len();
+    if n == 0 {
+        return "–".into();
+    }
+    let sum: usize = c.reruns.iter().map(|r| r.trials).sum();
+    let most = c.reruns.iter().map(|r| r.trials).max().unwrap_or(0);
+    format!("{:.1}, {most}", sum as f64 / n as f64)
+}
+
 /// The heading of the hand-written reading of a study, which [`keep_reading`] carries over.
 pub const READING_HEADING: &str = "## Reading this study";
 
@@ -78,10 +89,26 @@ pub fn render(study: &Study, goals: &[Goal], command: &str, when: &str) -> Strin
     );
     let _ = writeln!(
         md,
-        "| Gate | {} trials a side against a baseline file; a REGRESSION must also pass the \
-         noise check for a file (one-sided Mann-Whitney, p ≤ 0.05, of the current runs \
-         against the baseline's runs worsened by the threshold) |",
-        study.trials
+        "| Gate | {} trials a side {}, more (up to the scenario's \
+         `gate.max_trials`) while a verdict is borderline; overall percentiles judged on \
+         per-second windows (pooled percentile, bootstrap of windows within each run, a \
+         REGRESSION confirmed when the change is beyond T at p ≤ 0.05 after Holm's \
+         adjustment over the percentiles); other metrics on runs (one-sided Mann-Whitney of \
+         the current runs against the baseline's{}); errors on counts |",
+        study.trials,
+        if study.same_run {
+            "in a same-run A/B (unchanged and changed server interleaved trial by trial)"
+        } else {
+            "against the fresh baseline file"
+        },
+        if study.same_run { "" } else { " worsened by T" }
+    );
+    let t = &study.thresholds;
+    let _ = writeln!(
+        md,
+        "| Thresholds | T = {}% (P99 {}%): WARNING beyond T, REGRESSION beyond 1.5 T |",
+        t.default,
+        t.of("p99")
     );
     let _ = writeln!(
         md,
@@ -105,9 +132,9 @@ pub fn render(study: &Study, goals: &[Goal], command: &str, when: &str) -> Strin
     );
     let _ = writeln!(
         md,
-        "| Reruns | REGRESSION (false alarm) | WARNING | Metrics at REGRESSION |"
+        "| Reruns | REGRESSION (false alarm) | WARNING | Metrics at REGRESSION | Trials a gate took (mean, most) |"
     );
-    let _ = writeln!(md, "|---|---|---|---|");
+    let _ = writeln!(md, "|---|---|---|---|---|");
     for c in study.cases.iter().filter(|c| c.case.target.is_none()) {
         let n = c.reruns.len();
         let warnings = c
@@ -124,14 +151,15 @@ pub fn render(study: &Study, goals: &[Goal], command: &str, when: &str) -> Strin
         names.dedup();
         let _ = writeln!(
             md,
-            "| {n} | {} | {} | {} |",
+            "| {n} | {} | {} | {} | {} |",
             pct(c.failed(), n),
             pct(warnings, n),
             if names.is_empty() {
                 "none".into()
             } else {
                 names.join(", ")
-            }
+            },
+            trials(c)
         );
     }
 
@@ -150,22 +178,25 @@ pub fn render(study: &Study, goals: &[Goal], command: &str, when: &str) -> Strin
     );
     let _ = writeln!(
         md,
-        "| Injected | Fault spec | Reruns | Metric | Median measured change | Flagged | Caught | Gate failed |"
+        "| Injected | Fault spec | Reruns | Metric | Median measured change | Median interval | Flagged | Caught | Gate failed | Trials a gate took (mean, most) |"
     );
-    let _ = writeln!(md, "|---|---|---|---|---|---|---|---|");
+    let _ = writeln!(md, "|---|---|---|---|---|---|---|---|---|---|");
     for c in study.cases.iter().filter(|c| c.case.target.is_some()) {
         let n = c.reruns.len();
         let _ = writeln!(
             md,
-            "| {} | `{}` | {n} | {} | {} | {} | {} | {} |",
+            "| {} | `{}` | {n} | {} | {} | {} | {} | {} | {} | {} |",
             c.case.name,
             c.case.faults.as_deref().unwrap_or(""),
             c.case.target.map_or("", Target::label),
             c.median_change()
                 .map_or("–".into(), |x| format!("{x:+.1}%")),
+            c.median_interval()
+                .map_or("–".into(), |[l, h]| format!("{l:+.1}% to {h:+.1}%")),
             pct(c.target_at_least(Status::Warning), n),
             pct(c.target_at_least(Status::Regression), n),
             pct(c.failed(), n),
+            trials(c)
         );
     }
 

@@ -17,8 +17,8 @@ use std::path::{Path, PathBuf};
 use hdrhistogram::Histogram;
 use serde::Serialize;
 
-use crate::check::{CheckError, run_trials};
-use crate::gate::{Comparison, MetricVerdict, Status, Verdict, gate};
+use crate::check::{CheckError, run_trial, run_trials, windows_of};
+use crate::gate::{Comparison, MetricVerdict, Side, Status, Verdict, gate};
 use crate::record::RunRecord;
 use crate::record::{Figures, merged_latency};
 use crate::run::RunOptions;
@@ -85,19 +85,33 @@ pub struct Rerun {
     pub target_status: Option<Status>,
     /// The target metric's measured change, percent.
     pub target_change: Option<f64>,
+    /// Its confidence interval, percent, where it was judged on windows.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub target_interval: Option<[f64; 2]>,
     /// Metrics at REGRESSION, by name.
     pub regressions: Vec<String>,
     /// Metrics at WARNING, by name.
     pub warnings: Vec<String>,
+    /// Trials of the current side the gate took (more than asked when borderline).
+    pub trials: usize,
+    /// The borderline metrics that made it take more, if it did.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub borderline: Vec<String>,
 }
 
 impl Rerun {
-    fn of(verdict: &Verdict, target: Option<Target>) -> Self {
+    fn of(
+        verdict: &Verdict,
+        target: Option<Target>,
+        trials: usize,
+        borderline: Vec<String>,
+    ) -> Self {
         let row = target.and_then(|t| verdict.metrics.iter().find(|m| t.is(m)));
         Self {
             status: verdict.status,
             target_status: row.map(|m| m.status),
             target_change: row.and_then(|m| m.change_percent),
+            target_interval: row.and_then(|m| m.ci_percent),
             regressions: verdict
                 .at(Status::Regression)
                 .map(|m| format!("{} {}", m.group, m.name))
@@ -106,6 +120,8 @@ impl Rerun {
                 .at(Status::Warning)
                 .map(|m| format!("{} {}", m.group, m.name))
                 .collect(),
+            trials,
+            borderline,
         }
     }
 }
@@ -134,6 +150,19 @@ impl CaseResult {
         crate::units::median(&changes)
     }
 
+    /// The median bounds of the target metric's intervals, percent.
+    pub fn median_interval(&self) -> Option<[f64; 2]> {
+        let bound = |i: usize| {
+            let v: Vec<f64> = self
+                .reruns
+                .iter()
+                .filter_map(|r| r.target_interval.map(|b| b[i]))
+                .collect();
+            crate::units::median(&v)
+        };
+        Some([bound(0)?, bound(1)?])
+    }
+
     fn count(&self, f: impl Fn(&Rerun) -> bool) -> usize {
         self.reruns.iter().filter(|r| f(r)).count()
     }
@@ -150,6 +179,9 @@ pub struct StudyOptions {
     pub run: RunOptions,
     /// Trials per side of each gate.
     pub trials: usize,
+    /// Each rerun a same-run A/B (unchanged and changed server interleaved, trial by
+    /// trial) instead of a gate against the fresh baseline file.
+    pub same_run: bool,
     /// Unchanged reruns (false alarms).
     pub reruns: usize,
     /// Reruns of each injected case.
@@ -217,6 +249,96 @@ async fn trial_records(
     Ok(results.into_iter().map(|r| r.record).collect())
 }
 
+/// Gates one rerun of `sut`: its trials against the fresh `baseline` file, or (in an A/B
+/// study) against as many trials of the unchanged server interleaved with them; more
+/// trials (pairs, in A/B) while the verdict is borderline, up to the scenario's bound.
+/// Returns the verdict, the current side's trials and the first verdict's borderline
+/// metrics.
+async fn gate_rerun(
+    options: &StudyOptions,
+    baseline: &Baseline,
+    sut: &SutSpec,
+    dir: &Path,
+) -> Result<(Verdict, usize, Vec<String>), StudyError> {
+    let n = options.trials.max(1);
+    let most = options.scenario.gate.max_trials(n);
+    let unchanged = server(options, None);
+    let (mut base, mut current): (Vec<RunRecord>, Vec<RunRecord>) = (Vec::new(), Vec::new());
+    let verdict_of = |base: &[RunRecord], current: &[RunRecord]| {
+        let c: Vec<Figures> = current.iter().map(Figures::of).collect();
+        let c_windows = windows_of(current);
+        if options.same_run {
+            let b: Vec<Figures> = base.iter().map(Figures::of).collect();
+            let b_windows = windows_of(base);
+            gate(
+                Side::with_windows(&b, &b_windows),
+                Side::with_windows(&c, &c_windows),
+                &options.scenario.gate,
+                Comparison::SameRun,
+            )
+        } else {
+            gate(
+                Side::with_windows(&baseline.runs, &baseline.windows),
+                Side::with_windows(&c, &c_windows),
+                &options.scenario.gate,
+                Comparison::File,
+            )
+        }
+    };
+    let mut borderline = Vec::new();
+    loop {
+        if current.len() >= n {
+            let verdict = verdict_of(&base, &current);
+            if current.len() == n {
+                borderline = verdict.borderline();
+            }
+            if verdict.borderline().is_empty()
+                || current.len() >= most
+                || options.run.stop.requested()
+            {
+                return Ok((verdict, current.len(), borderline));
+            }
+        }
+        let k = current.len() + 1;
+        if options.same_run {
+            let Some(b) =
+                one_trial(options, &unchanged, &dir.join(format!("baseline-{k}"))).await?
+            else {
+                return Ok((verdict_of(&base, &current), current.len(), borderline));
+            };
+            base.push(b);
+        }
+        let Some(c) = one_trial(options, sut, &dir.join(format!("trial-{k}"))).await? else {
+            return Ok((verdict_of(&base, &current), current.len(), borderline));
+        };
+        current.push(c);
+    }
+}
+
+/// One more trial into `dir`: run now, or read back when replaying (`None` when the study
+/// replayed took no such trial).
+async fn one_trial(
+    options: &StudyOptions,
+    sut: &SutSpec,
+    dir: &Path,
+) -> Result<Option<RunRecord>, StudyError> {
+    if options.replay {
+        return if dir.join("record.json").exists() {
+            read_record(dir).map(Some)
+        } else {
+            Ok(None)
+        };
+    }
+    let mut discarded = Vec::new();
+    let result = run_trial(&options.scenario, sut, &options.run, dir, &mut discarded)
+        .await
+        .map_err(CheckError::from)?;
+    for note in discarded {
+        tracing::warn!("{note}");
+    }
+    Ok(Some(result.record))
+}
+
 /// Reads `dir/record.json`.
 fn read_record(dir: &Path) -> Result<RunRecord, StudyError> {
     let path = dir.join("record.json");
@@ -236,6 +358,10 @@ pub struct Study {
     /// Its median P99, microseconds: what the slowdowns are a percentage of.
     pub baseline_p99_us: u64,
     pub trials: usize,
+    /// The scenario's gate thresholds the study judged with.
+    pub thresholds: crate::gate::Thresholds,
+    /// Whether each rerun was a same-run A/B instead of a gate against the fresh baseline.
+    pub same_run: bool,
     pub duration_scale: f64,
     pub scenario_file: String,
     pub cases: Vec<CaseResult>,
@@ -353,23 +479,13 @@ pub async fn run_study(
                 .join(slug(&case.name))
                 .join(format!("rerun-{round}"));
             let sut = server(options, case.faults.clone());
-            let current: Vec<Figures> = trial_records(options, &sut, &dir, "trial")
-                .await?
-                .iter()
-                .map(Figures::of)
-                .collect();
+            let (verdict, trials, borderline) = gate_rerun(options, &baseline, &sut, &dir).await?;
             // A rerun cut short measured less than the others: it is not gated.
             if stop.requested() {
                 interrupted_in_round = Some(round);
                 break 'rounds;
             }
-            let verdict = gate(
-                &baseline.runs,
-                &current,
-                &options.scenario.gate,
-                Comparison::File,
-            );
-            let rerun = Rerun::of(&verdict, case.target);
+            let rerun = Rerun::of(&verdict, case.target, trials, borderline);
             progress(&format!(
                 "round {round}/{rounds} {}: {}{}",
                 case.name,
@@ -392,6 +508,8 @@ pub async fn run_study(
     Ok(Study {
         baseline_p99_us,
         trials: options.trials.max(1),
+        thresholds: options.scenario.gate.clone(),
+        same_run: options.same_run,
         duration_scale: options.run.duration_scale,
         scenario_file: options.scenario.source.path.display().to_string(),
         baseline,
@@ -412,34 +530,50 @@ pub struct Goal {
 /// Reruns of an injected case that must be caught in every rerun (it is far beyond the
 /// threshold): slowdowns of at least this much, percent.
 pub const MUST_CATCH_PERCENT: f64 = 50.0;
+/// A P99 slowdown of this much must be caught (P99 at REGRESSION) in [`CATCH_SHARE`] of
+/// reruns.
+pub const CATCH_PERCENT: f64 = 15.0;
+pub const CATCH_SHARE: f64 = 0.95;
+/// A P99 slowdown of this much must be flagged (P99 at WARNING or worse) in
+/// [`FLAG_SHARE`] of reruns.
+pub const FLAG_PERCENT: f64 = 10.0;
+pub const FLAG_SHARE: f64 = 0.80;
 
-/// The study's goals: no false alarm; a slowdown of 1.5 T (where T is the P99 threshold)
-/// flagged on P99 in at least 95% of reruns; gross changes (>= +50%, the throughput cut,
-/// the error rate) failing the gate every time.
-pub fn goals(cases: &[CaseResult], p99_threshold: f64) -> Vec<Goal> {
+/// The study's goals: no false alarm; P99 +15% caught in at least 95% of reruns and +10%
+/// flagged in at least 80%; gross changes (>= +50%, the throughput cut, the error rate)
+/// failing the gate every time.
+pub fn goals(cases: &[CaseResult]) -> Vec<Goal> {
     let mut goals = Vec::new();
     for c in cases {
         let n = c.reruns.len();
         if n == 0 {
             continue;
         }
+        let pct = c.case.injected_percent;
+        let share = |status: Status, share: f64, verb: &str| {
+            let k = c.target_at_least(status);
+            Goal {
+                text: format!(
+                    "{}: P99 {verb} in at least {:.0}% of reruns ({k} of {n})",
+                    c.case.name,
+                    share * 100.0
+                ),
+                met: k as f64 >= share * n as f64,
+            }
+        };
         match c.case.target {
             None => goals.push(Goal {
                 text: format!("no false alarm in {n} unchanged reruns"),
                 met: c.failed() == 0,
             }),
-            Some(Target::P99) if c.case.injected_percent >= MUST_CATCH_PERCENT => {
-                goals.push(must_fail(c))
-            }
-            Some(Target::P99) if (c.case.injected_percent - 1.5 * p99_threshold).abs() < 1e-9 => {
-                let flagged = c.target_at_least(Status::Warning);
-                goals.push(Goal {
-                    text: format!(
-                        "{}: P99 flagged in at least 95% of reruns ({flagged} of {n})",
-                        c.case.name
-                    ),
-                    met: flagged as f64 >= 0.95 * n as f64,
-                });
+            Some(Target::P99) if pct >= MUST_CATCH_PERCENT => goals.push(must_fail(c)),
+            Some(Target::P99) if pct == CATCH_PERCENT => goals.push(share(
+                Status::Regression,
+                CATCH_SHARE,
+                "caught at REGRESSION",
+            )),
+            Some(Target::P99) if pct == FLAG_PERCENT => {
+                goals.push(share(Status::Warning, FLAG_SHARE, "flagged"))
             }
             Some(Target::P99) => {}
             Some(_) => goals.push(must_fail(c)),

@@ -24,17 +24,19 @@
 //! rates do not depend on the machine and are gated as always.
 
 pub mod noise;
+pub mod windows;
 
 use std::collections::BTreeSet;
 
 use serde::{Deserialize, Serialize};
 
-use crate::record::{Figures, Percentiles};
+use crate::record::{Figures, Percentiles, WindowRecord};
 pub use crate::scenario::thresholds::{DEFAULT_THRESHOLD_PERCENT, METRIC_KEYS, Thresholds};
 
 use crate::machine::Machine;
 use crate::units::median;
 use noise::{error_counts_greater, mann_whitney_greater};
+use windows::{Estimate, Paired, holm};
 
 /// Significance level of the noise tests.
 pub const ALPHA: f64 = 0.05;
@@ -168,6 +170,10 @@ pub struct MetricVerdict {
     pub threshold_status: Status,
     /// How the noise check went, in words.
     pub noise: String,
+    /// Confidence interval of the change, percent ([`windows::CONFIDENCE`]), where the
+    /// metric was judged on per-second windows.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ci_percent: Option<[f64; 2]>,
 }
 
 /// The result of a comparison.
@@ -182,6 +188,19 @@ pub struct Verdict {
     /// The machines of the two sides, where both are known.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub machines: Option<Machines>,
+    /// Trials added because the verdict on the trials asked for was borderline: how many a
+    /// side, and the metrics that were borderline then.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub added_trials: Option<AddedTrials>,
+}
+
+/// Trials a gate added before deciding (see [`Verdict::borderline`]).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AddedTrials {
+    /// Trials added to the current side (and to the baseline side of a same-run A/B).
+    pub trials: usize,
+    /// The borderline metrics of the first verdict, by row name.
+    pub because: Vec<String>,
 }
 
 /// The machine each side was measured on.
@@ -233,7 +252,35 @@ impl Verdict {
     pub fn at(&self, status: Status) -> impl Iterator<Item = &MetricVerdict> {
         self.metrics.iter().filter(move |m| m.status == status)
     }
+
+    /// Metrics more trials could decide, by row name: a change beyond 1.5 T that the noise
+    /// check did not confirm, or an interval of the change that reaches from within T to
+    /// beyond 1.5 T. Against another machine more trials cannot tell the machines apart,
+    /// so nothing is borderline there.
+    pub fn borderline(&self) -> Vec<String> {
+        if matches!(self.comparison, Comparison::OtherMachine(_)) {
+            return Vec::new();
+        }
+        self.metrics
+            .iter()
+            .filter(|m| !m.noise.starts_with(NOT_GATED))
+            .filter(|m| {
+                let unconfirmed =
+                    m.threshold_status == Status::Regression && m.status != Status::Regression;
+                let straddles = m.status != Status::Regression
+                    && m.ci_percent.is_some_and(|[low, high]| {
+                        let t = m.threshold_percent;
+                        low <= 1.5 * t && high > 1.5 * t && m.change_percent.unwrap_or(0.0) > t
+                    });
+                unconfirmed || straddles
+            })
+            .map(|m| format!("{} {}", m.group, m.name))
+            .collect()
+    }
 }
+
+/// How the noise column of a metric that was not gated begins.
+pub const NOT_GATED: &str = "not gated";
 
 #[derive(Clone, Copy, PartialEq)]
 enum Worse {
@@ -241,28 +288,77 @@ enum Worse {
     Lower,
 }
 
+/// One side of a comparison: its runs' figures and, where they were recorded, each run's
+/// per-second windows.
+#[derive(Debug, Clone, Copy)]
+pub struct Side<'a> {
+    pub runs: &'a [Figures],
+    /// Per run; empty when not known (the overall percentiles are then judged on runs).
+    pub windows: &'a [Vec<WindowRecord>],
+}
+
+impl<'a> Side<'a> {
+    /// Runs without their windows.
+    pub fn runs(runs: &'a [Figures]) -> Self {
+        Self { runs, windows: &[] }
+    }
+
+    /// Runs and their windows (in the same order).
+    pub fn with_windows(runs: &'a [Figures], windows: &'a [Vec<WindowRecord>]) -> Self {
+        Self { runs, windows }
+    }
+}
+
+/// The overall percentiles judged on windows: their estimates and which the Holm
+/// adjustment confirms.
+struct Windowed {
+    keys: Vec<&'static str>,
+    estimates: Vec<Estimate>,
+    confirmed: Vec<bool>,
+    margin: f64,
+}
+
 struct Gate<'a> {
     baseline: &'a [Figures],
     current: &'a [Figures],
     thresholds: &'a Thresholds,
     comparison: Comparison,
+    windowed: Option<Windowed>,
     out: Vec<MetricVerdict>,
 }
 
+/// The overall latency percentiles: row name, threshold key, quantile, figure.
+type Percentile = (&'static str, &'static str, f64, fn(&Percentiles) -> u64);
+const PERCENTILES: [Percentile; 4] = [
+    ("P50", "p50", 0.50, |p| p.p50_us),
+    ("P95", "p95", 0.95, |p| p.p95_us),
+    ("P99", "p99", 0.99, |p| p.p99_us),
+    ("P999", "p999", 0.999, |p| p.p999_us),
+];
+
 /// Compares `current` runs with `baseline` runs.
+///
+/// When both sides carry every run's window histograms and the baseline is of this host
+/// (a file or a same-run A/B), the overall percentiles are judged on windows
+/// ([`windows`]): pooled percentiles, a bootstrap interval of the change, and a REGRESSION
+/// confirmed when the bootstrap puts the change beyond T (a file) or beyond 0 (same run),
+/// with Holm's adjustment over the percentiles gated that way, so that the four of them
+/// together raise a false alarm at most [`ALPHA`] of the time.
 pub fn gate(
-    baseline: &[Figures],
-    current: &[Figures],
+    baseline: Side<'_>,
+    current: Side<'_>,
     thresholds: &Thresholds,
     comparison: Comparison,
 ) -> Verdict {
     let mut g = Gate {
-        baseline,
-        current,
+        baseline: baseline.runs,
+        current: current.runs,
         thresholds,
         comparison,
+        windowed: None,
         out: Vec::new(),
     };
+    g.windowed = g.windowed(baseline, current);
     g.continuous(
         "Throughput",
         "RPS",
@@ -271,22 +367,16 @@ pub fn gate(
         Worse::Lower,
         |f| Some(f.throughput_rps),
     );
-    type Percentile = (&'static str, &'static str, fn(&Percentiles) -> u64);
-    let percentiles: [Percentile; 4] = [
-        ("P50", "p50", |p| p.p50_us),
-        ("P95", "p95", |p| p.p95_us),
-        ("P99", "p99", |p| p.p99_us),
-        ("P999", "p999", |p| p.p999_us),
-    ];
-    for (name, key, get) in percentiles {
+    for (name, key, _, get) in PERCENTILES {
         g.percentile("Latency", name, key, Figures::ok, move |f| {
             Some(get(&f.latency) as f64)
         });
     }
     let ops: BTreeSet<String> = baseline
+        .runs
         .iter()
         .flat_map(|f| f.operations.keys().cloned())
-        .filter(|op| current.iter().all(|f| f.operations.contains_key(op)))
+        .filter(|op| current.runs.iter().all(|f| f.operations.contains_key(op)))
         .collect();
     for op in &ops {
         let name = format!("`{op}` P99");
@@ -300,8 +390,9 @@ pub fn gate(
     }
     g.errors("Total", |f| f.errors);
     let classes: BTreeSet<String> = baseline
+        .runs
         .iter()
-        .chain(current)
+        .chain(current.runs)
         .flat_map(|f| f.errors_by_class.keys().cloned())
         .collect();
     for class in &classes {
@@ -322,10 +413,11 @@ pub fn gate(
     Verdict {
         status,
         comparison,
-        baseline_runs: baseline.len(),
-        current_runs: current.len(),
+        baseline_runs: baseline.runs.len(),
+        current_runs: current.runs.len(),
         metrics: g.out,
         machines: None,
+        added_trials: None,
     }
 }
 
@@ -373,6 +465,92 @@ pub fn samples_needed(key: &str) -> u64 {
 pub const CPU_SECONDS_NEEDED: f64 = 1.0;
 
 impl Gate<'_> {
+    /// The overall percentiles judged on windows, where both sides have them for every run
+    /// and the baseline is of this host; Holm's family is the percentiles with enough
+    /// samples to be gated.
+    fn windowed(&self, baseline: Side<'_>, current: Side<'_>) -> Option<Windowed> {
+        let margin = match self.comparison {
+            Comparison::OtherMachine(_) => return None,
+            Comparison::File => 1.0,
+            Comparison::SameRun => 0.0,
+        };
+        if baseline.windows.len() != baseline.runs.len()
+            || current.windows.len() != current.runs.len()
+        {
+            return None;
+        }
+        let paired = Paired::of(baseline.windows, current.windows)?;
+        let fewest = baseline
+            .runs
+            .iter()
+            .chain(current.runs)
+            .map(Figures::ok)
+            .min()
+            .unwrap_or(0);
+        let gated: Vec<&Percentile> = PERCENTILES
+            .iter()
+            .filter(|(_, key, _, _)| fewest >= samples_needed(key))
+            .collect();
+        let quantiles: Vec<f64> = gated.iter().map(|p| p.2).collect();
+        let margins: Vec<f64> = gated
+            .iter()
+            .map(|p| margin * self.thresholds.of(p.1))
+            .collect();
+        let estimates = paired.compare(&quantiles, &margins);
+        let confirmed = holm(
+            &estimates.iter().map(|e| e.p_beyond).collect::<Vec<_>>(),
+            ALPHA,
+        );
+        Some(Windowed {
+            keys: gated.iter().map(|p| p.1).collect(),
+            estimates,
+            confirmed,
+            margin,
+        })
+    }
+
+    /// An overall percentile judged on windows (see [`gate`]).
+    fn on_windows(&mut self, name: &str, key: &str) {
+        let Some(w) = &self.windowed else { return };
+        let Some(i) = w.keys.iter().position(|k| *k == key) else {
+            return;
+        };
+        let e = &w.estimates[i];
+        let t = self.thresholds.of(key);
+        let bad = bad_change(e.base, e.current, Worse::Higher);
+        let threshold_status = bad.map_or(Status::Regression, |x| classify(x, t));
+        let beyond = if w.margin > 0.0 {
+            format!(" beyond {t}%")
+        } else {
+            String::new()
+        };
+        let mut noise = format!(
+            "{} vs {} windows: {:.0}% CI {:+.1}% to {:+.1}%, p={:.3}{beyond} (Holm over {})",
+            e.windows[0],
+            e.windows[1],
+            windows::CONFIDENCE * 100.0,
+            e.ci_percent[0],
+            e.ci_percent[1],
+            e.p_beyond,
+            w.keys.len()
+        );
+        let status = settle(threshold_status, w.confirmed[i], &mut noise, "within noise");
+        self.out.push(MetricVerdict {
+            group: "Latency".into(),
+            name: name.into(),
+            key: key.into(),
+            unit: Unit::Micros,
+            baseline: e.base,
+            current: e.current,
+            change_percent: bad,
+            threshold_percent: t,
+            status,
+            threshold_status,
+            noise,
+            ci_percent: Some(e.ci_percent),
+        });
+    }
+
     /// Efficiency (successful requests per SUT CPU-second), gated only when every run on
     /// both sides used [`CPU_SECONDS_NEEDED`].
     fn efficiency(&mut self) {
@@ -401,7 +579,7 @@ impl Gate<'_> {
         {
             m.status = Status::Ok;
             m.noise = format!(
-                "not gated: {fewest:.2} SUT CPU-seconds in a run, {CPU_SECONDS_NEEDED} needed for efficiency"
+                "{NOT_GATED}: {fewest:.2} SUT CPU-seconds in a run, {CPU_SECONDS_NEEDED} needed for efficiency"
             );
         }
     }
@@ -424,14 +602,23 @@ impl Gate<'_> {
             .map(&samples)
             .min()
             .unwrap_or(0);
-        if fewest >= needed {
-            return self.continuous(group, name, key, Unit::Micros, Worse::Higher, get);
-        }
         let before = self.out.len();
-        self.continuous(group, name, key, Unit::Micros, Worse::Higher, get);
+        if group == "Latency"
+            && self
+                .windowed
+                .as_ref()
+                .is_some_and(|w| w.keys.contains(&key))
+        {
+            self.on_windows(name, key);
+        } else {
+            self.continuous(group, name, key, Unit::Micros, Worse::Higher, get);
+        }
+        if fewest >= needed {
+            return;
+        }
         if let Some(m) = self.out.get_mut(before) {
             m.status = Status::Ok;
-            m.noise = format!("not gated: {fewest} samples in a run, {needed} needed for {name}");
+            m.noise = format!("{NOT_GATED}: {fewest} samples in a run, {needed} needed for {name}");
         }
     }
 
@@ -521,6 +708,7 @@ impl Gate<'_> {
             status,
             threshold_status,
             noise,
+            ci_percent: None,
         });
     }
 
@@ -555,6 +743,7 @@ impl Gate<'_> {
             status,
             threshold_status,
             noise,
+            ci_percent: None,
         });
     }
 }

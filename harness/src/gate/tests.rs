@@ -53,7 +53,12 @@ fn row<'a>(v: &'a Verdict, group: &str, name: &str) -> &'a MetricVerdict {
 #[test]
 fn seed_report_gives_its_statuses() {
     let (b, c) = seed_figures();
-    let v = gate(&[b], &[c], &Thresholds::default(), Comparison::File);
+    let v = gate(
+        Side::runs(&[b]),
+        Side::runs(&[c]),
+        &Thresholds::default(),
+        Comparison::File,
+    );
     let expected = [
         ("Throughput", "RPS", -5.0, Status::Ok),
         ("Latency", "P50", 4.3, Status::Ok),
@@ -94,6 +99,7 @@ fn thresholds_follow_erlmcps_rule() {
     let t = Thresholds {
         default: 10.0,
         per_metric: BTreeMap::from([("p99".into(), 20.0)]),
+        max_trials: None,
     };
     assert_eq!(classify(23.0, t.of("p99")), Status::Warning);
     assert_eq!(classify(23.0, t.of("p95")), Status::Regression);
@@ -118,8 +124,8 @@ fn runs(p99s: &[u64]) -> Vec<Figures> {
 #[test]
 fn separated_trials_confirm_a_regression() {
     let v = gate(
-        &runs(&[1000, 1050, 980]),
-        &runs(&[1300, 1350, 1280]),
+        Side::runs(&runs(&[1000, 1050, 980])),
+        Side::runs(&runs(&[1300, 1350, 1280])),
         &Thresholds::default(),
         Comparison::SameRun,
     );
@@ -133,8 +139,8 @@ fn separated_trials_confirm_a_regression() {
 fn overlapping_trials_are_within_noise() {
     // Median +30%, but one current run is better than a baseline run.
     let v = gate(
-        &runs(&[1000, 1400, 980]),
-        &runs(&[1300, 1350, 1280]),
+        Side::runs(&runs(&[1000, 1400, 980])),
+        Side::runs(&runs(&[1300, 1350, 1280])),
         &Thresholds::default(),
         Comparison::SameRun,
     );
@@ -151,21 +157,31 @@ fn against_a_file_every_run_must_be_worse_by_more_than_the_threshold() {
     // more than 10%: 1460 is within 10% of the baseline's 1400.
     let noisy = runs(&[1000, 1400, 1100]);
     let current = runs(&[1500, 1460, 1480]);
-    let v = gate(&noisy, &current, &Thresholds::default(), Comparison::File);
+    let v = gate(
+        Side::runs(&noisy),
+        Side::runs(&current),
+        &Thresholds::default(),
+        Comparison::File,
+    );
     let p99 = row(&v, "Latency", "P99");
     assert_eq!(p99.status, Status::Warning, "{p99:?}");
     assert!(p99.noise.contains("beyond 10%"), "{}", p99.noise);
     // In a same-run A/B the plain test decides: every current run is worse.
     let v = gate(
-        &noisy,
-        &current,
+        Side::runs(&noisy),
+        Side::runs(&current),
         &Thresholds::default(),
         Comparison::SameRun,
     );
     assert_eq!(row(&v, "Latency", "P99").status, Status::Regression);
     // The same change against quiet runs is a regression.
     let quiet = runs(&[1000, 1020, 1040]);
-    let v = gate(&quiet, &current, &Thresholds::default(), Comparison::File);
+    let v = gate(
+        Side::runs(&quiet),
+        Side::runs(&current),
+        &Thresholds::default(),
+        Comparison::File,
+    );
     assert_eq!(row(&v, "Latency", "P99").status, Status::Regression);
 }
 
@@ -178,20 +194,27 @@ fn few_errors_are_judged_by_counts() {
     c[0].attempts = 10_000;
     b[0].errors = 2;
     c[0].errors = 5;
-    let v = gate(&b, &c, &Thresholds::default(), Comparison::File);
+    let v = gate(
+        Side::runs(&b),
+        Side::runs(&c),
+        &Thresholds::default(),
+        Comparison::File,
+    );
     let total = row(&v, "Error Rate", "Total");
     assert_eq!(total.threshold_status, Status::Regression);
     assert_eq!(total.status, Status::Warning, "{total:?}");
     // Errors where there were none: a change with no ratio.
     c[0].errors = 60;
     let v = gate(
-        &b.iter()
-            .map(|f| Figures {
-                errors: 0,
-                ..f.clone()
-            })
-            .collect::<Vec<_>>(),
-        &c,
+        Side::runs(
+            &b.iter()
+                .map(|f| Figures {
+                    errors: 0,
+                    ..f.clone()
+                })
+                .collect::<Vec<_>>(),
+        ),
+        Side::runs(&c),
         &Thresholds::default(),
         Comparison::File,
     );
@@ -203,8 +226,8 @@ fn few_errors_are_judged_by_counts() {
 #[test]
 fn unchanged_runs_pass() {
     let v = gate(
-        &runs(&[1000, 1010, 990]),
-        &runs(&[1005, 995, 1012]),
+        Side::runs(&runs(&[1000, 1010, 990])),
+        Side::runs(&runs(&[1005, 995, 1012])),
         &Thresholds::default(),
         Comparison::File,
     );
@@ -222,8 +245,8 @@ fn tails_need_enough_samples_to_be_gated() {
         r
     };
     let v = gate(
-        &few(1000),
-        &few(2000),
+        Side::runs(&few(1000)),
+        Side::runs(&few(2000)),
         &Thresholds::default(),
         Comparison::SameRun,
     );
@@ -276,9 +299,19 @@ fn another_machine_alone_does_not_fail_the_gate() {
     // 1.85x slower and less efficient: a REGRESSION against a file of this machine class,
     // a WARNING that names the machines' difference against another class's.
     let (base, cur) = runs_scaled(1.85);
-    let same = gate(&base, &cur, &Thresholds::default(), Comparison::File);
+    let same = gate(
+        Side::runs(&base),
+        Side::runs(&cur),
+        &Thresholds::default(),
+        Comparison::File,
+    );
     assert_eq!(same.status, Status::Regression);
-    let across = gate(&base, &cur, &Thresholds::default(), other_machine(1.0, 1.0));
+    let across = gate(
+        Side::runs(&base),
+        Side::runs(&cur),
+        &Thresholds::default(),
+        other_machine(1.0, 1.0),
+    );
     assert_eq!(across.status, Status::Warning);
     let p50 = row(&across, "Latency", "P50");
     assert_eq!(p50.threshold_status, Status::Regression);
@@ -291,8 +324,8 @@ fn another_machine_alone_does_not_fail_the_gate() {
     // A CPU probe that says the machine is that much slower explains the efficiency
     // entirely; latencies are left to the factor (the loopback probe is too noisy).
     let explained = gate(
-        &base,
-        &cur,
+        Side::runs(&base),
+        Side::runs(&cur),
         &Thresholds::default(),
         other_machine(1.85, 1.85),
     );
@@ -306,8 +339,8 @@ fn another_machine_alone_does_not_fail_the_gate() {
     assert_eq!(explained.status, Status::Warning);
     // A probe that says this machine is faster never makes the rule stricter.
     let faster = gate(
-        &base,
-        &cur,
+        Side::runs(&base),
+        Side::runs(&cur),
         &Thresholds::default(),
         other_machine(0.25, 0.25),
     );
@@ -322,7 +355,12 @@ fn another_machine_alone_does_not_fail_the_gate() {
 #[test]
 fn another_machine_still_fails_a_change_beyond_the_factor() {
     let (base, cur) = runs_scaled(4.0);
-    let v = gate(&base, &cur, &Thresholds::default(), other_machine(1.0, 1.0));
+    let v = gate(
+        Side::runs(&base),
+        Side::runs(&cur),
+        &Thresholds::default(),
+        other_machine(1.0, 1.0),
+    );
     assert_eq!(v.status, Status::Regression);
     assert_eq!(row(&v, "Latency", "P50").status, Status::Regression);
     assert_eq!(
@@ -331,7 +369,12 @@ fn another_machine_still_fails_a_change_beyond_the_factor() {
     );
     // Efficiency scaled by a CPU probe that says this machine is 2x slower: 4x is within
     // the factor; latency is not scaled, and 4x still fails.
-    let v = gate(&base, &cur, &Thresholds::default(), other_machine(2.0, 2.0));
+    let v = gate(
+        Side::runs(&base),
+        Side::runs(&cur),
+        &Thresholds::default(),
+        other_machine(2.0, 2.0),
+    );
     assert_eq!(
         row(&v, "Resources", "Efficiency (msg per CPU-second)").status,
         Status::Warning
@@ -345,7 +388,12 @@ fn another_machine_still_fails_a_change_beyond_the_factor() {
     for f in &mut cur {
         f.errors = 300;
     }
-    let v = gate(&base, &cur, &Thresholds::default(), other_machine(1.0, 1.0));
+    let v = gate(
+        Side::runs(&base),
+        Side::runs(&cur),
+        &Thresholds::default(),
+        other_machine(1.0, 1.0),
+    );
     assert_eq!(row(&v, "Error Rate", "Total").status, Status::Regression);
 }
 
@@ -400,4 +448,167 @@ fn verdict_tables_for_test(v: &Verdict) -> String {
         .iter()
         .map(|m| format!("{} {} {:?} {}\n", m.group, m.name, m.status, m.noise))
         .collect()
+}
+
+/// Runs of 10 one-second windows of 3,000 requests each between `low_us` and about twice
+/// that, with `slow` of each window's requests `slow_us` later: their figures and windows.
+fn windowed_runs(lows: &[u64], slow: f64, slow_us: u64) -> (Vec<Figures>, Vec<Vec<WindowRecord>>) {
+    use crate::load::{WINDOW_SIGFIG, histogram};
+    use crate::record::encode_histogram;
+    let mut figures = Vec::new();
+    let mut windows = Vec::new();
+    for &low in lows {
+        let mut all = histogram(3);
+        let run: Vec<WindowRecord> = (0..10)
+            .map(|second| {
+                let mut h = histogram(WINDOW_SIGFIG);
+                for i in 0..3000u64 {
+                    let mut v = low + (i * 7919 % 3000) * low / 3000;
+                    if (i as f64) < slow * 3000.0 {
+                        v += slow_us;
+                    }
+                    h.record(v).unwrap();
+                    all.record(v).unwrap();
+                }
+                WindowRecord {
+                    second,
+                    ok: 3000,
+                    failed: 0,
+                    p50_us: h.value_at_quantile(0.5),
+                    p99_us: h.value_at_quantile(0.99),
+                    max_us: h.max(),
+                    histogram: Some(encode_histogram(&h)),
+                }
+            })
+            .collect();
+        let q = |q: f64| all.value_at_quantile(q);
+        figures.push(Figures {
+            throughput_rps: 3000.0,
+            attempts: 30_000,
+            latency: Percentiles {
+                p50_us: q(0.5),
+                p95_us: q(0.95),
+                p99_us: q(0.99),
+                p999_us: q(0.999),
+            },
+            ..Figures::default()
+        });
+        windows.push(run);
+    }
+    (figures, windows)
+}
+
+#[test]
+fn a_tail_regression_is_caught_on_windows_and_one_quiet_run_makes_it_borderline() {
+    // 2% of requests 2 ms late in every current run: the windows confirm it, with an
+    // interval beyond T.
+    let (b, bw) = windowed_runs(&[1000, 1000, 1000], 0.0, 0);
+    let (c, cw) = windowed_runs(&[1000; 9], 0.02, 2000);
+    let v = gate(
+        Side::with_windows(&b, &bw),
+        Side::with_windows(&c[..3], &cw[..3]),
+        &Thresholds::default(),
+        Comparison::File,
+    );
+    let p99 = row(&v, "Latency", "P99");
+    assert_eq!(p99.status, Status::Regression, "{p99:?}");
+    let [low, high] = p99.ci_percent.expect("judged on windows");
+    assert!(low > 10.0 && high >= p99.change_percent.unwrap(), "{p99:?}");
+    assert!(
+        p99.noise.contains("30 vs 30 windows") && p99.noise.contains("Holm over 4"),
+        "{}",
+        p99.noise
+    );
+    // The median is untouched and stays OK.
+    assert_eq!(row(&v, "Latency", "P50").status, Status::Ok);
+    assert!(v.borderline().is_empty(), "{:?}", v.borderline());
+
+    // One current run of three without it: runs are drawn in the bootstrap, so the quiet
+    // run widens the interval and the verdict is borderline, not a REGRESSION yet.
+    let (quiet, quiet_w) = windowed_runs(&[1000], 0.0, 0);
+    let (mut c3, mut cw3) = (c[..3].to_vec(), cw[..3].to_vec());
+    c3[2] = quiet[0].clone();
+    cw3[2] = quiet_w[0].clone();
+    let v = gate(
+        Side::with_windows(&b, &bw),
+        Side::with_windows(&c3, &cw3),
+        &Thresholds::default(),
+        Comparison::File,
+    );
+    let p99 = row(&v, "Latency", "P99");
+    assert_eq!(p99.threshold_status, Status::Regression, "{p99:?}");
+    assert_eq!(p99.status, Status::Warning, "{p99:?}");
+    assert!(
+        v.borderline().contains(&"Latency P99".to_string()),
+        "{:?}",
+        v.borderline()
+    );
+    // Six more trials that show it decide it.
+    c3.extend_from_slice(&c[3..]);
+    cw3.extend_from_slice(&cw[3..]);
+    let v = gate(
+        Side::with_windows(&b, &bw),
+        Side::with_windows(&c3, &cw3),
+        &Thresholds::default(),
+        Comparison::File,
+    );
+    assert_eq!(row(&v, "Latency", "P99").status, Status::Regression);
+}
+
+#[test]
+fn unchanged_windows_pass_and_another_machine_is_judged_on_runs() {
+    let (b, bw) = windowed_runs(&[1000, 1010, 990], 0.01, 100);
+    let (c, cw) = windowed_runs(&[1005, 995, 1000], 0.01, 100);
+    let v = gate(
+        Side::with_windows(&b, &bw),
+        Side::with_windows(&c, &cw),
+        &Thresholds::default(),
+        Comparison::File,
+    );
+    assert_eq!(v.status, Status::Ok, "{:#?}", v.metrics);
+    assert!(row(&v, "Latency", "P99").ci_percent.is_some());
+    let across = gate(
+        Side::with_windows(&b, &bw),
+        Side::with_windows(&c, &cw),
+        &Thresholds::default(),
+        other_machine(1.0, 1.0),
+    );
+    assert!(row(&across, "Latency", "P99").ci_percent.is_none());
+    // A baseline without windows (recorded before they were kept): judged on runs.
+    let old = gate(
+        Side::runs(&b),
+        Side::with_windows(&c, &cw),
+        &Thresholds::default(),
+        Comparison::File,
+    );
+    assert!(row(&old, "Latency", "P99").ci_percent.is_none());
+}
+
+#[test]
+fn an_unconfirmed_regression_is_borderline_and_a_confirmed_one_is_not() {
+    // Median +30% but one current run better than a baseline run: more trials could tell.
+    let v = gate(
+        Side::runs(&runs(&[1000, 1400, 980])),
+        Side::runs(&runs(&[1300, 1350, 1280])),
+        &Thresholds::default(),
+        Comparison::SameRun,
+    );
+    assert_eq!(v.borderline(), ["Latency P99", "Latency P999"]);
+    let v = gate(
+        Side::runs(&runs(&[1000, 1050, 980])),
+        Side::runs(&runs(&[1300, 1350, 1280])),
+        &Thresholds::default(),
+        Comparison::SameRun,
+    );
+    assert!(v.borderline().is_empty());
+    // Against another machine more trials cannot help.
+    let (base, cur) = runs_scaled(1.85);
+    let across = gate(
+        Side::runs(&base),
+        Side::runs(&cur),
+        &Thresholds::default(),
+        other_machine(1.0, 1.0),
+    );
+    assert_eq!(across.status, Status::Warning);
+    assert!(across.borderline().is_empty());
 }

@@ -36,7 +36,7 @@ pub use placement::{CpuSet, CpuSetError, set_affinity};
 pub use progress::{Progress, ProgressEvent, ProgressListener, Silent, watch};
 pub use schedule::{Schedule, Segment, Slot};
 pub use stats::{
-    BEAT, Beat, Completion, LATE_THRESHOLD, LATENCY_SIGFIG, NodeStats, OpStats, Stats, WindowStats,
-    histogram, micros,
+    BEAT, Beat, Completion, LATE_THRESHOLD, LATENCY_SIGFIG, NodeStats, OpStats, Stats,
+    WINDOW_SIGFIG, WindowStats, histogram, micros,
 };
 pub use stop::Stop;

@@ -247,6 +247,10 @@ pub struct WindowRecord {
     pub p50_us: u64,
     pub p99_us: u64,
     pub max_us: u64,
+    /// The window's latency histogram (HdrHistogram V2 + DEFLATE, base64, two significant
+    /// digits): what the gate judges percentiles on (absent in records from before).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub histogram: Option<String>,
 }
 
 /// How well the generator kept its schedule.
@@ -420,7 +424,8 @@ impl RunRecord {
             .iter()
             .enumerate()
             .map(|(second, w)| {
-                let l = LatencySummary::of(&w.latency());
+                let latency = w.latency();
+                let l = LatencySummary::of(&latency);
                 WindowRecord {
                     second,
                     ok: w.ok,
@@ -428,6 +433,7 @@ impl RunRecord {
                     p50_us: l.p50_us,
                     p99_us: l.p99_us,
                     max_us: l.max_us,
+                    histogram: (w.ok > 0).then(|| encode_histogram(&latency)),
                 }
             })
             .collect();

@@ -225,6 +225,31 @@ pub fn regression_report(ctx: &ComparisonContext, v: &Verdict) -> String {
             Comparison::SameRun => "",
         }
     );
+    if v.metrics.iter().any(|m| m.ci_percent.is_some()) {
+        let _ = writeln!(
+            s,
+            "The overall percentiles (rows with an interval in their Noise column) were judged on per-second windows instead: each side's percentile over all its requests, a {:.0}% interval of the change from {} bootstrap draws of each run's windows, and a REGRESSION confirmed when the draws put the change beyond {} at p <= {ALPHA} after Holm's adjustment over those percentiles.\n",
+            crate::gate::windows::CONFIDENCE * 100.0,
+            crate::gate::windows::RESAMPLES,
+            match v.comparison {
+                Comparison::SameRun => "0",
+                _ => "T",
+            }
+        );
+    }
+    if let Some(added) = &v.added_trials {
+        let _ = writeln!(
+            s,
+            "**{} trial(s) added** to the current side{} because the verdict on the trials asked for was borderline on: {}.\n",
+            added.trials,
+            if v.comparison == Comparison::SameRun {
+                " and to the baseline"
+            } else {
+                ""
+            },
+            added.because.join(", ")
+        );
+    }
     let _ = writeln!(s, "## Proof Receipt\n```");
     for (label, sha) in &ctx.receipts {
         let _ = writeln!(s, "{label}: {sha}");

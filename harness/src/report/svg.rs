@@ -444,6 +444,7 @@ mod tests {
                 p50_us: 1000,
                 p99_us: 2000 + 100 * second as u64,
                 max_us: 3000,
+                histogram: None,
             })
             .collect();
         let svg = latency_over_time(

@@ -362,6 +362,8 @@ impl Validator<'_> {
     }
 
     fn gate(&mut self, raw: RawGate) -> Thresholds {
+        /// The most trials a side may grow to.
+        const MAX_TRIALS: usize = 30;
         fn check(v: &mut Validator<'_>, field: String, p: f64) -> bool {
             let ok = p > 0.0 && p <= 1000.0;
             if !ok {
@@ -388,9 +390,20 @@ impl Validator<'_> {
                 per_metric.insert(key, p.0);
             }
         }
+        let max_trials = raw.max_trials.filter(|n| {
+            let ok = (1..=MAX_TRIALS).contains(n);
+            if !ok {
+                self.problem(
+                    "scenario.gate.max_trials".into(),
+                    format!("must be from 1 to {MAX_TRIALS}, got {n}"),
+                );
+            }
+            ok
+        });
         Thresholds {
             default,
             per_metric,
+            max_trials,
         }
     }
 

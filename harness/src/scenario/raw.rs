@@ -45,6 +45,8 @@ pub(super) struct RawGate {
     pub threshold: Option<Percent>,
     #[serde(default)]
     pub metrics: std::collections::BTreeMap<String, Percent>,
+    #[serde(default)]
+    pub max_trials: Option<usize>,
 }
 
 #[derive(Debug, Deserialize)]

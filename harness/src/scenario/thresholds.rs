@@ -24,6 +24,10 @@ pub const METRIC_KEYS: &[&str] = &[
 pub struct Thresholds {
     pub default: f64,
     pub per_metric: BTreeMap<String, f64>,
+    /// Trials a side may grow to while a verdict is borderline (`gate.max_trials`);
+    /// `None`: twice the trials asked for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_trials: Option<usize>,
 }
 
 impl Default for Thresholds {
@@ -38,7 +42,13 @@ impl Thresholds {
         Self {
             default: percent,
             per_metric: BTreeMap::new(),
+            max_trials: None,
         }
+    }
+
+    /// Trials a side may grow to when `trials` were asked for.
+    pub fn max_trials(&self, trials: usize) -> usize {
+        self.max_trials.unwrap_or(2 * trials).max(trials)
     }
 
     /// The threshold of metric `key`.
