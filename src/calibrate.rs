@@ -24,9 +24,13 @@ pub struct CalibrateArgs {
     /// Unchanged reruns (false alarms) [default: 30, quick 3].
     #[arg(long)]
     reruns: Option<usize>,
-    /// Reruns of each injected case [default: 20, quick 2].
+    /// Reruns of each P99 slowdown below +50% [default: 20, quick 2].
     #[arg(long)]
     detection_reruns: Option<usize>,
+    /// Reruns of each gross case: P99 +50% or more, the throughput cut, the error rate
+    /// [default: 10, quick 2].
+    #[arg(long)]
+    gross_reruns: Option<usize>,
     /// Injected P99 slowdowns, percent of the baseline's P99 [default: 10,15,50; quick 50].
     #[arg(long, value_delimiter = ',')]
     slowdowns: Option<Vec<f64>>,
@@ -85,10 +89,10 @@ pub fn calibrate(args: CalibrateArgs, command_line: String) -> ExitCode {
         Ok(server) => server,
         Err(code) => return code,
     };
-    let (reruns, detection, slowdowns, accuracy) = if args.quick {
-        (3, 2, vec![50.0], 0.0)
+    let (reruns, detection, gross, slowdowns, accuracy) = if args.quick {
+        (3, 2, 2, vec![50.0], 0.0)
     } else {
-        (30, 20, vec![10.0, 15.0, 50.0], 500.0)
+        (30, 20, 10, vec![10.0, 15.0, 50.0], 500.0)
     };
     let accuracy_rate = args.accuracy_rate.unwrap_or(accuracy);
     let run = match crate::run_options(args.duration_scale, ProgressMode::Quiet) {
@@ -103,6 +107,7 @@ pub fn calibrate(args: CalibrateArgs, command_line: String) -> ExitCode {
         same_run: !args.against_file,
         reruns: args.reruns.unwrap_or(reruns),
         detection_reruns: args.detection_reruns.unwrap_or(detection),
+        gross_reruns: args.gross_reruns.unwrap_or(gross),
         slowdowns: args.slowdowns.unwrap_or(slowdowns),
         throughput_cut: args.throughput_cut,
         error_rate: args.error_rate,

@@ -186,6 +186,9 @@ pub struct StudyOptions {
     pub reruns: usize,
     /// Reruns of each injected case.
     pub detection_reruns: usize,
+    /// Reruns of each gross case (P99 +50% or more, the throughput cut, the error rate),
+    /// which must fail the gate every time.
+    pub gross_reruns: usize,
     /// Injected P99 slowdowns, percent of the baseline's P99.
     pub slowdowns: Vec<f64>,
     /// Injected cut of successful throughput, percent (requests answered with an error).
@@ -391,7 +394,11 @@ pub fn cases(options: &StudyOptions, baseline: &Histogram<u64>) -> Vec<Case> {
             faults: Some(slowdown::tail_fault(baseline, pct)),
             target: Some(Target::P99),
             injected_percent: pct,
-            reruns: options.detection_reruns,
+            reruns: if pct >= MUST_CATCH_PERCENT {
+                options.gross_reruns
+            } else {
+                options.detection_reruns
+            },
         });
     }
     let injected_errors = |name: String, pct: f64, target| Case {
@@ -399,7 +406,7 @@ pub fn cases(options: &StudyOptions, baseline: &Histogram<u64>) -> Vec<Case> {
         faults: Some(format!("error_rate={}", pct / 100.0)),
         target: Some(target),
         injected_percent: pct,
-        reruns: options.detection_reruns,
+        reruns: options.gross_reruns,
     };
     if options.throughput_cut > 0.0 {
         cases.push(injected_errors(

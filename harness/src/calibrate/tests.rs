@@ -176,6 +176,7 @@ fn cases_inject_a_tail_sized_from_the_baseline() {
         same_run: false,
         reruns: 20,
         detection_reruns: 10,
+        gross_reruns: 5,
         slowdowns: vec![5.0, 50.0],
         throughput_cut: 20.0,
         error_rate: 0.5,
@@ -202,9 +203,9 @@ fn cases_inject_a_tail_sized_from_the_baseline() {
         [
             ("unchanged", None, 20),
             ("P99 +5%", Some(five.as_str()), 10),
-            ("P99 +50%", Some(fifty.as_str()), 10),
-            ("throughput -20%", Some("error_rate=0.2"), 10),
-            ("error rate 0.5%", Some("error_rate=0.005"), 10),
+            ("P99 +50%", Some(fifty.as_str()), 5),
+            ("throughput -20%", Some("error_rate=0.2"), 5),
+            ("error rate 0.5%", Some("error_rate=0.005"), 5),
         ]
     );
 }
