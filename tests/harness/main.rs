@@ -15,6 +15,7 @@ mod interrupts;
 mod layers;
 mod machines;
 mod process_servers;
+mod protocol;
 mod recovery;
 mod remote_target;
 mod stdio_servers;

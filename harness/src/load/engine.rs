@@ -18,8 +18,9 @@ use super::schedule::Schedule;
 use super::stats::{Completion, Stats};
 use super::stop::Stop;
 use crate::mcp::{
-    Duty, Endpoint, ErrorClass, Operation, Outcome, Recovery, RecoveryCounts, RequestTemplate,
-    Session, SessionError, SessionOptions, Ticks, stamped,
+    Duty, Endpoint, ErrorClass, LATEST_LEGACY_PROTOCOL_VERSION, MODERN_PROTOCOL_VERSION, Operation,
+    Outcome, Recovery, RecoveryCounts, RequestTemplate, Session, SessionError, SessionOptions,
+    Ticks, is_modern, stamped,
 };
 use crate::scenario::Scenario;
 
@@ -29,7 +30,10 @@ pub struct LoadPlan {
     pub schedule: Schedule,
     pub mix: Mix,
     pub operations: Vec<Operation>,
+    /// Each operation's request as sessions of revisions before 2026-07-28 send it.
     templates: Vec<RequestTemplate>,
+    /// The same in 2026-07-28: with `_meta` and, over HTTP, `Mcp-Method` and `Mcp-Name`.
+    modern_templates: Vec<RequestTemplate>,
     pub clients: usize,
     pub session: SessionOptions,
     /// CPUs the generator's threads are pinned to for the run (the ones a pinned SUT does
@@ -47,7 +51,11 @@ impl LoadPlan {
         let operations: Vec<Operation> = scenario.mix.iter().map(|m| m.operation.clone()).collect();
         let templates = operations
             .iter()
-            .map(|op| RequestTemplate::new(op.method(), op.params().as_ref()))
+            .map(|op| RequestTemplate::of(op, LATEST_LEGACY_PROTOCOL_VERSION))
+            .collect();
+        let modern_templates = operations
+            .iter()
+            .map(|op| RequestTemplate::of(op, MODERN_PROTOCOL_VERSION))
             .collect();
         let weights: Vec<f64> = scenario.mix.iter().map(|m| m.weight).collect();
         Self {
@@ -55,6 +63,7 @@ impl LoadPlan {
             mix: Mix::new(&weights),
             operations,
             templates,
+            modern_templates,
             clients: scenario.clients as usize,
             session: SessionOptions {
                 protocol_version: scenario.protocol_version.clone(),
@@ -147,6 +156,7 @@ pub async fn run(
     let recovery = Arc::new(Recovery::default());
     let sessions = Arc::new(open_sessions(&plan, endpoints, &recovery).await?);
     let nodes = endpoints.len();
+    let modern = is_modern(sessions[0].protocol_version());
     // One worker per runtime thread, but no more than the CPUs the generator may use.
     let cpus = CpuSet::allowed().map_or(usize::MAX, |set| set.len().max(1));
     let workers = tokio::runtime::Handle::current()
@@ -179,7 +189,11 @@ pub async fn run(
                     workers as u64,
                     start,
                     plan,
-                    Nodes { sessions, nodes },
+                    Nodes {
+                        sessions,
+                        nodes,
+                        modern,
+                    },
                     (clock, ticks, progress),
                     (stopped, per_worker),
                 ),
@@ -275,6 +289,9 @@ async fn open_sessions(
 struct Nodes {
     sessions: Arc<Vec<Session>>,
     nodes: usize,
+    /// Whether the sessions speak 2026-07-28 (the first session's revision; every session
+    /// of a run asks for the same).
+    modern: bool,
 }
 
 /// Sends slots `w`, `w + n`, `w + 2n`, ... at their intended times and records their
@@ -296,7 +313,16 @@ async fn worker(
     (mut clock, ticks, progress): (Clock, Arc<Ticks>, Arc<Progress>),
     (stopped, limit): (Arc<FirstStop>, usize),
 ) -> Stats {
-    let Nodes { sessions, nodes } = nodes;
+    let Nodes {
+        sessions,
+        nodes,
+        modern,
+    } = nodes;
+    let templates = if modern {
+        &plan.modern_templates
+    } else {
+        &plan.templates
+    };
     let schedule = &plan.schedule;
     let segments = schedule.segments();
     let measured_start = schedule.measured_start();
@@ -328,7 +354,7 @@ async fn worker(
         let (at, op, index, measured) = place(slot);
         let intended = start + at.at;
         let session = &sessions[index];
-        let template = &plan.templates[op];
+        let template = &templates[op];
         async move {
             let sent = Instant::now();
             let (outcome, arrived) = stamped(session.request(template)).await;

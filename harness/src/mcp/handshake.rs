@@ -1,13 +1,17 @@
-//! The `initialize` exchange every transport starts with: the request it sends and the
-//! check of the answer (an error, a malformed result, an unsupported version).
+//! How every transport opens a session: `initialize` (revisions up to 2025-11-25) or
+//! `server/discover` (2026-07-28, which has no handshake), the requests they send and the
+//! checks of their answers (an error, a malformed result, an unsupported version).
 
 use serde::Deserialize;
-use serde_json::json;
+use serde_json::{Value, json};
 
-use super::SUPPORTED_PROTOCOL_VERSIONS;
 use super::jsonrpc::{RequestTemplate, classify_message};
 use super::opening::{SessionError, SessionOptions};
 use super::outcome::{ErrorClass, Outcome, ProtocolViolation};
+use super::{
+    AUTO_PROTOCOL_VERSION, LATEST_LEGACY_PROTOCOL_VERSION, MODERN_PROTOCOL_VERSION,
+    SUPPORTED_PROTOCOL_VERSIONS,
+};
 
 /// The id `initialize` is sent with; requests count from 1.
 pub(super) const INITIALIZE_ID: u64 = 0;
@@ -26,14 +30,85 @@ struct InitializeResult {
     protocol_version: String,
 }
 
-/// The `initialize` request asking for `options.protocol_version`, with id [`INITIALIZE_ID`].
+/// The client's name in `initialize` and in every 2026-07-28 request's `_meta`.
+pub const CLIENT_NAME: &str = "erlmcp-perf";
+
+/// The `initialize` request asking for `options.protocol_version` (the latest revision
+/// with `initialize` when it is `auto`), with id [`INITIALIZE_ID`].
 pub(super) fn initialize_request(options: &SessionOptions) -> Vec<u8> {
+    let version = if options.protocol_version == AUTO_PROTOCOL_VERSION {
+        LATEST_LEGACY_PROTOCOL_VERSION
+    } else {
+        options.protocol_version.as_str()
+    };
     let params = json!({
-        "protocolVersion": options.protocol_version,
+        "protocolVersion": version,
         "capabilities": {},
-        "clientInfo": { "name": "erlmcp-perf", "version": env!("CARGO_PKG_VERSION") },
+        "clientInfo": { "name": CLIENT_NAME, "version": env!("CARGO_PKG_VERSION") },
     });
     RequestTemplate::new("initialize", Some(&params)).body(INITIALIZE_ID)
+}
+
+/// The `_meta` every 2026-07-28 request carries: its protocol version, the client's
+/// capabilities (none) and the client.
+pub fn modern_meta() -> Value {
+    json!({
+        "io.modelcontextprotocol/protocolVersion": MODERN_PROTOCOL_VERSION,
+        "io.modelcontextprotocol/clientCapabilities": {},
+        "io.modelcontextprotocol/clientInfo": {
+            "name": CLIENT_NAME,
+            "version": env!("CARGO_PKG_VERSION"),
+        },
+    })
+}
+
+/// The `server/discover` request (id [`INITIALIZE_ID`]) and its template, whose HTTP
+/// headers the transport sends.
+pub(super) fn discover_template() -> RequestTemplate {
+    RequestTemplate::modern("server/discover", None, None)
+}
+
+#[derive(Deserialize)]
+struct DiscoverResponse {
+    result: DiscoverResult,
+}
+
+#[derive(Deserialize)]
+struct DiscoverResult {
+    #[serde(rename = "supportedVersions")]
+    supported_versions: Vec<String>,
+}
+
+/// Checks the answer to `server/discover` sent to `endpoint`: a result whose
+/// `supportedVersions` names 2026-07-28.
+pub(super) fn discovered(endpoint: &str, message: &[u8]) -> Result<(), SessionError> {
+    let discover_error = |class, detail| SessionError::Discover {
+        url: endpoint.to_string(),
+        class,
+        detail,
+    };
+    if let Some(Outcome::Failed(class)) = classify_message(message, INITIALIZE_ID) {
+        let detail = String::from_utf8_lossy(message).chars().take(200).collect();
+        return Err(discover_error(class, Some(detail)));
+    }
+    let found: DiscoverResponse = serde_json::from_slice(message).map_err(|e| {
+        discover_error(
+            ErrorClass::Protocol(ProtocolViolation::MissingResult),
+            Some(e.to_string()),
+        )
+    })?;
+    if !found
+        .result
+        .supported_versions
+        .iter()
+        .any(|v| v == MODERN_PROTOCOL_VERSION)
+    {
+        return Err(SessionError::UnsupportedVersion {
+            url: endpoint.to_string(),
+            version: found.result.supported_versions.join(", "),
+        });
+    }
+    Ok(())
 }
 
 /// Checks the answer to `initialize` sent to `endpoint` and returns the negotiated
@@ -72,7 +147,7 @@ mod tests {
     fn accepts_a_supported_version_only() {
         let ok = br#"{"jsonrpc":"2.0","id":0,"result":{"protocolVersion":"2025-03-26"}}"#;
         assert_eq!(negotiated_version("x", ok).unwrap(), "2025-03-26");
-        let old = br#"{"jsonrpc":"2.0","id":0,"result":{"protocolVersion":"2024-11-05"}}"#;
+        let old = br#"{"jsonrpc":"2.0","id":0,"result":{"protocolVersion":"2024-01-01"}}"#;
         assert!(matches!(
             negotiated_version("x", old),
             Err(SessionError::UnsupportedVersion { .. })
@@ -85,5 +160,40 @@ mod tests {
                 ..
             })
         ));
+    }
+
+    #[test]
+    fn discover_asks_with_its_metadata_and_needs_the_modern_revision() {
+        let body: Value = serde_json::from_slice(&discover_template().body(INITIALIZE_ID)).unwrap();
+        assert_eq!(body["method"], "server/discover");
+        assert_eq!(
+            body["params"]["_meta"]["io.modelcontextprotocol/protocolVersion"],
+            "2026-07-28"
+        );
+        let modern = br#"{"jsonrpc":"2.0","id":0,"result":{"resultType":"complete","supportedVersions":["2025-11-25","2026-07-28"],"capabilities":{}}}"#;
+        assert!(discovered("x", modern).is_ok());
+        let older = br#"{"jsonrpc":"2.0","id":0,"result":{"supportedVersions":["2025-11-25"]}}"#;
+        assert!(matches!(
+            discovered("x", older),
+            Err(SessionError::UnsupportedVersion { .. })
+        ));
+        let unknown = br#"{"jsonrpc":"2.0","id":0,"error":{"code":-32601,"message":"no"}}"#;
+        assert!(matches!(
+            discovered("x", unknown),
+            Err(SessionError::Discover {
+                class: ErrorClass::JsonRpc(-32601),
+                ..
+            })
+        ));
+    }
+
+    #[test]
+    fn auto_initializes_with_the_latest_revision_that_has_initialize() {
+        let options = SessionOptions {
+            protocol_version: AUTO_PROTOCOL_VERSION.into(),
+            ..SessionOptions::default()
+        };
+        let body: Value = serde_json::from_slice(&initialize_request(&options)).unwrap();
+        assert_eq!(body["params"]["protocolVersion"], "2025-11-25");
     }
 }

@@ -1,5 +1,6 @@
-//! One MCP session over Streamable HTTP: `initialize`, requests with the session's headers
-//! (a session the server lost is opened again), `DELETE` at the end.
+//! One MCP session over Streamable HTTP: `initialize` (or, in 2026-07-28, `server/discover`
+//! and no session), requests with the session's headers and their own (a session the
+//! server lost is opened again), `DELETE` at the end.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -14,6 +15,7 @@ use super::opening::{SessionError, SessionOptions};
 use super::outcome::{ErrorClass, Outcome, ProtocolViolation};
 use super::recovery::Renewable;
 use super::sse::SseParser;
+use super::{AUTO_PROTOCOL_VERSION, MODERN_PROTOCOL_VERSION, is_modern};
 
 /// How long the rest of an event stream whose response has arrived is read in the
 /// background before its connection is given up (and its slot freed).
@@ -40,8 +42,8 @@ pub struct HttpSession {
 #[derive(Debug)]
 struct Identity {
     session_id: Option<String>,
-    /// A POST's request line and headers, up to the value of `Content-Length`: built once
-    /// per identity, copied into the connection's buffer per request.
+    /// A POST's request line and the session's headers: built once per identity, copied
+    /// into the connection's buffer per request, before the request's own headers.
     post: Vec<u8>,
 }
 
@@ -52,7 +54,15 @@ enum Body<'a> {
     Raw(&'a [u8]),
 }
 
-impl Body<'_> {
+impl<'a> Body<'a> {
+    /// The request's own header lines (2026-07-28's `Mcp-Method`, `Mcp-Name`).
+    fn headers(self) -> &'a [u8] {
+        match self {
+            Body::Template(t, _) => t.headers(),
+            Body::Raw(_) => &[],
+        }
+    }
+
     fn len(self) -> usize {
         match self {
             Body::Template(t, id) => t.body_len(id),
@@ -69,7 +79,9 @@ impl Body<'_> {
 }
 
 impl HttpSession {
-    /// Opens a session: `initialize`, then `notifications/initialized`.
+    /// Opens a session: `initialize`, then `notifications/initialized`; in 2026-07-28,
+    /// `server/discover` and no session; with `auto`, `server/discover` and, if the server
+    /// does not know it, `initialize`.
     pub async fn open(url: url::Url, options: SessionOptions) -> Result<Self, SessionError> {
         let (addr, path, host) = target(&url).await?;
         let mut session = Self {
@@ -85,10 +97,58 @@ impl HttpSession {
             next_id: AtomicU64::new(1),
             options,
         };
-        let (identity, version) = session.handshake().await?;
+        let asked = session.options.protocol_version.clone();
+        let (identity, version) = if is_modern(&asked) {
+            session.discover().await?
+        } else if asked == AUTO_PROTOCOL_VERSION {
+            match session.discover().await {
+                Ok(modern) => modern,
+                Err(SessionError::Discover { class, .. }) => {
+                    tracing::debug!(url = %session.url, %class, "server/discover refused; initialize");
+                    session.handshake().await?
+                }
+                Err(e) => return Err(e),
+            }
+        } else {
+            session.handshake().await?
+        };
         session.negotiated = version;
         session.identity.set_first(identity);
         Ok(session)
+    }
+
+    /// `server/discover`: the 2026-07-28 identity (no session id; every POST carries the
+    /// protocol version) when the server speaks that revision.
+    async fn discover(&self) -> Result<(Identity, String), SessionError> {
+        let discover_error = |class, detail| SessionError::Discover {
+            url: self.url.to_string(),
+            class,
+            detail,
+        };
+        let post = self.request_head("POST", Some(MODERN_PROTOCOL_VERSION), None);
+        let template = handshake::discover_template();
+        let answer = tokio::time::timeout(self.options.timeout, async {
+            let (lease, head) = self
+                .send(&post, Body::Template(&template, INITIALIZE_ID))
+                .await?;
+            self.read(lease, head, |msg| {
+                classify_message(msg, INITIALIZE_ID)
+                    .is_some()
+                    .then(|| msg.to_vec())
+            })
+            .await
+        })
+        .await
+        .unwrap_or(Err(ErrorClass::Timeout));
+        let message = answer.map_err(|class| discover_error(class, None))?;
+        handshake::discovered(self.url.as_str(), &message)?;
+        Ok((
+            Identity {
+                session_id: None,
+                post,
+            },
+            MODERN_PROTOCOL_VERSION.to_string(),
+        ))
     }
 
     /// `initialize` and `notifications/initialized`: the session's new identity and the
@@ -126,7 +186,7 @@ impl HttpSession {
         Ok((identity, version))
     }
 
-    /// `method`'s request line and the session's headers, ending with `Content-Length: `.
+    /// `method`'s request line and the session's headers (each line ending in CRLF).
     fn request_head(&self, method: &str, version: Option<&str>, id: Option<&str>) -> Vec<u8> {
         let mut head = format!(
             "{method} {} HTTP/1.1\r\nhost: {}\r\naccept: application/json, text/event-stream\r\ncontent-type: application/json\r\n",
@@ -138,7 +198,6 @@ impl HttpSession {
         if let Some(id) = id {
             head.push_str(&format!("mcp-session-id: {id}\r\n"));
         }
-        head.push_str("content-length: ");
         head.into_bytes()
     }
 
@@ -199,6 +258,8 @@ impl HttpSession {
             lease.conn.read_on_ticks(!self.connections.contended());
             let out = lease.conn.request_buffer();
             out.extend_from_slice(head);
+            out.extend_from_slice(body.headers());
+            out.extend_from_slice(b"content-length: ");
             out.extend_from_slice(itoa::Buffer::new().format(body.len()).as_bytes());
             out.extend_from_slice(b"\r\n\r\n");
             body.write_to(out);
@@ -237,7 +298,11 @@ impl HttpSession {
         let mut framing = head.framing;
         let max = self.options.max_body_bytes;
         let result = read_answer(&mut lease.conn, &head, &mut framing, max, pick).await;
-        let keep = head.keep_alive && matches!(result, Ok(_) | Err(ErrorClass::HttpStatus(_)));
+        let keep = head.keep_alive
+            && matches!(
+                result,
+                Ok(_) | Err(ErrorClass::HttpStatus(_) | ErrorClass::JsonRpc(_))
+            );
         if keep {
             match lease.conn.finish_buffered(&mut framing) {
                 Ok(true) => self.connections.put_back(lease),
@@ -402,6 +467,35 @@ async fn drain_body(conn: &mut Conn, framing: &mut Framing, max: usize) -> bool 
     }
 }
 
+/// Bound on an error answer's body read for its JSON-RPC error.
+const ERROR_BODY_MAX: u64 = 64 * 1024;
+
+/// The class of an error status: for a 400, the JSON-RPC error its JSON body carries, where
+/// it has one (2026-07-28 answers a header mismatch or an unsupported version with 400 and
+/// `-32020` or `-32022`); else the status (a 404 stays one: a lost session).
+async fn error_status(conn: &mut Conn, head: &Head, framing: &mut Framing) -> ErrorClass {
+    let status = ErrorClass::HttpStatus(head.status);
+    let Framing::Length(n) = *framing else {
+        return status;
+    };
+    if head.status != 400 || head.kind != ContentKind::Json || n == 0 || n > ERROR_BODY_MAX {
+        return status;
+    }
+    #[derive(serde::Deserialize)]
+    struct ErrorBody {
+        error: ErrorCode,
+    }
+    #[derive(serde::Deserialize)]
+    struct ErrorCode {
+        code: i64,
+    }
+    match conn.body_exact(framing).await {
+        Ok(body) => serde_json::from_slice::<ErrorBody>(body)
+            .map_or(status, |b| ErrorClass::JsonRpc(b.error.code)),
+        Err(_) => status,
+    }
+}
+
 /// Reads a POST's answer (a JSON body or an event stream) until `pick` accepts a message,
 /// reading at most `max` bytes of body.
 async fn read_answer<T>(
@@ -412,7 +506,7 @@ async fn read_answer<T>(
     mut pick: impl FnMut(&[u8]) -> Option<T>,
 ) -> Result<T, ErrorClass> {
     if !(200..300).contains(&head.status) {
-        return Err(ErrorClass::HttpStatus(head.status));
+        return Err(error_status(conn, head, framing).await);
     }
     let too_large = ErrorClass::Protocol(ProtocolViolation::BodyTooLarge);
     let no_response = ErrorClass::Protocol(ProtocolViolation::NoResponse);

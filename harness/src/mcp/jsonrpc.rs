@@ -11,11 +11,51 @@ use super::outcome::{ErrorClass, Outcome, ProtocolViolation};
 pub struct RequestTemplate {
     head: Vec<u8>,
     tail: Vec<u8>,
+    /// HTTP header lines the request is sent with (`mcp-method: ...\r\n`), besides the
+    /// session's; empty before 2026-07-28.
+    headers: Vec<u8>,
 }
 
 impl RequestTemplate {
     /// Serialises `method` and `params` around an id placeholder.
     pub fn new(method: &str, params: Option<&Value>) -> Self {
+        Self::serialise(method, params, Vec::new())
+    }
+
+    /// A 2026-07-28 request: `params` with the protocol's `_meta` added, sent over HTTP
+    /// with `Mcp-Method` and, for a request that names a tool, prompt or resource, `Mcp-Name`
+    /// (base64 in the specification's `=?base64?...?=` form when it is not plain ASCII).
+    pub fn modern(method: &str, params: Option<&Value>, name: Option<&str>) -> Self {
+        let mut params = params
+            .cloned()
+            .unwrap_or_else(|| Value::Object(Default::default()));
+        if let Value::Object(map) = &mut params {
+            map.insert("_meta".into(), super::handshake::modern_meta());
+        }
+        let mut headers = format!("mcp-method: {method}\r\n");
+        if let Some(name) = name {
+            headers.push_str("mcp-name: ");
+            headers.push_str(&header_value(name));
+            headers.push_str("\r\n");
+        }
+        Self::serialise(method, Some(&params), headers.into_bytes())
+    }
+
+    /// The template of `op` in the generation `version` speaks.
+    pub fn of(op: &super::Operation, version: &str) -> Self {
+        if super::is_modern(version) {
+            Self::modern(op.method(), op.params().as_ref(), op.header_name())
+        } else {
+            Self::new(op.method(), op.params().as_ref())
+        }
+    }
+
+    /// HTTP header lines the request is sent with, besides the session's.
+    pub fn headers(&self) -> &[u8] {
+        &self.headers
+    }
+
+    fn serialise(method: &str, params: Option<&Value>, headers: Vec<u8>) -> Self {
         let head = br#"{"jsonrpc":"2.0","id":"#.to_vec();
         let mut tail = Vec::with_capacity(64);
         tail.extend_from_slice(br#","method":"#);
@@ -26,7 +66,11 @@ impl RequestTemplate {
             serde_json::to_writer(&mut tail, params).expect("params serialise");
         }
         tail.push(b'}');
-        Self { head, tail }
+        Self {
+            head,
+            tail,
+            headers,
+        }
     }
 
     /// The request body with `id` written in.
@@ -49,6 +93,24 @@ impl RequestTemplate {
     }
 }
 
+/// `value` as an HTTP header value: as it is when it is printable ASCII without leading or
+/// trailing spaces, else `=?base64?<base64 of its UTF-8>?=`.
+fn header_value(value: &str) -> String {
+    use base64::Engine as _;
+    let plain = !value.is_empty()
+        && value.bytes().all(|b| (0x20..0x7f).contains(&b))
+        && value.trim() == value
+        && !value.starts_with("=?");
+    if plain {
+        value.to_string()
+    } else {
+        format!(
+            "=?base64?{}?=",
+            base64::engine::general_purpose::STANDARD.encode(value.as_bytes())
+        )
+    }
+}
+
 #[derive(Deserialize)]
 struct Message {
     #[serde(default)]
@@ -66,6 +128,18 @@ struct Message {
 struct ResultProbe {
     #[serde(rename = "isError", default)]
     is_error: Option<bool>,
+    /// 2026-07-28: `complete`, or `input_required` (the server needs an answer first);
+    /// absent (older servers) means complete.
+    #[serde(rename = "resultType", default)]
+    result_type: Option<ResultType>,
+}
+
+#[derive(Deserialize, PartialEq)]
+#[serde(rename_all = "snake_case")]
+enum ResultType {
+    Complete,
+    #[serde(other)]
+    Other,
 }
 
 #[derive(Deserialize)]
@@ -104,7 +178,15 @@ pub fn classify_message(bytes: &[u8], expected_id: u64) -> Option<Outcome> {
         (_, Some(err)) => Some(Outcome::Failed(ErrorClass::JsonRpc(err.code))),
         (
             Some(ResultProbe {
+                result_type: Some(ResultType::Other),
+                ..
+            }),
+            None,
+        ) => violation(ProtocolViolation::NotComplete),
+        (
+            Some(ResultProbe {
                 is_error: Some(true),
+                ..
             }),
             None,
         ) => Some(Outcome::Failed(ErrorClass::ToolError)),
@@ -133,6 +215,33 @@ mod tests {
         assert_eq!(body, json!({"jsonrpc": "2.0", "id": 7, "method": "ping"}));
     }
 
+    #[test]
+    fn a_modern_template_carries_meta_and_headers() {
+        let op = crate::mcp::Operation::ToolCall {
+            tool: "calculator".into(),
+            arguments: json!({"a": 1}),
+        };
+        let t = RequestTemplate::of(&op, "2026-07-28");
+        let body: Value = serde_json::from_slice(&t.body(3)).unwrap();
+        assert_eq!(body["params"]["name"], "calculator");
+        assert_eq!(
+            body["params"]["_meta"]["io.modelcontextprotocol/clientInfo"]["name"],
+            "erlmcp-perf"
+        );
+        assert_eq!(
+            t.headers(),
+            b"mcp-method: tools/call\r\nmcp-name: calculator\r\n"
+        );
+        let list = RequestTemplate::of(&crate::mcp::Operation::ToolList, "2026-07-28");
+        assert_eq!(list.headers(), b"mcp-method: tools/list\r\n");
+        let body: Value = serde_json::from_slice(&list.body(4)).unwrap();
+        assert!(body["params"]["_meta"].is_object());
+        let old = RequestTemplate::of(&op, "2025-06-18");
+        assert!(old.headers().is_empty());
+        assert_eq!(header_value("naïve"), "=?base64?bmHDr3Zl?=");
+        assert_eq!(header_value(" x"), "=?base64?IHg=?=");
+    }
+
     #[rstest]
     #[case::ok(r#"{"jsonrpc":"2.0","id":5,"result":{}}"#, Some(Outcome::Ok))]
     #[case::tool_ok(
@@ -155,6 +264,14 @@ mod tests {
     #[case::missing_result(
         r#"{"jsonrpc":"2.0","id":5}"#,
         Some(Outcome::Failed(ErrorClass::Protocol(ProtocolViolation::MissingResult)))
+    )]
+    #[case::complete(
+        r#"{"jsonrpc":"2.0","id":5,"result":{"resultType":"complete","content":[]}}"#,
+        Some(Outcome::Ok)
+    )]
+    #[case::input_required(
+        r#"{"jsonrpc":"2.0","id":5,"result":{"resultType":"input_required","requestState":"x"}}"#,
+        Some(Outcome::Failed(ErrorClass::Protocol(ProtocolViolation::NotComplete)))
     )]
     #[case::garbage(
         "<html>oops</html>",

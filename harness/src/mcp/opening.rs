@@ -10,7 +10,8 @@ use super::{DEFAULT_PROTOCOL_VERSION, SUPPORTED_PROTOCOL_VERSIONS};
 /// How sessions talk to the server.
 #[derive(Debug, Clone)]
 pub struct SessionOptions {
-    /// Protocol version asked for in `initialize`.
+    /// Protocol version to speak: a revision, or `auto` (`server/discover` first,
+    /// `initialize` when the server does not know it).
     pub protocol_version: String,
     /// Bound on one request, from send to the end of its answer.
     pub timeout: Duration,
@@ -54,6 +55,14 @@ pub enum SessionError {
     /// The server answered `initialize` with a version the harness does not speak.
     #[error("server at {url} negotiated protocol version {version:?}; supported: {}", SUPPORTED_PROTOCOL_VERSIONS.join(", "))]
     UnsupportedVersion { url: String, version: String },
+    /// `server/discover` did not succeed (2026-07-28 asked for, or `auto` and the
+    /// fallback to `initialize` failed too, which is reported instead).
+    #[error("server/discover at {url} failed: {class}{}", detail.as_deref().map(|d| format!(" ({d})")).unwrap_or_default())]
+    Discover {
+        url: String,
+        class: ErrorClass,
+        detail: Option<String>,
+    },
     /// `notifications/initialized` was refused.
     #[error("notifications/initialized at {url} failed: {class}")]
     Initialized { url: String, class: ErrorClass },

@@ -46,6 +46,17 @@ impl Operation {
         }
     }
 
+    /// What the 2026-07-28 `Mcp-Name` header carries: the tool, the prompt or the
+    /// resource's URI; `None` for the other methods.
+    pub fn header_name(&self) -> Option<&str> {
+        match self {
+            Operation::ToolCall { tool, .. } => Some(tool),
+            Operation::PromptGet { prompt, .. } => Some(prompt),
+            Operation::ResourceRead { uri } => Some(uri),
+            _ => None,
+        }
+    }
+
     /// The JSON-RPC `params`, if the method takes any.
     pub fn params(&self) -> Option<Value> {
         match self {

@@ -43,6 +43,9 @@ pub enum ProtocolViolation {
     NoResponse,
     /// The bytes were not an HTTP/1.1 answer.
     BadHttp,
+    /// A 2026-07-28 result whose `resultType` is not `complete` (`input_required`: the
+    /// server asks the client for input before it answers).
+    NotComplete,
 }
 
 impl ErrorClass {
@@ -70,17 +73,31 @@ impl ProtocolViolation {
             ProtocolViolation::BodyTooLarge => "body_too_large",
             ProtocolViolation::NoResponse => "no_response",
             ProtocolViolation::BadHttp => "bad_http",
+            ProtocolViolation::NotComplete => "not_complete",
         }
     }
 }
 
+/// The name of a JSON-RPC error code the 2026-07-28 revision defines, if `code` is one.
+pub fn jsonrpc_code_name(code: i64) -> Option<&'static str> {
+    match code {
+        -32020 => Some("header_mismatch"),
+        -32021 => Some("missing_required_client_capability"),
+        -32022 => Some("unsupported_protocol_version"),
+        _ => None,
+    }
+}
+
 /// The stable key used in records: `timeout`, `http_status:503`, `jsonrpc:-32603`,
-/// `protocol:wrong_id`, ...
+/// `jsonrpc:-32020:header_mismatch`, `protocol:wrong_id`, ...
 impl fmt::Display for ErrorClass {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             ErrorClass::HttpStatus(code) => write!(f, "http_status:{code}"),
-            ErrorClass::JsonRpc(code) => write!(f, "jsonrpc:{code}"),
+            ErrorClass::JsonRpc(code) => match jsonrpc_code_name(*code) {
+                Some(name) => write!(f, "jsonrpc:{code}:{name}"),
+                None => write!(f, "jsonrpc:{code}"),
+            },
             ErrorClass::Protocol(v) => write!(f, "protocol:{}", v.as_str()),
             other => f.write_str(other.group()),
         }
@@ -101,5 +118,13 @@ mod tests {
             "protocol:wrong_id"
         );
         assert_eq!(ErrorClass::ToolError.group(), "tool_error");
+        assert_eq!(
+            ErrorClass::JsonRpc(-32020).to_string(),
+            "jsonrpc:-32020:header_mismatch"
+        );
+        assert_eq!(
+            ErrorClass::JsonRpc(-32022).to_string(),
+            "jsonrpc:-32022:unsupported_protocol_version"
+        );
     }
 }

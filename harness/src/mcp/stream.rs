@@ -33,6 +33,7 @@ use super::jsonrpc::{RequestTemplate, classify_message};
 use super::opening::{SessionError, SessionOptions};
 use super::outcome::{ErrorClass, Outcome, ProtocolViolation};
 use super::wire::{FrameWriter, ReadError, Wire, WireError};
+use super::{AUTO_PROTOCOL_VERSION, MODERN_PROTOCOL_VERSION, is_modern};
 
 /// How long [`StreamSession::close`] lets a stdio server exit after its input closed.
 const CHILD_EXIT_GRACE: Duration = Duration::from_secs(2);
@@ -149,9 +150,10 @@ impl std::fmt::Debug for Outgoing {
 }
 
 impl StreamSession {
-    /// Connects with `connect`, then `initialize` and `notifications/initialized`, each
-    /// bounded by `open_timeout` (a stdio server starts within it). `endpoint` names the
-    /// server in errors.
+    /// Connects with `connect`, then `initialize` and `notifications/initialized` (in
+    /// 2026-07-28 `server/discover`; with `auto`, `server/discover` and, if the server
+    /// answers it with an error, `initialize`), each bounded by `open_timeout` (a stdio
+    /// server starts within it). `endpoint` names the server in errors.
     pub(super) async fn open(
         endpoint: String,
         connect: impl Future<Output = Result<Wire, WireError>>,
@@ -169,6 +171,24 @@ impl StreamSession {
             Ok(Ok(wire)) => wire,
         };
         let mut session = Self::start(endpoint.clone(), wire, options);
+        let asked = session.options.protocol_version.clone();
+        if is_modern(&asked) || asked == AUTO_PROTOCOL_VERSION {
+            match session.discover(open_timeout).await {
+                Ok(()) => {
+                    session.protocol_version = MODERN_PROTOCOL_VERSION.to_string();
+                    return Ok(session);
+                }
+                // An answer came (an error: the server does not know the method), so the
+                // id is free again: `initialize` on the same connection.
+                Err(SessionError::Discover { class, .. })
+                    if asked == AUTO_PROTOCOL_VERSION
+                        && !matches!(class, ErrorClass::Timeout | ErrorClass::Connect) =>
+                {
+                    tracing::debug!(%endpoint, %class, "server/discover refused; initialize");
+                }
+                Err(e) => return Err(e),
+            }
+        }
         let answer = session
             .call_within(
                 INITIALIZE_ID,
@@ -190,6 +210,23 @@ impl StreamSession {
         }
         session.protocol_version = version;
         Ok(session)
+    }
+
+    /// `server/discover` within `timeout`: whether the server speaks 2026-07-28.
+    async fn discover(&self, timeout: Duration) -> Result<(), SessionError> {
+        let answer = self
+            .call_within(
+                INITIALIZE_ID,
+                handshake::discover_template().body(INITIALIZE_ID),
+                timeout,
+            )
+            .await
+            .map_err(|class| SessionError::Discover {
+                url: self.endpoint.clone(),
+                class,
+                detail: None,
+            })?;
+        handshake::discovered(&self.endpoint, &answer)
     }
 
     /// Starts the reader and writer tasks on `wire`.

@@ -115,8 +115,12 @@ pub struct ScenarioInfo {
     pub duration_scale: f64,
     pub warmup_seconds: f64,
     pub timeout_ms: f64,
-    /// Protocol version negotiated with the server.
+    /// Protocol version negotiated with the server (2026-07-28: the revision without
+    /// sessions, found by `server/discover`).
     pub protocol_version: String,
+    /// What the scenario asked for: a revision, or `auto` (absent in older records).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub protocol_requested: Option<String>,
     /// Whether the server handed out session ids.
     pub stateful_sessions: bool,
     pub mix: Vec<MixRecord>,
@@ -482,6 +486,7 @@ impl RunRecord {
                 warmup_seconds: scenario.warmup.as_secs_f64(),
                 timeout_ms: scenario.timeout.as_secs_f64() * 1e3,
                 protocol_version: outcome.protocol_version.clone(),
+                protocol_requested: Some(scenario.protocol_version.clone()),
                 stateful_sessions: outcome.stateful,
                 mix: plan
                     .operations

@@ -93,9 +93,13 @@ fn configuration(s: &mut String, r: &RunRecord) {
     );
     let _ = writeln!(
         s,
-        "- **Clients:** {} MCP sessions (protocol {}, {})",
+        "- **Clients:** {} MCP sessions (protocol {}{}, {})",
         r.scenario.clients,
         r.scenario.protocol_version,
+        match r.scenario.protocol_requested.as_deref() {
+            Some(asked) if asked != r.scenario.protocol_version => format!(", asked for {asked}"),
+            _ => String::new(),
+        },
         if r.scenario.stateful_sessions {
             "stateful sessions"
         } else {

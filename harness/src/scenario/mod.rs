@@ -15,7 +15,9 @@ use serde::Serialize;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
-use crate::mcp::{DEFAULT_PROTOCOL_VERSION, Operation, SUPPORTED_PROTOCOL_VERSIONS};
+use crate::mcp::{
+    AUTO_PROTOCOL_VERSION, DEFAULT_PROTOCOL_VERSION, Operation, SUPPORTED_PROTOCOL_VERSIONS,
+};
 use locate::Step;
 use raw::{RawFile, RawGate, RawPhase, RawRequest, RawSlo, RequestType};
 use thresholds::{DEFAULT_THRESHOLD_PERCENT, METRIC_KEYS, Thresholds};
@@ -54,7 +56,8 @@ pub struct Scenario {
     /// Bound on each request.
     #[serde(with = "crate::serde_duration")]
     pub timeout: Duration,
-    /// Protocol version asked for in `initialize`.
+    /// Protocol revision to speak (`2024-11-05` ... `2026-07-28`), or `auto`:
+    /// `server/discover` first, `initialize` when the server does not know it.
     pub protocol_version: String,
     /// Measured phases, in order.
     pub phases: Vec<Phase>,
@@ -308,11 +311,13 @@ impl Validator<'_> {
         let protocol_version = raw
             .protocol_version
             .unwrap_or_else(|| DEFAULT_PROTOCOL_VERSION.to_string());
-        if !SUPPORTED_PROTOCOL_VERSIONS.contains(&protocol_version.as_str()) {
+        if protocol_version != AUTO_PROTOCOL_VERSION
+            && !SUPPORTED_PROTOCOL_VERSIONS.contains(&protocol_version.as_str())
+        {
             self.problem(
                 "scenario.protocol_version".into(),
                 format!(
-                    "unsupported version `{protocol_version}`; supported: {}",
+                    "unsupported version `{protocol_version}`; supported: {}, or {AUTO_PROTOCOL_VERSION}",
                     SUPPORTED_PROTOCOL_VERSIONS.join(", ")
                 ),
             );
