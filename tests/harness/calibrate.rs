@@ -50,10 +50,24 @@ fn cases(out: &Path) -> serde_json::Value {
 #[test]
 fn a_tiny_study_measures_an_injected_slowdown_and_replays_to_the_same_verdicts() {
     let out = tempfile::tempdir().unwrap();
+    // The study's scenario with no adaptive trials beyond the three, so that the study stays
+    // within the test's time bound whatever this machine's noise makes borderline.
+    let shipped = std::fs::read_to_string(format!(
+        "{}/scenarios/studies/gate-accuracy.yml",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .unwrap();
+    let scenario = out.path().join("study.yml");
+    std::fs::write(&scenario, shipped.replace("max_trials: 9", "max_trials: 3")).unwrap();
+    let scenario = scenario.display().to_string();
     let options = [
+        "--scenario",
+        &scenario,
         "--reruns",
         "1",
         "--detection-reruns",
+        "1",
+        "--gross-reruns",
         "1",
         "--slowdowns",
         "500",

@@ -91,9 +91,9 @@ pub fn render(study: &Study, goals: &[Goal], command: &str, when: &str) -> Strin
         md,
         "| Gate | {} trials a side {}, more (up to the scenario's \
          `gate.max_trials`) while a verdict is borderline; overall percentiles judged on \
-         per-second windows (pooled percentile, bootstrap of windows within each run, a \
-         REGRESSION confirmed when the change is beyond T at p ≤ 0.05 after Holm's \
-         adjustment over the percentiles); other metrics on runs (one-sided Mann-Whitney of \
+         per-second windows (pooled percentile, a bootstrap of runs and of each drawn run's \
+         windows, a REGRESSION confirmed when the change is beyond T against a file or 0 in \
+         an A/B at p ≤ 0.05 after Holm's adjustment over the percentiles); other metrics on runs (one-sided Mann-Whitney of \
          the current runs against the baseline's{}); errors on counts |",
         study.trials,
         if study.same_run {
@@ -125,10 +125,15 @@ pub fn render(study: &Study, goals: &[Goal], command: &str, when: &str) -> Strin
     let _ = writeln!(md, "\n## False alarms\n");
     let _ = writeln!(
         md,
-        "Each rerun is a full gate ({} trials) of the unchanged server against the fresh \
-         baseline. A false alarm is a REGRESSION verdict (it would fail CI); a WARNING is \
-         reported but passes.\n",
-        study.trials
+        "Each rerun is a full gate ({} trials a side to begin with) of the unchanged server \
+         {}. A false alarm is a REGRESSION verdict (it would fail CI); a WARNING is reported \
+         but passes.\n",
+        study.trials,
+        if study.same_run {
+            "against trials of the same unchanged server interleaved with its own"
+        } else {
+            "against the fresh baseline"
+        }
     );
     let _ = writeln!(
         md,

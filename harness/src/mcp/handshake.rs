@@ -3,9 +3,10 @@
 //! checks of their answers (an error, a malformed result, an unsupported version).
 
 use serde::Deserialize;
-use serde_json::{Value, json};
+use serde_json::json;
 
 use super::jsonrpc::{RequestTemplate, classify_message};
+use super::meta::CLIENT_NAME;
 use super::opening::{SessionError, SessionOptions};
 use super::outcome::{ErrorClass, Outcome, ProtocolViolation};
 use super::{
@@ -30,9 +31,6 @@ struct InitializeResult {
     protocol_version: String,
 }
 
-/// The client's name in `initialize` and in every 2026-07-28 request's `_meta`.
-pub const CLIENT_NAME: &str = "erlmcp-perf";
-
 /// The `initialize` request asking for `options.protocol_version` (the latest revision
 /// with `initialize` when it is `auto`), with id [`INITIALIZE_ID`].
 pub(super) fn initialize_request(options: &SessionOptions) -> Vec<u8> {
@@ -47,19 +45,6 @@ pub(super) fn initialize_request(options: &SessionOptions) -> Vec<u8> {
         "clientInfo": { "name": CLIENT_NAME, "version": env!("CARGO_PKG_VERSION") },
     });
     RequestTemplate::new("initialize", Some(&params)).body(INITIALIZE_ID)
-}
-
-/// The `_meta` every 2026-07-28 request carries: its protocol version, the client's
-/// capabilities (none) and the client.
-pub fn modern_meta() -> Value {
-    json!({
-        "io.modelcontextprotocol/protocolVersion": MODERN_PROTOCOL_VERSION,
-        "io.modelcontextprotocol/clientCapabilities": {},
-        "io.modelcontextprotocol/clientInfo": {
-            "name": CLIENT_NAME,
-            "version": env!("CARGO_PKG_VERSION"),
-        },
-    })
 }
 
 /// The `server/discover` request (id [`INITIALIZE_ID`]) and its template, whose HTTP
@@ -142,6 +127,7 @@ pub(super) fn negotiated_version(endpoint: &str, message: &[u8]) -> Result<Strin
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::Value;
 
     #[test]
     fn accepts_a_supported_version_only() {

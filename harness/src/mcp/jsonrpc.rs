@@ -30,7 +30,7 @@ impl RequestTemplate {
             .cloned()
             .unwrap_or_else(|| Value::Object(Default::default()));
         if let Value::Object(map) = &mut params {
-            map.insert("_meta".into(), super::handshake::modern_meta());
+            map.insert("_meta".into(), super::meta::modern_meta());
         }
         let mut headers = format!("mcp-method: {method}\r\n");
         if let Some(name) = name {

@@ -8,6 +8,7 @@ mod handshake;
 mod http;
 mod http1;
 mod jsonrpc;
+mod meta;
 mod opening;
 mod operation;
 mod outcome;
@@ -23,9 +24,9 @@ mod wire;
 
 pub use command::{LivePids, StdioCommand};
 pub use endpoint::{Endpoint, Transport, UnknownTransport};
-pub use handshake::{CLIENT_NAME, modern_meta};
 pub use http::HttpSession;
 pub use jsonrpc::{RequestTemplate, classify_message};
+pub use meta::{CLIENT_NAME, modern_meta};
 pub use opening::{DEFAULT_CONNECTIONS, SessionError, SessionOptions};
 pub use operation::Operation;
 pub use outcome::{ErrorClass, Outcome, ProtocolViolation};
