@@ -93,6 +93,10 @@ pub struct Args {
     /// Keep each finished request's SSE messages this long for Last-Event-ID resumption.
     #[arg(long, value_name = "DUR", value_parser = humantime::parse_duration, default_value = "1m")]
     pub resume_cache_ttl: Duration,
+
+    /// Refuse Streamable HTTP requests without `Authorization: Bearer TOKEN` (401).
+    #[arg(long, value_name = "TOKEN")]
+    pub bearer_token: Option<String>,
 }
 
 fn parse_latency(value: &str) -> Result<Duration, FaultSpecError> {
@@ -146,6 +150,7 @@ impl Args {
             faults: self.faults(),
             session_idle_timeout: self.session_idle_timeout,
             resume_cache_ttl: self.resume_cache_ttl,
+            bearer_token: self.bearer_token.clone(),
         }
     }
 

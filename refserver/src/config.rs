@@ -42,6 +42,8 @@ pub struct ServerConfig {
     pub session_idle_timeout: Duration,
     /// How long a session keeps a finished request's messages for resumption.
     pub resume_cache_ttl: Duration,
+    /// Streamable HTTP requests must carry `Authorization: Bearer <this>`, else 401.
+    pub bearer_token: Option<String>,
 }
 
 impl Default for ServerConfig {
@@ -57,6 +59,7 @@ impl Default for ServerConfig {
             faults: Faults::default(),
             session_idle_timeout: DEFAULT_SESSION_IDLE_TIMEOUT,
             resume_cache_ttl: DEFAULT_RESUME_CACHE_TTL,
+            bearer_token: None,
         }
     }
 }

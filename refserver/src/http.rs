@@ -216,11 +216,38 @@ fn router(
     if config.json_response && !config.stateless {
         mcp_route = mcp_route.layer(axum::middleware::from_fn(json_bridge::sse_to_json));
     }
+    if let Some(token) = &config.bearer_token {
+        let expected: Arc<str> = format!("Bearer {token}").into();
+        mcp_route = mcp_route.layer(axum::middleware::from_fn(
+            move |request: axum::extract::Request, next: axum::middleware::Next| {
+                let expected = expected.clone();
+                async move { require_bearer(&expected, request, next).await }
+            },
+        ));
+    }
     Router::new()
         .route("/health", get(|| async { "ok" }))
         .route("/metrics", get(serve_metrics).with_state(metrics))
         .route(WS_PATH, get(ws::upgrade).with_state(ws_state))
         .merge(mcp_route)
+}
+
+/// Passes a request whose `Authorization` is `expected`; answers any other 401.
+async fn require_bearer(
+    expected: &str,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let given = request.headers().get(header::AUTHORIZATION);
+    if given.is_some_and(|v| v.as_bytes() == expected.as_bytes()) {
+        next.run(request).await
+    } else {
+        (
+            axum::http::StatusCode::UNAUTHORIZED,
+            [(header::WWW_AUTHENTICATE, "Bearer")],
+        )
+            .into_response()
+    }
 }
 
 fn session_config(config: &ServerConfig) -> SessionConfig {

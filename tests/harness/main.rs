@@ -1,6 +1,7 @@
 //! Self-tests of the harness against the reference server: one integration-test binary
 //! with shared helpers (`cargo nextest run`).
 
+mod agents;
 mod bad_input;
 mod calibrate;
 mod capacity;

@@ -7,9 +7,10 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant, SystemTime};
 
 use futures_util::FutureExt;
-use futures_util::future::join_all;
+use futures_util::future::{Either, join_all};
 use futures_util::stream::{FuturesUnordered, StreamExt};
 
+use super::flow::{FlowPlan, StepDone, open_session, run_workflow};
 use super::mix::{Mix, session_of};
 use super::pacer::{Clock, Pacing, QUANTUM};
 use super::placement::CpuSet;
@@ -34,6 +35,10 @@ pub struct LoadPlan {
     templates: Vec<RequestTemplate>,
     /// The same in 2026-07-28: with `_meta` and, over HTTP, `Mcp-Method` and `Mcp-Name`.
     modern_templates: Vec<RequestTemplate>,
+    /// For each operation that is a workflow, its steps' requests.
+    flows: Vec<Option<FlowPlan>>,
+    /// `workflow/step` for each workflow step of the run, in the order steps are indexed.
+    pub step_labels: Vec<String>,
     pub clients: usize,
     pub session: SessionOptions,
     /// CPUs the generator's threads are pinned to for the run (the ones a pinned SUT does
@@ -58,17 +63,32 @@ impl LoadPlan {
             .map(|op| RequestTemplate::of(op, MODERN_PROTOCOL_VERSION))
             .collect();
         let weights: Vec<f64> = scenario.mix.iter().map(|m| m.weight).collect();
+        let mut step_labels = Vec::new();
+        let flows = operations
+            .iter()
+            .map(|op| match op {
+                Operation::Workflow(w) => {
+                    let flow = FlowPlan::new(w, step_labels.len());
+                    step_labels.extend(w.step_labels());
+                    Some(flow)
+                }
+                _ => None,
+            })
+            .collect();
         Self {
             schedule: Schedule::new(scenario),
             mix: Mix::new(&weights),
             operations,
             templates,
             modern_templates,
+            flows,
+            step_labels,
             clients: scenario.clients as usize,
             session: SessionOptions {
                 protocol_version: scenario.protocol_version.clone(),
                 timeout: scenario.timeout,
                 max_connections: scenario.connections as usize,
+                headers: scenario.session_headers(),
                 ..SessionOptions::default()
             },
             generator_cpus: None,
@@ -157,6 +177,7 @@ pub async fn run(
     let sessions = Arc::new(open_sessions(&plan, endpoints, &recovery).await?);
     let nodes = endpoints.len();
     let modern = is_modern(sessions[0].protocol_version());
+    let endpoints: Arc<[Endpoint]> = endpoints.into();
     // One worker per runtime thread, but no more than the CPUs the generator may use.
     let cpus = CpuSet::allowed().map_or(usize::MAX, |set| set.len().max(1));
     let workers = tokio::runtime::Handle::current()
@@ -181,6 +202,7 @@ pub async fn run(
         .map(|(w, clock)| {
             let (plan, sessions, progress) = (plan.clone(), sessions.clone(), progress.clone());
             let stopped = stopped.clone();
+            let endpoints = endpoints.clone();
             let ticks = Arc::new(Ticks::default());
             tokio::spawn(Ticks::scope(
                 ticks.clone(),
@@ -191,6 +213,7 @@ pub async fn run(
                     plan,
                     Nodes {
                         sessions,
+                        endpoints,
                         nodes,
                         modern,
                     },
@@ -288,6 +311,8 @@ async fn open_sessions(
 /// The open sessions and the number of SUT nodes they were spread over.
 struct Nodes {
     sessions: Arc<Vec<Session>>,
+    /// Where a `session_open` opens its session: session `i`'s node.
+    endpoints: Arc<[Endpoint]>,
     nodes: usize,
     /// Whether the sessions speak 2026-07-28 (the first session's revision; every session
     /// of a run asks for the same).
@@ -315,9 +340,11 @@ async fn worker(
 ) -> Stats {
     let Nodes {
         sessions,
+        endpoints,
         nodes,
         modern,
     } = nodes;
+    let version = sessions[0].protocol_version();
     let templates = if modern {
         &plan.modern_templates
     } else {
@@ -355,24 +382,47 @@ async fn worker(
         let intended = start + at.at;
         let session = &sessions[index];
         let template = &templates[op];
-        async move {
-            let sent = Instant::now();
-            let (outcome, arrived) = stamped(session.request(template)).await;
-            let now = Instant::now();
-            let finished = arrived
-                .filter(|at| (sent..=now).contains(at))
-                .unwrap_or(now);
-            Completion {
-                op,
-                segment: at.segment,
-                measured,
-                lag: Some(sent.saturating_duration_since(intended)),
-                latency: finished.saturating_duration_since(intended),
-                service: finished.saturating_duration_since(sent),
-                outcome,
-                node: index % nodes,
-                at: at.at,
+        let completion = move |sent: Instant, outcome, finished: Instant| Completion {
+            op,
+            segment: at.segment,
+            measured,
+            lag: Some(sent.saturating_duration_since(intended)),
+            latency: finished.saturating_duration_since(intended),
+            service: finished.saturating_duration_since(sent),
+            outcome,
+            node: index % nodes,
+            at: at.at,
+        };
+        type Boxed<'a> =
+            std::pin::Pin<Box<dyn Future<Output = (Completion, Vec<StepDone>)> + Send + 'a>>;
+        let other: Option<Boxed<'_>> = match (&plan.flows[op], &plan.operations[op]) {
+            (Some(flow), _) => Some(Box::pin(async move {
+                let sent = Instant::now();
+                let (outcome, finished, steps) = run_workflow(flow, session, version).await;
+                (completion(sent, outcome, finished), steps)
+            })),
+            (None, Operation::SessionOpen) => {
+                let endpoint = &endpoints[index % endpoints.len()];
+                let options = &plan.session;
+                Some(Box::pin(async move {
+                    let sent = Instant::now();
+                    let (outcome, finished) = open_session(endpoint, options).await;
+                    (completion(sent, outcome, finished), Vec::new())
+                }))
             }
+            _ => None,
+        };
+        match other {
+            Some(boxed) => Either::Right(boxed),
+            None => Either::Left(async move {
+                let sent = Instant::now();
+                let (outcome, arrived) = stamped(session.request(template)).await;
+                let now = Instant::now();
+                let finished = arrived
+                    .filter(|at| (sent..=now).contains(at))
+                    .unwrap_or(now);
+                (completion(sent, outcome, finished), Vec::new())
+            }),
         }
     };
     let never_sent = |slot: u64, now: Instant| {
@@ -392,6 +442,14 @@ async fn worker(
     let record = |c: Completion, stats: &mut Stats| {
         progress.completed(&c.outcome);
         stats.record(&c);
+    };
+    let record_all = |(c, steps): (Completion, Vec<StepDone>), stats: &mut Stats| {
+        if c.measured.is_some() {
+            for step in steps {
+                stats.record_step(step.step, step.latency, step.outcome);
+            }
+        }
+        record(c, stats);
     };
     let mut duty = Duty::default();
     let stop = &plan.stop;
@@ -420,7 +478,7 @@ async fn worker(
         }
         // Take what has finished, without waiting (the new requests send and park here).
         while let Some(Some(done)) = in_flight.next().now_or_never() {
-            record(done, &mut stats);
+            record_all(done, &mut stats);
         }
         if slot >= total && in_flight.is_empty() {
             break;
@@ -444,7 +502,7 @@ async fn worker(
         tokio::select! {
             biased;
             _ = clock.sleep_until(wake) => {}
-            Some(done) = in_flight.next(), if !in_flight.is_empty() => record(done, &mut stats),
+            Some(done) = in_flight.next(), if !in_flight.is_empty() => record_all(done, &mut stats),
             () = &mut horizon => horizon.as_mut().reset(tokio::time::Instant::now() + reach),
             () = stop.wait(), if slot < total => {}
         }

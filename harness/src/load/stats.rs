@@ -233,6 +233,9 @@ pub struct Stats {
     pub nodes: Vec<NodeStats>,
     /// Successes and failures per [`BEAT`] of measured time, by intended send time.
     pub beats: Vec<Beat>,
+    /// Workflow steps, measured phases: latency from each step's send (each copy of a
+    /// fan-out counted), indexed as the run's steps are.
+    pub steps: Vec<OpStats>,
     /// Windows this many seconds older than the newest one recorded are sealed.
     seal_after: usize,
     /// Windows before this one are sealed (one that a late request reopens is sealed
@@ -284,6 +287,7 @@ impl Stats {
             never_sent: 0,
             nodes: Vec::new(),
             beats: Vec::new(),
+            steps: Vec::new(),
             seal_after: SEAL_AFTER.as_secs() as usize,
             sealed_below: 0,
         }
@@ -359,6 +363,18 @@ impl Stats {
     }
 
     /// All measured operations together.
+    /// Records one answer of workflow step `step` (measured phases only).
+    pub fn record_step(&mut self, step: usize, latency: Duration, outcome: crate::mcp::Outcome) {
+        if self.steps.len() <= step {
+            self.steps.resize_with(step + 1, OpStats::default);
+        }
+        let stats = &mut self.steps[step];
+        match outcome {
+            crate::mcp::Outcome::Ok => stats.record_ok(latency, latency),
+            crate::mcp::Outcome::Failed(class) => stats.record_error(class),
+        }
+    }
+
     pub fn overall(&self) -> OpStats {
         let mut all = OpStats::default();
         for op in &self.ops {
@@ -401,6 +417,12 @@ impl AddAssign<&Stats> for Stats {
         for (a, b) in self.beats.iter_mut().zip(&other.beats) {
             a.ok += b.ok;
             a.failed += b.failed;
+        }
+        if self.steps.len() < other.steps.len() {
+            self.steps.resize_with(other.steps.len(), OpStats::default);
+        }
+        for (a, b) in self.steps.iter_mut().zip(&other.steps) {
+            *a += b;
         }
     }
 }

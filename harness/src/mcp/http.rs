@@ -7,6 +7,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
+use serde_json::Value;
+
 use super::connections::{Connections, Lease};
 use super::handshake::{self, INITIALIZE_ID, INITIALIZED};
 use super::http1::{Conn, ContentKind, Framing, Head, HttpError};
@@ -198,7 +200,9 @@ impl HttpSession {
         if let Some(id) = id {
             head.push_str(&format!("mcp-session-id: {id}\r\n"));
         }
-        head.into_bytes()
+        let mut head = head.into_bytes();
+        head.extend_from_slice(self.options.headers.as_bytes());
+        head
     }
 
     async fn notify_initialized(&self, post: &[u8]) -> Result<(), SessionError> {
@@ -213,7 +217,7 @@ impl HttpSession {
             Err(_) => ErrorClass::Timeout,
             Ok(Err(class)) => class,
             Ok(Ok(status)) if (200..300).contains(&status) => return Ok(()),
-            Ok(Ok(status)) => ErrorClass::HttpStatus(status),
+            Ok(Ok(status)) => ErrorClass::of_status(status),
         };
         Err(SessionError::Initialized {
             url: self.url.to_string(),
@@ -301,7 +305,8 @@ impl HttpSession {
         let keep = head.keep_alive
             && matches!(
                 result,
-                Ok(_) | Err(ErrorClass::HttpStatus(_) | ErrorClass::JsonRpc(_))
+                Ok(_)
+                    | Err(ErrorClass::HttpStatus(_) | ErrorClass::Auth(_) | ErrorClass::JsonRpc(_))
             );
         if keep {
             match lease.conn.finish_buffered(&mut framing) {
@@ -337,43 +342,51 @@ impl HttpSession {
     }
 
     /// Sends request `id` built from `template` with `identity`'s headers and reads its
-    /// answer.
+    /// answer, and the answer's bytes when `keep`.
     async fn exchange(
         &self,
         identity: &Identity,
         template: &RequestTemplate,
         id: u64,
-    ) -> Result<Outcome, ErrorClass> {
+        keep: bool,
+    ) -> Result<(Outcome, Option<Vec<u8>>), ErrorClass> {
         let (lease, head) = self
             .send(&identity.post, Body::Template(template, id))
             .await?;
-        self.read(lease, head, |msg| classify_message(msg, id))
-            .await
+        self.read(lease, head, |msg| {
+            classify_message(msg, id).map(|outcome| (outcome, keep.then(|| msg.to_vec())))
+        })
+        .await
     }
 
     /// Sends one request built from `template` with a fresh id and waits for its answer.
     /// A 404 for the session's id opens the session again and sends the request once more
     /// (its latency still counts from the first send).
     pub async fn request(&self, template: &RequestTemplate) -> Outcome {
+        self.call(template, false).await.0
+    }
+
+    /// [`Self::request`], and the answer's `result` when `keep` and it succeeded.
+    pub async fn call(&self, template: &RequestTemplate, keep: bool) -> (Outcome, Option<Value>) {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let answer = tokio::time::timeout(self.options.timeout, async {
             let (identity, generation) = self.identity.current();
-            match self.exchange(&identity, template, id).await {
+            match self.exchange(&identity, template, id, keep).await {
                 Err(ErrorClass::HttpStatus(404)) if identity.session_id.is_some() => {
                     let renewed = self
                         .renew(generation)
                         .await
                         .map_err(|_| ErrorClass::HttpStatus(404))?;
-                    self.exchange(&renewed, template, id).await
+                    self.exchange(&renewed, template, id, keep).await
                 }
                 other => other,
             }
         })
         .await;
         match answer {
-            Err(_) => Outcome::Failed(ErrorClass::Timeout),
-            Ok(Err(class)) => Outcome::Failed(class),
-            Ok(Ok(outcome)) => outcome,
+            Err(_) => (Outcome::Failed(ErrorClass::Timeout), None),
+            Ok(Err(class)) => (Outcome::Failed(class), None),
+            Ok(Ok((outcome, message))) => (outcome, message.and_then(|m| result_of(&m))),
         }
     }
 
@@ -396,8 +409,16 @@ impl HttpSession {
             Err(_) => Err(ErrorClass::Timeout),
             Ok(Err(class)) => Err(class),
             Ok(Ok(s)) if (200..300).contains(&s) || s == 405 => Ok(()),
-            Ok(Ok(s)) => Err(ErrorClass::HttpStatus(s)),
+            Ok(Ok(s)) => Err(ErrorClass::of_status(s)),
         }
+    }
+}
+
+/// The `result` of a JSON-RPC response.
+pub(super) fn result_of(message: &[u8]) -> Option<Value> {
+    match serde_json::from_slice::<Value>(message) {
+        Ok(Value::Object(mut map)) => map.remove("result"),
+        _ => None,
     }
 }
 
@@ -474,7 +495,7 @@ const ERROR_BODY_MAX: u64 = 64 * 1024;
 /// it has one (2026-07-28 answers a header mismatch or an unsupported version with 400 and
 /// `-32020` or `-32022`); else the status (a 404 stays one: a lost session).
 async fn error_status(conn: &mut Conn, head: &Head, framing: &mut Framing) -> ErrorClass {
-    let status = ErrorClass::HttpStatus(head.status);
+    let status = ErrorClass::of_status(head.status);
     let Framing::Length(n) = *framing else {
         return status;
     };

@@ -50,6 +50,22 @@ impl RequestTemplate {
         }
     }
 
+    /// A request of `method` with `params` built as it is sent (a workflow step that uses
+    /// values of earlier results), in the generation `version` speaks; its `Mcp-Name` is
+    /// the params' `name` (`tools/call`, `prompts/get`) or `uri` (`resources/read`).
+    pub fn built(method: &str, params: Option<&Value>, version: &str) -> Self {
+        if !super::is_modern(version) {
+            return Self::new(method, params);
+        }
+        let key = match method {
+            "tools/call" | "prompts/get" => Some("name"),
+            "resources/read" => Some("uri"),
+            _ => None,
+        };
+        let name = key.and_then(|k| params?.get(k)?.as_str());
+        Self::modern(method, params, name)
+    }
+
     /// HTTP header lines the request is sent with, besides the session's.
     pub fn headers(&self) -> &[u8] {
         &self.headers

@@ -22,6 +22,60 @@ pub struct SessionOptions {
     pub max_connections: usize,
     /// Where sessions count what they recovered from (shared by a run's sessions).
     pub recovery: Arc<Recovery>,
+    /// Header lines every HTTP request of the session carries: the scenario's `headers` and
+    /// its bearer token.
+    pub headers: ExtraHeaders,
+}
+
+/// HTTP header lines (`name: value\r\n` each), already checked for line breaks. Their
+/// values stay out of logs: `Debug` shows only the names.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct ExtraHeaders(Arc<[u8]>);
+
+impl ExtraHeaders {
+    /// Header lines from name/value pairs; `None` when a name is not an HTTP token or a
+    /// value holds a control character (a line break would smuggle a header in).
+    pub fn new<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> Option<Self> {
+        let mut lines = Vec::new();
+        for (name, value) in pairs {
+            if !is_token(name) || value.chars().any(|c| c.is_control()) {
+                return None;
+            }
+            lines.extend_from_slice(name.to_ascii_lowercase().as_bytes());
+            lines.extend_from_slice(b": ");
+            lines.extend_from_slice(value.trim().as_bytes());
+            lines.extend_from_slice(b"\r\n");
+        }
+        Some(Self(lines.into()))
+    }
+
+    /// The header lines, each ending in CRLF.
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.0
+    }
+
+    /// The names of the headers, for logs.
+    fn names(&self) -> Vec<&str> {
+        std::str::from_utf8(&self.0)
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|line| line.split_once(':').map(|(name, _)| name))
+            .collect()
+    }
+}
+
+impl std::fmt::Debug for ExtraHeaders {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list().entries(self.names()).finish()
+    }
+}
+
+/// Whether `name` is an HTTP field name (RFC 9110's `token`).
+pub fn is_token(name: &str) -> bool {
+    !name.is_empty()
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
 }
 
 /// Connections per session when a scenario does not say.
@@ -35,6 +89,7 @@ impl Default for SessionOptions {
             max_body_bytes: 4 * 1024 * 1024,
             max_connections: DEFAULT_CONNECTIONS,
             recovery: Arc::default(),
+            headers: ExtraHeaders::default(),
         }
     }
 }
@@ -66,4 +121,20 @@ pub enum SessionError {
     /// `notifications/initialized` was refused.
     #[error("notifications/initialized at {url} failed: {class}")]
     Initialized { url: String, class: ErrorClass },
+}
+
+impl SessionError {
+    /// The class an open that failed this way is counted under (a measured
+    /// `session_open`).
+    pub fn class(&self) -> ErrorClass {
+        match self {
+            SessionError::Client { .. } => ErrorClass::Connect,
+            SessionError::UnsupportedVersion { .. } => {
+                ErrorClass::Protocol(super::outcome::ProtocolViolation::UnsupportedVersion)
+            }
+            SessionError::Initialize { class, .. }
+            | SessionError::Discover { class, .. }
+            | SessionError::Initialized { class, .. } => *class,
+        }
+    }
 }

@@ -1,7 +1,9 @@
 use serde::Serialize;
 use serde_json::{Value, json};
 
-/// One kind of MCP request the load mix sends.
+use std::time::Duration;
+
+/// One kind of arrival the load mix sends: an MCP request, a new session, or a workflow.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Operation {
@@ -19,6 +21,11 @@ pub enum Operation {
     PromptGet { prompt: String, arguments: Value },
     /// `ping`.
     Ping,
+    /// A new session: connect and `initialize` (or `server/discover`), measured as the
+    /// operation; the session is closed after, unmeasured.
+    SessionOpen,
+    /// A sequence of requests in one session.
+    Workflow(Box<Workflow>),
 }
 
 impl Operation {
@@ -32,6 +39,8 @@ impl Operation {
             Operation::PromptList => "prompts/list",
             Operation::PromptGet { .. } => "prompts/get",
             Operation::Ping => "ping",
+            Operation::SessionOpen => "initialize",
+            Operation::Workflow(_) => "workflow",
         }
     }
 
@@ -42,6 +51,8 @@ impl Operation {
             Operation::ToolCall { tool, .. } => format!("tools/call:{tool}"),
             Operation::PromptGet { prompt, .. } => format!("prompts/get:{prompt}"),
             Operation::ResourceRead { uri } => format!("resources/read:{uri}"),
+            Operation::SessionOpen => "session/open".to_string(),
+            Operation::Workflow(w) => format!("workflow:{}", w.name),
             other => other.method().to_string(),
         }
     }
@@ -70,8 +81,44 @@ impl Operation {
             Operation::ToolList
             | Operation::ResourceList
             | Operation::PromptList
-            | Operation::Ping => None,
+            | Operation::Ping
+            | Operation::SessionOpen
+            | Operation::Workflow(_) => None,
         }
+    }
+}
+
+/// One workflow of a scenario: its steps run in order in one session.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Workflow {
+    pub name: String,
+    pub steps: Vec<Step>,
+}
+
+/// One step of a workflow.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Step {
+    /// The step's name, unique in its workflow; later steps refer to its result by it.
+    pub name: String,
+    /// The request; its strings may hold references to earlier results.
+    pub operation: Operation,
+    /// Copies sent at once; the step ends when all have answered.
+    pub fan_out: u32,
+    /// Pause before the step is sent.
+    #[serde(with = "crate::serde_duration")]
+    pub think: Duration,
+    /// Whether the request holds references (it is then built when the step is sent).
+    pub dynamic: bool,
+    /// Whether a later step refers to this step's result (so it is kept).
+    pub referenced: bool,
+}
+
+impl Workflow {
+    /// `name/step` for each step: how steps are keyed in records.
+    pub fn step_labels(&self) -> impl Iterator<Item = String> + '_ {
+        self.steps
+            .iter()
+            .map(move |s| format!("{}/{}", self.name, s.name))
     }
 }
 

@@ -16,14 +16,19 @@ pub enum ErrorClass {
     Timeout,
     /// The connection could not be made, or broke (refused, reset, closed early).
     Connect,
-    /// The server answered with a non-success HTTP status.
+    /// The server answered with a non-success HTTP status (other than 401 and 403).
     HttpStatus(u16),
+    /// The server refused the credentials: 401 (none or not valid) or 403 (not allowed).
+    Auth(u16),
     /// The server answered with a JSON-RPC error object.
     JsonRpc(i64),
     /// A `tools/call` result with `isError: true` (the tool itself failed).
     ToolError,
     /// The answer broke the protocol.
     Protocol(ProtocolViolation),
+    /// A workflow step names a value (`${step.path}`) an earlier step's result does not
+    /// have, so it could not be sent.
+    MissingValue,
 }
 
 /// Ways an answer can break the MCP / JSON-RPC protocol.
@@ -46,9 +51,19 @@ pub enum ProtocolViolation {
     /// A 2026-07-28 result whose `resultType` is not `complete` (`input_required`: the
     /// server asks the client for input before it answers).
     NotComplete,
+    /// The server negotiated a protocol version the harness does not speak.
+    UnsupportedVersion,
 }
 
 impl ErrorClass {
+    /// The class of a non-success HTTP status: [`ErrorClass::Auth`] for 401 and 403.
+    pub fn of_status(status: u16) -> Self {
+        match status {
+            401 | 403 => ErrorClass::Auth(status),
+            _ => ErrorClass::HttpStatus(status),
+        }
+    }
+
     /// The error's group as reported in tables: `timeout`, `connect`, `http_status`,
     /// `jsonrpc`, `tool_error` or `protocol`.
     pub fn group(&self) -> &'static str {
@@ -56,9 +71,11 @@ impl ErrorClass {
             ErrorClass::Timeout => "timeout",
             ErrorClass::Connect => "connect",
             ErrorClass::HttpStatus(_) => "http_status",
+            ErrorClass::Auth(_) => "auth",
             ErrorClass::JsonRpc(_) => "jsonrpc",
             ErrorClass::ToolError => "tool_error",
             ErrorClass::Protocol(_) => "protocol",
+            ErrorClass::MissingValue => "workflow",
         }
     }
 }
@@ -74,6 +91,7 @@ impl ProtocolViolation {
             ProtocolViolation::NoResponse => "no_response",
             ProtocolViolation::BadHttp => "bad_http",
             ProtocolViolation::NotComplete => "not_complete",
+            ProtocolViolation::UnsupportedVersion => "unsupported_version",
         }
     }
 }
@@ -94,6 +112,8 @@ impl fmt::Display for ErrorClass {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             ErrorClass::HttpStatus(code) => write!(f, "http_status:{code}"),
+            ErrorClass::Auth(code) => write!(f, "auth:{code}"),
+            ErrorClass::MissingValue => f.write_str("workflow:missing_value"),
             ErrorClass::JsonRpc(code) => match jsonrpc_code_name(*code) {
                 Some(name) => write!(f, "jsonrpc:{code}:{name}"),
                 None => write!(f, "jsonrpc:{code}"),
@@ -118,6 +138,11 @@ mod tests {
             "protocol:wrong_id"
         );
         assert_eq!(ErrorClass::ToolError.group(), "tool_error");
+        assert_eq!(ErrorClass::Auth(401).to_string(), "auth:401");
+        assert_eq!(
+            ErrorClass::MissingValue.to_string(),
+            "workflow:missing_value"
+        );
         assert_eq!(
             ErrorClass::JsonRpc(-32020).to_string(),
             "jsonrpc:-32020:header_mismatch"

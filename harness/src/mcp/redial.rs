@@ -8,6 +8,8 @@
 
 use std::sync::{Arc, Mutex, PoisonError};
 
+use serde_json::Value;
+
 use super::endpoint::Endpoint;
 use super::jsonrpc::RequestTemplate;
 use super::opening::{SessionError, SessionOptions};
@@ -72,17 +74,24 @@ impl Redial {
     /// Sends one request, on a new session if the connection is gone; the whole of it
     /// within the request timeout.
     pub async fn request(&self, template: &RequestTemplate) -> Outcome {
+        self.call(template, false).await.0
+    }
+
+    /// [`Self::request`], and the answer's `result` when `keep`.
+    pub async fn call(&self, template: &RequestTemplate, keep: bool) -> (Outcome, Option<Value>) {
         let (session, generation) = self.session.current();
         if !session.is_closed() {
-            return session.request(template).await;
+            return session.call(template, keep).await;
         }
         let again = tokio::time::timeout(self.options.timeout, async {
             match self.redial(generation).await {
-                Ok(session) => session.request(template).await,
-                Err(_) => Outcome::Failed(ErrorClass::Connect),
+                Ok(session) => session.call(template, keep).await,
+                Err(_) => (Outcome::Failed(ErrorClass::Connect), None),
             }
         });
-        again.await.unwrap_or(Outcome::Failed(ErrorClass::Timeout))
+        again
+            .await
+            .unwrap_or((Outcome::Failed(ErrorClass::Timeout), None))
     }
 
     /// Dials again, unless another request did since `generation` was current; the

@@ -34,6 +34,19 @@ impl Session {
         }
     }
 
+    /// [`Self::request`], and the answer's `result` when `keep` (a workflow step whose
+    /// result a later step uses).
+    pub async fn call(
+        &self,
+        template: &RequestTemplate,
+        keep: bool,
+    ) -> (Outcome, Option<serde_json::Value>) {
+        match self {
+            Session::Http(s) => s.call(template, keep).await,
+            Session::Stream(s) => s.call(template, keep).await,
+        }
+    }
+
     /// Ends the session.
     pub async fn close(&self) -> Result<(), ErrorClass> {
         match self {

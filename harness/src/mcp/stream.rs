@@ -251,11 +251,11 @@ impl StreamSession {
 
     /// Sends `body` (a request with id `id`) and waits, within the request timeout, for
     /// the response with that id.
-    async fn call(&self, id: u64, body: Vec<u8>) -> Result<Bytes, ErrorClass> {
+    async fn call_id(&self, id: u64, body: Vec<u8>) -> Result<Bytes, ErrorClass> {
         self.call_within(id, body, self.options.timeout).await
     }
 
-    /// [`Self::call`] within `timeout`.
+    /// [`Self::call_id`] within `timeout`.
     async fn call_within(
         &self,
         id: u64,
@@ -280,13 +280,21 @@ impl StreamSession {
 
     /// Sends one request built from `template` with a fresh id and waits for its answer.
     pub async fn request(&self, template: &RequestTemplate) -> Outcome {
+        self.call(template, false).await.0
+    }
+
+    /// [`Self::request`], and the answer's `result` when `keep`.
+    pub async fn call(&self, template: &RequestTemplate, keep: bool) -> (Outcome, Option<Value>) {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
-        match self.call(id, template.body(id)).await {
+        match self.call_id(id, template.body(id)).await {
             // The reader only delivers responses, which always classify.
-            Ok(message) => classify_message(&message, id).unwrap_or(Outcome::Failed(
-                ErrorClass::Protocol(ProtocolViolation::NoResponse),
-            )),
-            Err(class) => Outcome::Failed(class),
+            Ok(message) => (
+                classify_message(&message, id).unwrap_or(Outcome::Failed(ErrorClass::Protocol(
+                    ProtocolViolation::NoResponse,
+                ))),
+                keep.then(|| super::http::result_of(&message)).flatten(),
+            ),
+            Err(class) => (Outcome::Failed(class), None),
         }
     }
 

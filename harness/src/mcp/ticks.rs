@@ -49,6 +49,18 @@ impl Ticks {
         TICKS.scope(ticks, work).await
     }
 
+    /// Ticks that never park a read, for requests that wait on one another (a workflow's
+    /// steps): each answer is read as it arrives, so the next step is not held to a tick.
+    pub fn off() -> Arc<Self> {
+        static OFF: std::sync::LazyLock<Arc<Ticks>> = std::sync::LazyLock::new(|| {
+            Arc::new(Ticks {
+                on: AtomicBool::new(false),
+                ..Ticks::default()
+            })
+        });
+        OFF.clone()
+    }
+
     /// Wakes every parked reader; how many there were.
     pub fn tick(&self) -> usize {
         // Waking only schedules a task (none parks again from inside `wake`), so the list

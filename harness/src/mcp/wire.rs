@@ -44,7 +44,7 @@ impl WireError {
     pub(super) fn class(&self) -> ErrorClass {
         match self {
             WireError::WebSocket(tungstenite::Error::Http(response)) => {
-                ErrorClass::HttpStatus(response.status().as_u16())
+                ErrorClass::of_status(response.status().as_u16())
             }
             _ => ErrorClass::Connect,
         }

@@ -43,6 +43,10 @@ pub struct RunRecord {
     pub service_time: LatencySummary,
     pub errors: ErrorSummary,
     pub operations: Vec<OperationRecord>,
+    /// Workflow steps (`workflow/step`), measured phases: latency from each step's send,
+    /// every copy of a fan-out counted; absent when the mix has no workflow.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub steps: Vec<OperationRecord>,
     pub phases: Vec<PhaseRecord>,
     /// Per second of measured time, by intended send time.
     pub windows: Vec<WindowRecord>,
@@ -404,6 +408,29 @@ impl RunRecord {
                 latency_histogram: encode_histogram(&s.latency),
             })
             .collect();
+        let step_weights = scenario.mix.iter().flat_map(|m| match &m.operation {
+            crate::mcp::Operation::Workflow(w) => vec![m.weight; w.steps.len()],
+            _ => Vec::new(),
+        });
+        let steps = plan
+            .step_labels
+            .iter()
+            .zip(step_weights)
+            .enumerate()
+            .map(|(i, (label, weight))| {
+                let s = stats.steps.get(i).cloned().unwrap_or_default();
+                OperationRecord {
+                    operation: label.clone(),
+                    weight_percent: weight,
+                    attempts: s.attempts(),
+                    ok: s.ok,
+                    errors: ErrorSummary::of(&s),
+                    latency: LatencySummary::of(&s.latency),
+                    service_time: LatencySummary::of(&s.service),
+                    latency_histogram: encode_histogram(&s.latency),
+                }
+            })
+            .collect();
         let phases = plan
             .schedule
             .segments()
@@ -518,6 +545,7 @@ impl RunRecord {
             service_time: LatencySummary::of(&overall.service),
             errors: ErrorSummary::of(&overall),
             operations,
+            steps,
             phases,
             windows,
             generator: GeneratorRecord {

@@ -17,6 +17,7 @@ pub fn run_report(r: &RunRecord, record_sha256: &str) -> String {
     phases(&mut s, r);
     throughput(&mut s, r);
     latency(&mut s, r);
+    workflow_steps(&mut s, r);
     errors(&mut s, r);
     recovery(&mut s, r);
     nodes_section(&mut s, r);
@@ -222,6 +223,36 @@ fn latency(s: &mut String, r: &RunRecord) {
         t.failed,
         &r.service_time,
     );
+}
+
+/// Each workflow step's answers, timed from the step's send (a workflow's own row in the
+/// latency table runs from its intended start to its last answer).
+fn workflow_steps(s: &mut String, r: &RunRecord) {
+    if r.steps.is_empty() {
+        return;
+    }
+    let _ = writeln!(
+        s,
+        "\n### Workflow Steps\nEach step from its send to its answer (every copy of a fan-out counted); a workflow's own row above runs from its intended start to its last answer, think time included.\n"
+    );
+    let _ = writeln!(
+        s,
+        "| Step | Workflow weight | Answers | Errors | P50 | P95 | P99 | P999 | Max |"
+    );
+    let _ = writeln!(
+        s,
+        "|------|-----------------|---------|--------|-----|-----|-----|------|-----|"
+    );
+    for step in &r.steps {
+        latency_row(
+            s,
+            &format!("`{}`", step.operation),
+            &format!("{}%", step.weight_percent),
+            step.attempts,
+            step.errors.total,
+            &step.latency,
+        );
+    }
 }
 
 /// Error rate and the errors by class.

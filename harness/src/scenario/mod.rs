@@ -6,6 +6,7 @@ pub(crate) mod locate;
 pub(crate) mod raw;
 pub mod thresholds;
 pub(crate) mod values;
+mod workflows;
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -19,7 +20,7 @@ use crate::mcp::{
     AUTO_PROTOCOL_VERSION, DEFAULT_PROTOCOL_VERSION, Operation, SUPPORTED_PROTOCOL_VERSIONS,
 };
 use locate::Step;
-use raw::{RawFile, RawGate, RawPhase, RawRequest, RawSlo, RequestType};
+use raw::{RawFile, RawGate, RawPhase, RawRequest, RawSlo, RawWorkflow, RequestType};
 use thresholds::{DEFAULT_THRESHOLD_PERCENT, METRIC_KEYS, Thresholds};
 use values::{DurationValue, Percent};
 
@@ -61,8 +62,12 @@ pub struct Scenario {
     pub protocol_version: String,
     /// Measured phases, in order.
     pub phases: Vec<Phase>,
-    /// The request mix; weights sum to 100.
+    /// The mix of requests and workflows; weights sum to 100.
     pub mix: Vec<MixEntry>,
+    /// Header lines every HTTP request carries (`headers`), besides the protocol's.
+    pub headers: std::collections::BTreeMap<String, String>,
+    /// A bearer token for every HTTP request (`auth.bearer_env`).
+    pub auth: Option<BearerAuth>,
     /// Limits the run must meet.
     pub slo: Slo,
     /// Regression thresholds per metric, percent.
@@ -71,6 +76,45 @@ pub struct Scenario {
     /// are run by [`crate::capacity`].
     pub capacity: Option<capacity::CapacitySpec>,
 }
+
+/// A bearer token read from the environment variable the scenario names. It is sent as
+/// `Authorization: Bearer <token>` and never serialised or logged.
+#[derive(Clone, PartialEq, Serialize)]
+pub struct BearerAuth {
+    /// The environment variable the token was read from.
+    pub env: String,
+    #[serde(skip)]
+    token: String,
+}
+
+impl fmt::Debug for BearerAuth {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "BearerAuth {{ env: {:?}, token: <redacted> }}", self.env)
+    }
+}
+
+impl BearerAuth {
+    /// The token itself.
+    pub fn token(&self) -> &str {
+        &self.token
+    }
+}
+
+/// Header names a scenario may not set: the harness writes them itself.
+const RESERVED_HEADERS: &[&str] = &[
+    "host",
+    "content-length",
+    "content-type",
+    "accept",
+    "transfer-encoding",
+    "connection",
+    "authorization",
+    "mcp-session-id",
+    "mcp-protocol-version",
+    "mcp-method",
+    "mcp-name",
+    "last-event-id",
+];
 
 /// Identity of a scenario file.
 #[derive(Debug, Clone, Serialize)]
@@ -271,6 +315,15 @@ fn steps_of(field: &str) -> Vec<Step> {
     steps
 }
 
+/// The fields of a request or a workflow step that say what it sends.
+struct Call {
+    kind: RequestType,
+    tool: Option<String>,
+    uri: Option<String>,
+    prompt: Option<String>,
+    arguments: Option<Value>,
+}
+
 struct Validator<'a> {
     text: &'a str,
     problems: Vec<Problem>,
@@ -343,7 +396,9 @@ impl Validator<'_> {
             .enumerate()
             .map(|(i, p)| self.phase(i, p))
             .collect();
-        let mix = self.mix(raw.requests);
+        let mix = self.mix(raw.requests, raw.workflows);
+        let headers = self.headers(raw.headers);
+        let auth = raw.auth.and_then(|a| self.auth(a));
         let slo = self.slo(raw.slo.unwrap_or_default());
         let gate = self.gate(raw.gate.unwrap_or_default());
         Scenario {
@@ -360,6 +415,8 @@ impl Validator<'_> {
             protocol_version,
             phases,
             mix,
+            headers,
+            auth,
             slo,
             gate,
             capacity,
@@ -443,43 +500,123 @@ impl Validator<'_> {
         }
     }
 
-    fn mix(&mut self, requests: Vec<RawRequest>) -> Vec<MixEntry> {
-        if requests.is_empty() {
+    fn mix(&mut self, requests: Vec<RawRequest>, workflows: Vec<RawWorkflow>) -> Vec<MixEntry> {
+        if requests.is_empty() && workflows.is_empty() {
             self.problem(
                 "scenario.requests".into(),
-                "at least one request type is required",
+                "at least one request type (or a workflow) is required",
             );
             return Vec::new();
         }
         let mut total = 0.0;
         let mut mix = Vec::new();
-        for (i, r) in requests.into_iter().enumerate() {
-            let at = |f: &str| format!("scenario.requests[{i}].{f}");
-            if !(r.weight.0 > 0.0 && r.weight.0 <= 100.0) {
-                self.problem(
-                    at("weight"),
-                    format!("must be above 0% and at most 100%, got {}%", r.weight.0),
+        let mut weight = |v: &mut Self, field: String, w: f64| {
+            if !(w > 0.0 && w <= 100.0) {
+                v.problem(
+                    field,
+                    format!("must be above 0% and at most 100%, got {w}%"),
                 );
             }
-            total += r.weight.0;
-            if let Some(operation) = self.operation(i, &r) {
+            total += w;
+        };
+        for (i, r) in requests.into_iter().enumerate() {
+            weight(self, format!("scenario.requests[{i}].weight"), r.weight.0);
+            let call = Call {
+                kind: r.kind,
+                tool: r.tool,
+                uri: r.uri,
+                prompt: r.prompt,
+                arguments: r.arguments,
+            };
+            if let Some(operation) = self.operation(&format!("scenario.requests[{i}]"), call) {
                 mix.push(MixEntry {
                     operation,
                     weight: r.weight.0,
                 });
             }
         }
+        let named = if workflows.is_empty() {
+            "weights"
+        } else {
+            "the weights of requests and workflows"
+        };
+        let mut names = Vec::new();
+        for (i, w) in workflows.into_iter().enumerate() {
+            weight(self, format!("scenario.workflows[{i}].weight"), w.weight.0);
+            let share = w.weight.0;
+            if let Some(workflow) = self.workflow(i, w, &names) {
+                names.push(workflow.name.clone());
+                mix.push(MixEntry {
+                    operation: Operation::Workflow(Box::new(workflow)),
+                    weight: share,
+                });
+            }
+        }
         if (total - 100.0).abs() > 0.01 {
             self.problem(
                 "scenario.requests".into(),
-                format!("weights must sum to 100%, they sum to {}%", round2(total)),
+                format!("{named} must sum to 100%, they sum to {}%", round2(total)),
             );
         }
         mix
     }
 
-    fn operation(&mut self, i: usize, r: &RawRequest) -> Option<Operation> {
-        let at = |f: &str| format!("scenario.requests[{i}].{f}");
+    fn headers(
+        &mut self,
+        headers: std::collections::BTreeMap<String, String>,
+    ) -> std::collections::BTreeMap<String, String> {
+        for (name, value) in &headers {
+            let field = format!("scenario.headers.{name}");
+            if !crate::mcp::is_token(name) {
+                self.problem(field, "not a valid HTTP header name");
+            } else if RESERVED_HEADERS.contains(&name.to_ascii_lowercase().as_str()) {
+                let why = if name.eq_ignore_ascii_case("authorization") {
+                    "set by the harness: use `auth.bearer_env` for a token"
+                } else {
+                    "set by the harness"
+                };
+                self.problem(field, why);
+            } else if value.chars().any(char::is_control) {
+                self.problem(
+                    field,
+                    "a header value has no line breaks or control characters",
+                );
+            }
+        }
+        headers
+    }
+
+    fn auth(&mut self, raw: raw::RawAuth) -> Option<BearerAuth> {
+        let field = "scenario.auth.bearer_env".to_string();
+        let name = raw.bearer_env.trim();
+        if name.is_empty() {
+            self.problem(field, "names the environment variable that holds the token");
+            return None;
+        }
+        match std::env::var(name) {
+            Ok(token) if !token.trim().is_empty() && !token.chars().any(char::is_control) => {
+                Some(BearerAuth {
+                    env: name.to_string(),
+                    token: token.trim().to_string(),
+                })
+            }
+            Ok(_) => {
+                self.problem(
+                    field,
+                    format!("environment variable {name} is empty or holds a line break"),
+                );
+                None
+            }
+            Err(_) => {
+                self.problem(field, format!("environment variable {name} is not set"));
+                None
+            }
+        }
+    }
+
+    /// The operation a request or a workflow step sends; `at_path` is its field path.
+    fn operation(&mut self, at_path: &str, r: Call) -> Option<Operation> {
+        let at = |f: &str| format!("{at_path}.{f}");
         let (needs, name): (&[&str], Option<&String>) = match r.kind {
             RequestType::ToolCall => (&["tool", "arguments"], r.tool.as_ref()),
             RequestType::ResourceRead => (&["uri"], r.uri.as_ref()),
@@ -519,24 +656,20 @@ impl Validator<'_> {
         }
         Some(match r.kind {
             RequestType::ToolCall => {
-                let tool = r.tool.clone()?;
-                let arguments = r
-                    .arguments
-                    .clone()
-                    .unwrap_or_else(|| default_arguments(&tool));
+                let tool = r.tool?;
+                let arguments = r.arguments.unwrap_or_else(|| default_arguments(&tool));
                 Operation::ToolCall { tool, arguments }
             }
             RequestType::ToolList => Operation::ToolList,
             RequestType::ResourceList => Operation::ResourceList,
-            RequestType::ResourceRead => Operation::ResourceRead {
-                uri: r.uri.clone()?,
-            },
+            RequestType::ResourceRead => Operation::ResourceRead { uri: r.uri? },
             RequestType::PromptList => Operation::PromptList,
             RequestType::PromptGet => Operation::PromptGet {
-                prompt: r.prompt.clone()?,
-                arguments: r.arguments.clone().unwrap_or_else(|| json!({})),
+                prompt: r.prompt?,
+                arguments: r.arguments.unwrap_or_else(|| json!({})),
             },
             RequestType::Ping => Operation::Ping,
+            RequestType::SessionOpen => Operation::SessionOpen,
         })
     }
 
@@ -576,6 +709,7 @@ fn type_name(kind: RequestType) -> &'static str {
         RequestType::PromptList => "prompt_list",
         RequestType::PromptGet => "prompt_get",
         RequestType::Ping => "ping",
+        RequestType::SessionOpen => "session_open",
     }
 }
 
@@ -605,6 +739,19 @@ impl Scenario {
             capacity.step_duration = scale(capacity.step_duration).max(Duration::from_millis(100));
         }
         self
+    }
+
+    /// The header lines every HTTP request of the run carries: `headers`, and
+    /// `Authorization: Bearer` with the token of `auth`.
+    pub fn session_headers(&self) -> crate::mcp::ExtraHeaders {
+        let bearer = self.auth.as_ref().map(|a| format!("Bearer {}", a.token()));
+        let pairs = self
+            .headers
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .chain(bearer.as_deref().map(|b| ("authorization", b)));
+        // Validation refused any name or value that would not make a header line.
+        crate::mcp::ExtraHeaders::new(pairs).unwrap_or_default()
     }
 
     /// Measured time: the sum of the phases.

@@ -29,7 +29,14 @@ pub(super) struct RawScenario {
     pub protocol_version: Option<String>,
     #[serde(default)]
     pub phases: Vec<RawPhase>,
+    #[serde(default)]
     pub requests: Vec<RawRequest>,
+    #[serde(default)]
+    pub workflows: Vec<RawWorkflow>,
+    #[serde(default)]
+    pub headers: std::collections::BTreeMap<String, String>,
+    #[serde(default)]
+    pub auth: Option<RawAuth>,
     #[serde(default)]
     pub slo: Option<RawSlo>,
     #[serde(default)]
@@ -70,6 +77,7 @@ pub(super) enum RequestType {
     PromptList,
     PromptGet,
     Ping,
+    SessionOpen,
 }
 
 #[derive(Debug, Deserialize)]
@@ -86,6 +94,44 @@ pub(super) struct RawRequest {
     #[serde(default)]
     pub arguments: Option<Value>,
     pub weight: Percent,
+}
+
+/// A workflow: weighted like a request, its steps run in order in one session.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawWorkflow {
+    pub name: String,
+    pub weight: Percent,
+    #[serde(default)]
+    pub steps: Vec<RawStep>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawStep {
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(rename = "type")]
+    pub kind: RequestType,
+    #[serde(default)]
+    pub tool: Option<String>,
+    #[serde(default)]
+    pub uri: Option<String>,
+    #[serde(default)]
+    pub prompt: Option<String>,
+    #[serde(default)]
+    pub arguments: Option<Value>,
+    #[serde(default)]
+    pub fan_out: Option<i64>,
+    #[serde(default)]
+    pub think: Option<DurationValue>,
+}
+
+/// Credentials: a bearer token read from an environment variable, never from the file.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawAuth {
+    pub bearer_env: String,
 }
 
 #[derive(Debug, Default, Deserialize)]

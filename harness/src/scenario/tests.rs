@@ -302,3 +302,133 @@ fn scaling_shortens_phases_and_warmup() {
     assert_eq!(s.phases[0].duration, Duration::from_secs(12));
     assert_eq!(s.measured_duration(), Duration::from_secs(60));
 }
+
+const WORKFLOW: &str = r#"scenario:
+  name: agents
+  phases:
+    - name: p
+      duration: 2s
+      rps: 10
+  requests:
+    - type: tool_list
+      weight: 40%
+  workflows:
+    - name: turn
+      weight: 60%
+      steps:
+        - name: list
+          type: tool_list
+        - name: mul
+          type: tool_call
+          tool: "${list.tools[0].name}"
+          arguments: { a: 6, b: 7, op: mul }
+          think: 10ms
+        - name: add
+          type: tool_call
+          tool: calculator
+          arguments: { a: "${mul.content[0].text | number}", b: 1, op: add }
+          fan_out: 3
+"#;
+
+#[test]
+fn workflows_are_weighted_with_requests_and_mark_what_they_use() {
+    let s = parse_str(WORKFLOW).unwrap();
+    assert_eq!(s.mix.len(), 2);
+    let Operation::Workflow(w) = &s.mix[1].operation else {
+        panic!("a workflow: {:?}", s.mix[1]);
+    };
+    assert_eq!(s.mix[1].weight, 60.0);
+    assert_eq!(s.mix[1].operation.label(), "workflow:turn");
+    let names: Vec<&str> = w.steps.iter().map(|s| s.name.as_str()).collect();
+    assert_eq!(names, ["list", "mul", "add"]);
+    assert!(w.steps[0].referenced && w.steps[1].referenced && !w.steps[2].referenced);
+    assert!(!w.steps[0].dynamic && w.steps[1].dynamic && w.steps[2].dynamic);
+    assert_eq!(w.steps[1].think, Duration::from_millis(10));
+    assert_eq!(w.steps[2].fan_out, 3);
+    assert_eq!(
+        w.step_labels().collect::<Vec<_>>(),
+        ["turn/list", "turn/mul", "turn/add"]
+    );
+}
+
+#[rstest]
+#[case::unknown_step(
+    "${nothing.tools[0].name}",
+    "1",
+    "scenario.workflows[0].steps[1].tool",
+    "refers to step `nothing`",
+    14
+)]
+#[case::later_step(
+    "${add.x}",
+    "1",
+    "scenario.workflows[0].steps[1].tool",
+    "not an earlier step",
+    14
+)]
+#[case::fan_out_zero(
+    "calculator",
+    "0",
+    "scenario.workflows[0].steps[1].fan_out",
+    "must be from 1",
+    15
+)]
+#[case::bad_path(
+    "${list.tools[a]}",
+    "1",
+    "scenario.workflows[0].steps[1].tool",
+    "an index is a number",
+    14
+)]
+fn bad_workflow_steps_are_named(
+    #[case] tool: &str,
+    #[case] fan_out: &str,
+    #[case] field: &str,
+    #[case] reason: &str,
+    #[case] line: usize,
+) {
+    let text = format!(
+        "scenario:\n  name: w\n  phases:\n    - name: p\n      duration: 1s\n      rps: 1\n  workflows:\n    - name: w\n      weight: 100%\n      steps:\n        - name: list\n          type: tool_list\n        - type: tool_call\n          tool: \"{tool}\"\n          fan_out: {fan_out}\n        - name: add\n          type: tool_list\n"
+    );
+    let e = parse_str(&text).unwrap_err();
+    let p = e
+        .problems
+        .iter()
+        .find(|p| p.field == field)
+        .unwrap_or_else(|| panic!("no problem at {field}: {e}"));
+    assert!(p.reason.contains(reason), "{e}");
+    assert_eq!(p.line, Some(line), "{e}");
+}
+
+#[test]
+fn a_workflow_without_steps_is_refused() {
+    let text = "scenario:\n  name: w\n  phases:\n    - name: p\n      duration: 1s\n      rps: 1\n  workflows:\n    - name: w\n      weight: 100%\n      steps: []\n";
+    let e = parse_str(text).unwrap_err();
+    assert_eq!(e.problems.len(), 1, "{e}");
+    assert_eq!(e.problems[0].field, "scenario.workflows[0].steps");
+    assert!(e.problems[0].reason.contains("at least one step"), "{e}");
+    assert_eq!(e.problems[0].line, Some(10));
+}
+
+#[test]
+fn headers_and_auth_are_checked_and_the_token_is_never_shown() {
+    let text = "scenario:\n  name: h\n  phases:\n    - name: p\n      duration: 1s\n      rps: 1\n  requests:\n    - type: ping\n      weight: 100%\n  headers:\n    x-tenant: perf\n    Authorization: nope\n  auth:\n    bearer_env: ERLMCP_PERF_TEST_TOKEN_UNSET\n";
+    let e = parse_str(text).unwrap_err();
+    let fields: Vec<&str> = e.problems.iter().map(|p| p.field.as_str()).collect();
+    assert_eq!(
+        fields,
+        ["scenario.headers.Authorization", "scenario.auth.bearer_env"],
+        "{e}"
+    );
+    assert!(
+        e.to_string()
+            .contains("ERLMCP_PERF_TEST_TOKEN_UNSET is not set"),
+        "{e}"
+    );
+    let auth = BearerAuth {
+        env: "T".into(),
+        token: "s3cret".into(),
+    };
+    assert!(!format!("{auth:?}").contains("s3cret"));
+    assert!(!serde_json::to_string(&auth).unwrap().contains("s3cret"));
+}

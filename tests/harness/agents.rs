@@ -1,0 +1,190 @@
+//! Load shaped like agents, against the reference server: workflows whose steps use
+//! earlier results, fan-outs, session opens as the measured operation, and the scenario's
+//! headers and bearer token.
+
+use std::process::Command;
+
+use harness::record::RunRecord;
+use harness::sut::{SutSpec, Transport};
+
+use crate::{BIN, refserver, run, runtime, scenario_file};
+
+/// 40 workflows (20 a second for 2 s) over 4 sessions: list the tools, call the first
+/// one listed, then add 1 to its answer in 3 copies at once.
+fn agents(version: &str) -> String {
+    format!(
+        r#"scenario:
+  name: agents
+  clients: 4
+  protocol_version: "{version}"
+  phases:
+    - name: p
+      duration: 2s
+      rps: 20
+  workflows:
+    - name: turn
+      weight: 100%
+      steps:
+        - name: list
+          type: tool_list
+        - name: mul
+          type: tool_call
+          tool: "${{list.tools[0].name}}"
+          arguments: {{ a: 6, b: 7, op: mul }}
+          think: 5ms
+        - name: add
+          type: tool_call
+          tool: calculator
+          arguments: {{ a: "${{mul.content[0].text | number}}", b: 1, op: add }}
+          fan_out: 3
+"#
+    )
+}
+
+fn step<'a>(r: &'a RunRecord, label: &str) -> &'a harness::record::OperationRecord {
+    r.steps
+        .iter()
+        .find(|s| s.operation == label)
+        .unwrap_or_else(|| panic!("no step {label}: {:?}", r.steps))
+}
+
+#[test]
+fn workflows_count_every_step_and_use_earlier_results() {
+    for (version, transport) in [
+        ("2025-06-18", Transport::Http),
+        ("2026-07-28", Transport::Http),
+        ("2026-07-28", Transport::Stdio),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let file = scenario_file(dir.path(), "agents", &agents(version));
+        let sut = SutSpec::Embedded(refserver(&[]).with_transport(transport));
+        let r = run(&file, sut, dir.path());
+        let what = format!("{version} over {transport}");
+        // The phase's rate is workflows per second: the run's figures are the workflows'.
+        assert_eq!(r.throughput.planned, 40, "{what}");
+        assert_eq!(r.throughput.ok, 40, "{what}: {:?}", r.errors);
+        assert_eq!(r.operations.len(), 1);
+        assert_eq!(r.operations[0].operation, "workflow:turn");
+        assert_eq!(r.operations[0].ok, 40);
+        // Every step answered: the tool named by the list's first entry, and a number
+        // taken from the multiplication (a string there would be refused by the tool).
+        assert_eq!(
+            (step(&r, "turn/list").ok, step(&r, "turn/list").attempts),
+            (40, 40)
+        );
+        assert_eq!(
+            (step(&r, "turn/mul").ok, step(&r, "turn/mul").attempts),
+            (40, 40)
+        );
+        assert_eq!(
+            (step(&r, "turn/add").ok, step(&r, "turn/add").attempts),
+            (120, 120)
+        );
+        // A workflow takes at least its think time and its steps.
+        assert!(r.latency.p50_us >= 5_000, "{what}: {:?}", r.latency);
+        assert!(r.latency.p50_us >= step(&r, "turn/list").latency.p50_us);
+        let report = std::fs::read_to_string(dir.path().join("agents/report.md")).unwrap();
+        assert!(report.contains("### Workflow Steps"), "{report}");
+        assert!(report.contains("`turn/add`"));
+    }
+}
+
+#[test]
+fn a_step_whose_value_is_missing_fails_the_workflow_and_stops_it() {
+    let yaml = agents("2025-06-18").replace("list.tools[0].name", "list.tools[9].name");
+    let dir = tempfile::tempdir().unwrap();
+    let file = scenario_file(dir.path(), "agents", &yaml);
+    let r = run(&file, SutSpec::Embedded(refserver(&[])), dir.path());
+    assert_eq!(r.throughput.failed, 40);
+    assert_eq!(r.errors.by_class.get("workflow:missing_value"), Some(&40));
+    assert_eq!(step(&r, "turn/list").ok, 40);
+    assert_eq!(step(&r, "turn/mul").attempts, 40);
+    assert_eq!(step(&r, "turn/mul").ok, 0);
+    assert_eq!(step(&r, "turn/add").attempts, 0, "later steps are not sent");
+}
+
+/// 100 session opens (50 a second for 2 s) and tool calls beside them.
+fn flood(version: &str, auth: &str) -> String {
+    format!(
+        "scenario:\n  name: flood\n  clients: 2\n  protocol_version: \"{version}\"\n  phases:\n    - name: p\n      duration: 2s\n      rps: 100\n  requests:\n    - type: session_open\n      weight: 50%\n    - type: tool_call\n      tool: calculator\n      weight: 50%\n{auth}"
+    )
+}
+
+#[test]
+fn session_opens_are_measured_as_an_operation() {
+    for version in ["2025-06-18", "2026-07-28"] {
+        let dir = tempfile::tempdir().unwrap();
+        let file = scenario_file(dir.path(), "flood", &flood(version, ""));
+        let r = run(&file, SutSpec::Embedded(refserver(&[])), dir.path());
+        let open = r
+            .operations
+            .iter()
+            .find(|o| o.operation == "session/open")
+            .expect("session/open measured");
+        assert_eq!(
+            (open.attempts, open.ok),
+            (100, 100),
+            "{version}: {:?}",
+            r.errors
+        );
+        assert!(open.latency.p50_us > 0);
+        assert_eq!(r.throughput.ok, 200, "{version}");
+    }
+}
+
+#[test]
+fn the_bearer_token_is_sent_and_never_written_and_a_refusal_is_auth() {
+    const TOKEN: &str = "s3cret-token-of-the-test";
+    let rt = runtime();
+    let server = refserver(&["--bearer-token", TOKEN]);
+    let running = rt
+        .block_on(SutSpec::Embedded(server).start(None))
+        .expect("reference server");
+    let url = running.endpoint().to_string();
+    let dir = tempfile::tempdir().unwrap();
+    let auth = "  headers:\n    x-tenant: perf\n  auth:\n    bearer_env: ERLMCP_PERF_TEST_BEARER\n";
+    let runs = [
+        ("with", flood("2025-06-18", auth), Some(TOKEN)),
+        ("wrong", flood("2026-07-28", auth), Some("not-the-token")),
+    ];
+    for (name, yaml, token) in runs {
+        let file = scenario_file(dir.path(), name, &yaml);
+        let out = dir.path().join("out");
+        let mut cmd = Command::new(BIN);
+        cmd.args(["run", "--quiet", "--url", &url, "--out"])
+            .arg(&out)
+            .arg(&file);
+        if let Some(token) = token {
+            cmd.env("ERLMCP_PERF_TEST_BEARER", token);
+        }
+        let output = cmd.output().unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        let record = std::fs::read_to_string(out.join(name).join("record.json"));
+        match name {
+            "with" => {
+                assert!(output.status.success(), "{stderr}");
+                let record = record.unwrap();
+                let r: RunRecord = serde_json::from_str(&record).unwrap();
+                assert_eq!(
+                    (r.throughput.ok, r.errors.total),
+                    (200, 0),
+                    "{:?}",
+                    r.errors
+                );
+                let report = std::fs::read_to_string(out.join(name).join("report.md")).unwrap();
+                for text in [&record, &report, &stderr.to_string()] {
+                    assert!(!text.contains(TOKEN), "the token was written out");
+                }
+            }
+            _ => {
+                // The sessions the run needs cannot open: the run stops at once, naming
+                // the refusal, and writes no record.
+                assert!(!output.status.success());
+                assert!(stderr.contains("auth:401"), "{stderr}");
+                assert!(!stderr.contains("not-the-token"), "{stderr}");
+                assert!(record.is_err());
+            }
+        }
+    }
+    rt.block_on(running.stop());
+}
