@@ -188,3 +188,26 @@ fn the_bearer_token_is_sent_and_never_written_and_a_refusal_is_auth() {
     }
     rt.block_on(running.stop());
 }
+
+#[test]
+fn sessions_are_replaced_after_their_lifetime() {
+    // 200 requests over 2 clients whose sessions live for 10 requests each: 20 sessions
+    // in all, give or take the one a client's last, partly used session leaves over.
+    let yaml = "scenario:\n  name: churn\n  clients: 2\n  session_lifetime:\n    requests: 10\n  phases:\n    - name: p\n      duration: 2s\n      rps: 100\n  requests:\n    - type: tool_call\n      tool: calculator\n      weight: 100%\n";
+    for flags in [&[][..], &["--stateless"][..]] {
+        let dir = tempfile::tempdir().unwrap();
+        let file = scenario_file(dir.path(), "churn", yaml);
+        let r = run(&file, SutSpec::Embedded(refserver(flags)), dir.path());
+        assert_eq!(
+            (r.throughput.ok, r.errors.total),
+            (200, 0),
+            "{:?}",
+            r.errors
+        );
+        let replaced = r.sessions_replaced.expect("counted");
+        assert!(
+            (18..=19).contains(&replaced),
+            "{flags:?}: {replaced} replaced"
+        );
+    }
+}

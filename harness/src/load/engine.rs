@@ -16,6 +16,7 @@ use super::pacer::{Clock, Pacing, QUANTUM};
 use super::placement::CpuSet;
 use super::progress::Progress;
 use super::schedule::Schedule;
+use super::seat::Seat;
 use super::stats::{Completion, Stats};
 use super::stop::Stop;
 use crate::mcp::{
@@ -41,6 +42,8 @@ pub struct LoadPlan {
     pub step_labels: Vec<String>,
     pub clients: usize,
     pub session: SessionOptions,
+    /// When a client's session is replaced, if ever.
+    pub session_lifetime: Option<crate::scenario::SessionLifetime>,
     /// CPUs the generator's threads are pinned to for the run (the ones a pinned SUT does
     /// not use); `None` leaves them where they are.
     pub generator_cpus: Option<CpuSet>,
@@ -84,6 +87,7 @@ impl LoadPlan {
             flows,
             step_labels,
             clients: scenario.clients as usize,
+            session_lifetime: scenario.session_lifetime,
             session: SessionOptions {
                 protocol_version: scenario.protocol_version.clone(),
                 timeout: scenario.timeout,
@@ -137,6 +141,8 @@ pub struct LoadOutcome {
     pub unmatched_responses: u64,
     /// Sessions opened again and requests sent again, over all sessions.
     pub recovery: RecoveryCounts,
+    /// Sessions replaced after their `session_lifetime`.
+    pub sessions_replaced: u64,
     /// Requests the workers could have in flight at once, together.
     pub in_flight_limit: usize,
     /// CPU time this process used from the schedule's origin to the last completion.
@@ -176,7 +182,8 @@ pub async fn run(
     let recovery = Arc::new(Recovery::default());
     let sessions = Arc::new(open_sessions(&plan, endpoints, &recovery).await?);
     let nodes = endpoints.len();
-    let modern = is_modern(sessions[0].protocol_version());
+    let version = sessions[0].current().protocol_version().to_string();
+    let modern = is_modern(&version);
     let endpoints: Arc<[Endpoint]> = endpoints.into();
     // One worker per runtime thread, but no more than the CPUs the generator may use.
     let cpus = CpuSet::allowed().map_or(usize::MAX, |set| set.len().max(1));
@@ -235,14 +242,17 @@ pub async fn run(
     let generator_cpu = super::process_cpu().saturating_sub(cpu_before);
     progress.finish();
     let closes = join_all(sessions.iter().map(|s| s.close())).await;
-    let unmatched_responses = sessions.iter().map(Session::unmatched_responses).sum();
+    let unmatched_responses = sessions
+        .iter()
+        .map(|s| s.current().unmatched_responses())
+        .sum();
     if unmatched_responses > 0 {
         tracing::warn!(
             unmatched_responses,
             "responses arrived for ids no request was waiting for"
         );
     }
-    let first = &sessions[0];
+    let first = sessions[0].current();
     Ok(LoadOutcome {
         stats,
         started_at,
@@ -254,6 +264,7 @@ pub async fn run(
         close_failures: closes.iter().filter(|r| r.is_err()).count(),
         unmatched_responses,
         recovery: recovery.counts(),
+        sessions_replaced: sessions.iter().map(Seat::replaced).sum(),
         in_flight_limit: per_worker * workers,
         generator_cpu,
     })
@@ -267,7 +278,7 @@ async fn open_sessions(
     plan: &LoadPlan,
     endpoints: &[Endpoint],
     recovery: &Arc<Recovery>,
-) -> Result<Vec<Session>, LoadError> {
+) -> Result<Vec<Seat>, LoadError> {
     let total = plan.clients;
     let options = SessionOptions {
         recovery: recovery.clone(),
@@ -278,8 +289,10 @@ async fn open_sessions(
     // overflow a server's accept backlog, and the sessions past it time out.
     let opened: Vec<_> = futures_util::stream::iter(0..total)
         .map(|index| async move {
-            Session::open(&endpoints[index % endpoints.len()], options.clone())
+            let endpoint = &endpoints[index % endpoints.len()];
+            Session::open(endpoint, options.clone())
                 .await
+                .map(|first| Seat::new(first, endpoint, options, plan.session_lifetime))
                 .map_err(|source| LoadError::Session {
                     index: index + 1,
                     total,
@@ -310,7 +323,7 @@ async fn open_sessions(
 
 /// The open sessions and the number of SUT nodes they were spread over.
 struct Nodes {
-    sessions: Arc<Vec<Session>>,
+    sessions: Arc<Vec<Seat>>,
     /// Where a `session_open` opens its session: session `i`'s node.
     endpoints: Arc<[Endpoint]>,
     nodes: usize,
@@ -344,7 +357,8 @@ async fn worker(
         nodes,
         modern,
     } = nodes;
-    let version = sessions[0].protocol_version();
+    let version = sessions[0].current().protocol_version().to_string();
+    let version = version.as_str();
     let templates = if modern {
         &plan.modern_templates
     } else {
@@ -380,7 +394,7 @@ async fn worker(
     let launch = |slot: u64| {
         let (at, op, index, measured) = place(slot);
         let intended = start + at.at;
-        let session = &sessions[index];
+        let seat = &sessions[index];
         let template = &templates[op];
         let completion = move |sent: Instant, outcome, finished: Instant| Completion {
             op,
@@ -398,7 +412,14 @@ async fn worker(
         let other: Option<Boxed<'_>> = match (&plan.flows[op], &plan.operations[op]) {
             (Some(flow), _) => Some(Box::pin(async move {
                 let sent = Instant::now();
-                let (outcome, finished, steps) = run_workflow(flow, session, version).await;
+                let session = match seat.session().await {
+                    Ok(session) => session,
+                    Err(class) => {
+                        let failed = Outcome::Failed(class);
+                        return (completion(sent, failed, Instant::now()), Vec::new());
+                    }
+                };
+                let (outcome, finished, steps) = run_workflow(flow, &session, version).await;
                 (completion(sent, outcome, finished), steps)
             })),
             (None, Operation::SessionOpen) => {
@@ -416,6 +437,13 @@ async fn worker(
             Some(boxed) => Either::Right(boxed),
             None => Either::Left(async move {
                 let sent = Instant::now();
+                let session = match seat.session().await {
+                    Ok(session) => session,
+                    Err(class) => {
+                        let failed = Outcome::Failed(class);
+                        return (completion(sent, failed, Instant::now()), Vec::new());
+                    }
+                };
                 let (outcome, arrived) = stamped(session.request(template)).await;
                 let now = Instant::now();
                 let finished = arrived

@@ -25,6 +25,7 @@ mod pacer;
 mod placement;
 mod progress;
 mod schedule;
+mod seat;
 mod stats;
 mod stop;
 

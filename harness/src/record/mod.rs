@@ -68,6 +68,9 @@ pub struct RunRecord {
     /// time before; absent for a run that ran its whole schedule.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub interrupted: Option<Interruption>,
+    /// Sessions replaced after the scenario's `session_lifetime`; absent without one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sessions_replaced: Option<u64>,
     /// Outages, lost sessions and re-sent requests; absent when there were none.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub recovery: Option<RecoveryRecord>,
@@ -568,6 +571,7 @@ impl RunRecord {
             nodes,
             machine,
             interrupted,
+            sessions_replaced: scenario.session_lifetime.map(|_| outcome.sessions_replaced),
             recovery: RecoveryRecord::of(outcome),
         }
     }

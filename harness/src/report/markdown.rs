@@ -113,6 +113,12 @@ fn configuration(s: &mut String, r: &RunRecord) {
         r.scenario.path, r.scenario.sha256
     );
     let _ = writeln!(s, "- **Transport:** {}", r.sut.transport);
+    if let Some(replaced) = r.sessions_replaced {
+        let _ = writeln!(
+            s,
+            "- **Session churn:** {replaced} sessions replaced after their lifetime"
+        );
+    }
     let _ = writeln!(s, "- **Request timeout:** {} ms", r.scenario.timeout_ms);
     let mix: Vec<String> = r
         .scenario

@@ -68,6 +68,9 @@ pub struct Scenario {
     pub headers: std::collections::BTreeMap<String, String>,
     /// A bearer token for every HTTP request (`auth.bearer_env`).
     pub auth: Option<BearerAuth>,
+    /// Clients replace their session after this (`session_lifetime`); `None`: one session
+    /// per client for the whole run.
+    pub session_lifetime: Option<SessionLifetime>,
     /// Limits the run must meet.
     pub slo: Slo,
     /// Regression thresholds per metric, percent.
@@ -75,6 +78,15 @@ pub struct Scenario {
     /// A capacity sweep's settings; such a scenario has no phases of its own, its steps
     /// are run by [`crate::capacity`].
     pub capacity: Option<capacity::CapacitySpec>,
+}
+
+/// When a client's session is closed and replaced by a new one: after `requests` requests
+/// (a workflow counts once) or `duration`, whichever comes first.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct SessionLifetime {
+    pub requests: Option<u64>,
+    #[serde(with = "crate::serde_duration::option")]
+    pub duration: Option<Duration>,
 }
 
 /// A bearer token read from the environment variable the scenario names. It is sent as
@@ -399,6 +411,7 @@ impl Validator<'_> {
         let mix = self.mix(raw.requests, raw.workflows);
         let headers = self.headers(raw.headers);
         let auth = raw.auth.and_then(|a| self.auth(a));
+        let session_lifetime = raw.session_lifetime.and_then(|l| self.lifetime(l));
         let slo = self.slo(raw.slo.unwrap_or_default());
         let gate = self.gate(raw.gate.unwrap_or_default());
         Scenario {
@@ -417,6 +430,7 @@ impl Validator<'_> {
             mix,
             headers,
             auth,
+            session_lifetime,
             slo,
             gate,
             capacity,
@@ -584,6 +598,30 @@ impl Validator<'_> {
             }
         }
         headers
+    }
+
+    fn lifetime(&mut self, raw: raw::RawLifetime) -> Option<SessionLifetime> {
+        let at = |f: &str| format!("scenario.session_lifetime.{f}");
+        if raw.requests.is_none() && raw.duration.is_none() {
+            self.problem(
+                "scenario.session_lifetime".into(),
+                "give `requests`, `duration` or both",
+            );
+            return None;
+        }
+        let mut ok = true;
+        if let Some(n) = raw.requests.filter(|n| *n < 1) {
+            self.problem(at("requests"), format!("must be at least 1, got {n}"));
+            ok = false;
+        }
+        if raw.duration.as_ref().is_some_and(|d| d.0.is_zero()) {
+            self.problem(at("duration"), "must be greater than zero");
+            ok = false;
+        }
+        ok.then(|| SessionLifetime {
+            requests: raw.requests.map(|n| n as u64),
+            duration: raw.duration.map(|d| d.0),
+        })
     }
 
     fn auth(&mut self, raw: raw::RawAuth) -> Option<BearerAuth> {

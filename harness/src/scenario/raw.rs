@@ -38,6 +38,8 @@ pub(super) struct RawScenario {
     #[serde(default)]
     pub auth: Option<RawAuth>,
     #[serde(default)]
+    pub session_lifetime: Option<RawLifetime>,
+    #[serde(default)]
     pub slo: Option<RawSlo>,
     #[serde(default)]
     pub gate: Option<RawGate>,
@@ -125,6 +127,16 @@ pub(super) struct RawStep {
     pub fan_out: Option<i64>,
     #[serde(default)]
     pub think: Option<DurationValue>,
+}
+
+/// How long a client's session lives before it is replaced.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawLifetime {
+    #[serde(default)]
+    pub requests: Option<i64>,
+    #[serde(default)]
+    pub duration: Option<DurationValue>,
 }
 
 /// Credentials: a bearer token read from an environment variable, never from the file.
