@@ -94,6 +94,11 @@ pub struct Args {
     #[arg(long, value_name = "DUR", value_parser = humantime::parse_duration, default_value = "1m")]
     pub resume_cache_ttl: Duration,
 
+    /// Also offer the `sleep` tool (`ms`: how long; it stops when the client cancels it,
+    /// counted as `outcome="cancelled"` on `/metrics`).
+    #[arg(long)]
+    pub agent_tools: bool,
+
     /// Refuse Streamable HTTP requests without `Authorization: Bearer TOKEN` (401).
     #[arg(long, value_name = "TOKEN")]
     pub bearer_token: Option<String>,
@@ -151,6 +156,7 @@ impl Args {
             session_idle_timeout: self.session_idle_timeout,
             resume_cache_ttl: self.resume_cache_ttl,
             bearer_token: self.bearer_token.clone(),
+            agent_tools: self.agent_tools,
         }
     }
 

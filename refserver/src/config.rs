@@ -44,6 +44,8 @@ pub struct ServerConfig {
     pub resume_cache_ttl: Duration,
     /// Streamable HTTP requests must carry `Authorization: Bearer <this>`, else 401.
     pub bearer_token: Option<String>,
+    /// Offer the `sleep` tool besides the default ones.
+    pub agent_tools: bool,
 }
 
 impl Default for ServerConfig {
@@ -60,6 +62,7 @@ impl Default for ServerConfig {
             session_idle_timeout: DEFAULT_SESSION_IDLE_TIMEOUT,
             resume_cache_ttl: DEFAULT_RESUME_CACHE_TTL,
             bearer_token: None,
+            agent_tools: false,
         }
     }
 }

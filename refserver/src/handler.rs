@@ -89,6 +89,28 @@ impl OverloadState {
 pub struct RefServer {
     shared: Arc<Shared>,
     tool_router: Arc<ToolRouter<RefServer>>,
+    /// Whether the `sleep` tool is offered.
+    agent_tools: bool,
+}
+
+/// Name of the tool that waits `ms` milliseconds and stops when cancelled.
+pub const SLEEP_TOOL: &str = "sleep";
+
+/// Counts a `sleep` that did not finish (its future dropped: cancelled, or the client
+/// went away) as cancelled work.
+struct CancelledUnlessDone<'a> {
+    metrics: &'a Metrics,
+    started: Instant,
+    done: bool,
+}
+
+impl Drop for CancelledUnlessDone<'_> {
+    fn drop(&mut self) {
+        if !self.done {
+            self.metrics
+                .record("tools/call", Outcome::Cancelled, self.started.elapsed());
+        }
+    }
 }
 
 impl RefServer {
@@ -104,7 +126,62 @@ impl RefServer {
                 metrics,
             }),
             tool_router: Arc::new(Self::tool_router()),
+            agent_tools: false,
         }
+    }
+
+    /// The same server, offering the `sleep` tool when `on`.
+    pub fn with_agent_tools(mut self, on: bool) -> Self {
+        self.agent_tools = on;
+        self
+    }
+
+    fn sleep_tool() -> rmcp::model::Tool {
+        let schema = serde_json::json!({
+            "type": "object",
+            "properties": {"ms": {"type": "integer", "minimum": 0, "description": "how long, ms"}},
+        });
+        let serde_json::Value::Object(schema) = schema else {
+            unreachable!("a JSON object")
+        };
+        rmcp::model::Tool::new(
+            SLEEP_TOOL,
+            "Wait ms milliseconds; stops when the request is cancelled",
+            Arc::new(schema),
+        )
+    }
+
+    /// `sleep`: waits, or stops when the client cancels (the work is counted as cancelled
+    /// either way it stops early: cancelled, or its future dropped).
+    async fn sleep(
+        &self,
+        request: &CallToolRequestParams,
+        context: &RequestContext<RoleServer>,
+    ) -> Result<CallToolResponse, ErrorData> {
+        let ms = request
+            .arguments
+            .as_ref()
+            .and_then(|a| a.get("ms"))
+            .and_then(serde_json::Value::as_u64)
+            .unwrap_or(100);
+        let mut guard = CancelledUnlessDone {
+            metrics: &self.shared.metrics,
+            started: Instant::now(),
+            done: false,
+        };
+        tokio::select! {
+            () = sleep(Duration::from_millis(ms)) => {}
+            () = context.ct.cancelled() => {
+                return Err(ErrorData::new(rmcp::model::ErrorCode(-32800), "request cancelled", None));
+            }
+        }
+        guard.done = true;
+        self.shared
+            .metrics
+            .record("tools/call", Outcome::Ok, guard.started.elapsed());
+        Ok(CallToolResponse::Complete(CallToolResult::success(vec![
+            ContentBlock::text(format!("slept {ms} ms")),
+        ])))
     }
 
     /// Run `work` as the handling of one `method` request: hold it through a
@@ -335,13 +412,22 @@ impl ServerHandler for RefServer {
         self.instrumented(
             "tools/list",
             None,
-            async { Ok(ListToolsResult::with_all_items(self.tool_router.list_all())) },
+            async {
+                let mut tools = self.tool_router.list_all();
+                if self.agent_tools {
+                    tools.push(Self::sleep_tool());
+                }
+                Ok(ListToolsResult::with_all_items(tools))
+            },
             |_| Outcome::Ok,
         )
         .await
     }
 
     fn get_tool(&self, name: &str) -> Option<rmcp::model::Tool> {
+        if self.agent_tools && name == SLEEP_TOOL {
+            return Some(Self::sleep_tool());
+        }
         self.tool_router.get(name).cloned()
     }
 
@@ -350,6 +436,9 @@ impl ServerHandler for RefServer {
         request: CallToolRequestParams,
         context: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, ErrorData> {
+        if self.agent_tools && request.name == SLEEP_TOOL {
+            return self.sleep(&request, &context).await;
+        }
         let tool = request.name.clone();
         self.instrumented(
             "tools/call",

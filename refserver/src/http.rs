@@ -115,7 +115,8 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, Error> {
         root.dir().clone(),
         metrics.clone(),
         Instant::now(),
-    );
+    )
+    .with_agent_tools(config.agent_tools);
     let cancel = CancellationToken::new();
     let app = router(
         &config,

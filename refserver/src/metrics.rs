@@ -25,15 +25,19 @@ pub enum Outcome {
     ToolError,
     /// A JSON-RPC error response (including injected faults).
     Error,
+    /// Work stopped before it finished: the client cancelled the request
+    /// (`notifications/cancelled`) or went away.
+    Cancelled,
 }
 
 impl Outcome {
-    /// The `outcome` label value: `ok`, `tool_error` or `error`.
+    /// The `outcome` label value: `ok`, `tool_error`, `error` or `cancelled`.
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Ok => "ok",
             Self::ToolError => "tool_error",
             Self::Error => "error",
+            Self::Cancelled => "cancelled",
         }
     }
 }

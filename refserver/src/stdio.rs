@@ -18,7 +18,8 @@ pub async fn serve_stdio(config: ServerConfig) -> Result<(), Error> {
         root.dir().clone(),
         Arc::new(Metrics::new()),
         Instant::now(),
-    );
+    )
+    .with_agent_tools(config.agent_tools);
     let service = match handler.serve(stdio_pipes()).await {
         Ok(service) => service,
         Err(ServerInitializeError::ConnectionClosed(_)) => return Ok(()),

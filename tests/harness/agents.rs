@@ -211,3 +211,86 @@ fn sessions_are_replaced_after_their_lifetime() {
         );
     }
 }
+
+/// The reference server's `/metrics` text.
+fn metrics_of(url: &str) -> String {
+    use std::io::{Read, Write};
+    let addr = url
+        .trim_start_matches("http://")
+        .split('/')
+        .next()
+        .expect("host:port");
+    let mut stream = std::net::TcpStream::connect(addr).expect("connect to /metrics");
+    write!(
+        stream,
+        "GET /metrics HTTP/1.1\r\nhost: {addr}\r\nconnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut text = String::new();
+    stream.read_to_string(&mut text).unwrap();
+    text
+}
+
+/// The count of one `mcp_requests_total` series, 0 if absent.
+fn requests_total(metrics: &str, method: &str, outcome: &str) -> u64 {
+    let series = format!("mcp_requests_total{{method=\"{method}\",outcome=\"{outcome}\"}} ");
+    metrics
+        .lines()
+        .find_map(|l| l.strip_prefix(&series))
+        .map_or(0, |n| n.trim().parse().expect("a count"))
+}
+
+#[test]
+fn cancelled_calls_are_counted_and_the_server_stops_their_work() {
+    // 100 calls of a tool that takes 200 ms; half are cancelled 20 ms after their send.
+    // Enough connections that no call waits for one (a call cancelled before it was sent
+    // never reaches the server).
+    let yaml = |version: &str| {
+        format!(
+            "scenario:\n  name: cancel\n  clients: 2\n  connections: 16\n  protocol_version: \"{version}\"\n  phases:\n    - name: p\n      duration: 2s\n      rps: 50\n  requests:\n    - type: tool_call\n      tool: sleep\n      arguments: {{ ms: 200 }}\n      weight: 100%\n      cancel:\n        share: 50%\n        after: 20ms\n"
+        )
+    };
+    for version in ["2025-06-18", "2026-07-28"] {
+        let rt = runtime();
+        let server = refserver(&["--agent-tools"]);
+        let running = rt
+            .block_on(SutSpec::Embedded(server).start(None))
+            .expect("reference server");
+        let url = running.endpoint().to_string();
+        let dir = tempfile::tempdir().unwrap();
+        let file = scenario_file(dir.path(), "cancel", &yaml(version));
+        let r = rt.block_on(async {
+            let scenario = harness::scenario::load(&file).unwrap();
+            let sut = SutSpec::Url {
+                url: url.parse().unwrap(),
+                allow_remote: false,
+            };
+            harness::run::run_scenario(&scenario, &sut, &crate::quiet(), dir.path())
+                .await
+                .unwrap()
+                .record
+        });
+        let op = &r.operations[0];
+        assert_eq!(r.errors.total, 0, "{version}: {:?}", r.errors);
+        assert_eq!(op.ok + op.cancelled, 100, "{version}");
+        assert!(
+            (35..=65).contains(&op.cancelled),
+            "{version}: {}",
+            op.cancelled
+        );
+        // Every cancelled call stopped on the server: counted there as cancelled work,
+        // and no more of them finished than the harness saw finish.
+        std::thread::sleep(std::time::Duration::from_millis(400));
+        let metrics = metrics_of(&url);
+        let stopped = requests_total(&metrics, "tools/call", "cancelled");
+        let finished = requests_total(&metrics, "tools/call", "ok");
+        assert_eq!(
+            (stopped, finished),
+            (op.cancelled, op.ok),
+            "{version}: {metrics}"
+        );
+        let report = std::fs::read_to_string(dir.path().join("report.md")).unwrap();
+        assert!(report.contains("Cancelled by the harness"), "{report}");
+        rt.block_on(running.stop());
+    }
+}

@@ -36,6 +36,8 @@ pub struct LoadPlan {
     templates: Vec<RequestTemplate>,
     /// The same in 2026-07-28: with `_meta` and, over HTTP, `Mcp-Method` and `Mcp-Name`.
     modern_templates: Vec<RequestTemplate>,
+    /// For each operation, the share of its sends cancelled and when.
+    cancels: Vec<Option<crate::scenario::Cancel>>,
     /// For each operation that is a workflow, its steps' requests.
     flows: Vec<Option<FlowPlan>>,
     /// `workflow/step` for each workflow step of the run, in the order steps are indexed.
@@ -86,6 +88,7 @@ impl LoadPlan {
             modern_templates,
             flows,
             step_labels,
+            cancels: scenario.mix.iter().map(|m| m.cancel).collect(),
             clients: scenario.clients as usize,
             session_lifetime: scenario.session_lifetime,
             session: SessionOptions {
@@ -396,6 +399,9 @@ async fn worker(
         let intended = start + at.at;
         let seat = &sessions[index];
         let template = &templates[op];
+        let cancel_after = plan.cancels[op]
+            .filter(|c| cancelled_slot(slot, c.share))
+            .map(|c| c.after);
         let completion = move |sent: Instant, outcome, finished: Instant| Completion {
             op,
             segment: at.segment,
@@ -444,7 +450,8 @@ async fn worker(
                         return (completion(sent, failed, Instant::now()), Vec::new());
                     }
                 };
-                let (outcome, arrived) = stamped(session.request(template)).await;
+                let (outcome, arrived) =
+                    stamped(session.request_cancelling(template, cancel_after)).await;
                 let now = Instant::now();
                 let finished = arrived
                     .filter(|at| (sent..=now).contains(at))
@@ -539,6 +546,14 @@ async fn worker(
         }
     }
     stats
+}
+
+/// Whether slot `slot` is one of the `share` percent of a request's sends that are
+/// cancelled: a hash of the slot, so they spread evenly over the run and every run picks
+/// the same ones.
+fn cancelled_slot(slot: u64, share: f64) -> bool {
+    let basis_points = (share * 100.0).round() as usize;
+    session_of(slot ^ 0xC4_7CE1, 10_000) < basis_points
 }
 
 /// The earliest time a worker ended its sends on a stop.

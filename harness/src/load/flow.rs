@@ -122,7 +122,7 @@ async fn steps(
                         results.insert(step.name.clone(), result);
                     }
                 }
-                Outcome::Failed(_) => {
+                Outcome::Failed(_) | Outcome::Cancelled => {
                     failed.get_or_insert(outcome);
                 }
             }

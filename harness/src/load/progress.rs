@@ -34,6 +34,7 @@ impl Progress {
         let counter = match outcome {
             Outcome::Ok => &self.ok,
             Outcome::Failed(_) => &self.failed,
+            Outcome::Cancelled => return,
         };
         counter.fetch_add(1, Ordering::Relaxed);
     }

@@ -49,6 +49,8 @@ pub struct OpStats {
     pub ok: u64,
     /// Failed requests by class.
     pub errors: BTreeMap<ErrorClass, u64>,
+    /// Requests the harness cancelled before their answer (neither ok nor failed).
+    pub cancelled: u64,
 }
 
 impl Default for OpStats {
@@ -58,6 +60,7 @@ impl Default for OpStats {
             service: histogram(LATENCY_SIGFIG),
             ok: 0,
             errors: BTreeMap::new(),
+            cancelled: 0,
         }
     }
 }
@@ -95,6 +98,7 @@ impl AddAssign<&OpStats> for OpStats {
             .add(&other.service)
             .expect("auto-resizing histograms merge");
         self.ok += other.ok;
+        self.cancelled += other.cancelled;
         for (class, n) in &other.errors {
             *self.errors.entry(*class).or_default() += n;
         }
@@ -306,6 +310,7 @@ impl Stats {
         match c.outcome {
             Outcome::Ok => segment.record_ok(c.latency, c.service),
             Outcome::Failed(class) => segment.record_error(class),
+            Outcome::Cancelled => segment.cancelled += 1,
         }
         let Some(measured) = c.measured else { return };
         let w = measured.as_secs() as usize;
@@ -343,6 +348,10 @@ impl Stats {
                 window.failed += 1;
                 beat.failed += 1;
             }
+            Outcome::Cancelled => {
+                op.cancelled += 1;
+                node.ops.cancelled += 1;
+            }
         }
         match c.lag {
             Some(lag) => {
@@ -372,6 +381,7 @@ impl Stats {
         match outcome {
             crate::mcp::Outcome::Ok => stats.record_ok(latency, latency),
             crate::mcp::Outcome::Failed(class) => stats.record_error(class),
+            crate::mcp::Outcome::Cancelled => stats.cancelled += 1,
         }
     }
 

@@ -12,7 +12,7 @@ use serde_json::Value;
 use super::connections::{Connections, Lease};
 use super::handshake::{self, INITIALIZE_ID, INITIALIZED};
 use super::http1::{Conn, ContentKind, Framing, Head, HttpError};
-use super::jsonrpc::{RequestTemplate, classify_message};
+use super::jsonrpc::{RequestTemplate, cancelled_notification, classify_message};
 use super::opening::{SessionError, SessionOptions};
 use super::outcome::{ErrorClass, Outcome, ProtocolViolation};
 use super::recovery::Renewable;
@@ -206,23 +206,29 @@ impl HttpSession {
     }
 
     async fn notify_initialized(&self, post: &[u8]) -> Result<(), SessionError> {
+        self.notify(post, INITIALIZED)
+            .await
+            .map_err(|class| SessionError::Initialized {
+                url: self.url.to_string(),
+                class,
+            })
+    }
+
+    /// POSTs the notification `body` with `post`'s headers; any 2xx answer is fine.
+    async fn notify(&self, post: &[u8], body: &[u8]) -> Result<(), ErrorClass> {
         let result = tokio::time::timeout(self.options.timeout, async {
-            let (lease, head) = self.send(post, Body::Raw(INITIALIZED)).await?;
+            let (lease, head) = self.send(post, Body::Raw(body)).await?;
             let status = head.status;
             self.finish(lease, head).await;
             Ok::<_, ErrorClass>(status)
         })
         .await;
-        let class = match result {
-            Err(_) => ErrorClass::Timeout,
-            Ok(Err(class)) => class,
-            Ok(Ok(status)) if (200..300).contains(&status) => return Ok(()),
-            Ok(Ok(status)) => ErrorClass::of_status(status),
-        };
-        Err(SessionError::Initialized {
-            url: self.url.to_string(),
-            class,
-        })
+        match result {
+            Err(_) => Err(ErrorClass::Timeout),
+            Ok(Err(class)) => Err(class),
+            Ok(Ok(status)) if (200..300).contains(&status) => Ok(()),
+            Ok(Ok(status)) => Err(ErrorClass::of_status(status)),
+        }
     }
 
     /// Whether the server runs stateful sessions (it handed out a session id).
@@ -369,6 +375,35 @@ impl HttpSession {
     /// [`Self::request`], and the answer's `result` when `keep` and it succeeded.
     pub async fn call(&self, template: &RequestTemplate, keep: bool) -> (Outcome, Option<Value>) {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        self.call_id(template, id, keep).await
+    }
+
+    /// [`Self::request`], cancelled if no answer came within `after`: the request is
+    /// given up (its connection closed, which is how 2026-07-28 cancels over HTTP) and,
+    /// before 2026-07-28, `notifications/cancelled` is sent for it.
+    pub async fn request_cancelling(&self, template: &RequestTemplate, after: Duration) -> Outcome {
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        match tokio::time::timeout(after, self.call_id(template, id, false)).await {
+            Ok((outcome, _)) => outcome,
+            Err(_) => {
+                if !is_modern(&self.negotiated) {
+                    let (identity, _) = self.identity.current();
+                    let body = cancelled_notification(id);
+                    if let Err(class) = self.notify(&identity.post, &body).await {
+                        tracing::debug!(%class, "notifications/cancelled refused");
+                    }
+                }
+                Outcome::Cancelled
+            }
+        }
+    }
+
+    async fn call_id(
+        &self,
+        template: &RequestTemplate,
+        id: u64,
+        keep: bool,
+    ) -> (Outcome, Option<Value>) {
         let answer = tokio::time::timeout(self.options.timeout, async {
             let (identity, generation) = self.identity.current();
             match self.exchange(&identity, template, id, keep).await {

@@ -109,6 +109,14 @@ impl RequestTemplate {
     }
 }
 
+/// `notifications/cancelled` for request `id`.
+pub fn cancelled_notification(id: u64) -> Vec<u8> {
+    format!(
+        r#"{{"jsonrpc":"2.0","method":"notifications/cancelled","params":{{"requestId":{id},"reason":"cancelled by erlmcp-perf"}}}}"#
+    )
+    .into_bytes()
+}
+
 /// `value` as an HTTP header value: as it is when it is printable ASCII without leading or
 /// trailing spaces, else `=?base64?<base64 of its UTF-8>?=`.
 fn header_value(value: &str) -> String {

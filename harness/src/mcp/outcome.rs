@@ -7,6 +7,9 @@ pub enum Outcome {
     Ok,
     /// The request failed; the class says how.
     Failed(ErrorClass),
+    /// The harness cancelled the request before its answer came (the scenario's
+    /// `cancel`): neither a success nor an error.
+    Cancelled,
 }
 
 /// How a request failed. Error rates are reported per class.

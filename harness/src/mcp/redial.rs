@@ -8,6 +8,8 @@
 
 use std::sync::{Arc, Mutex, PoisonError};
 
+use std::time::Duration;
+
 use serde_json::Value;
 
 use super::endpoint::Endpoint;
@@ -75,6 +77,16 @@ impl Redial {
     /// within the request timeout.
     pub async fn request(&self, template: &RequestTemplate) -> Outcome {
         self.call(template, false).await.0
+    }
+
+    /// [`Self::request`], cancelled if no answer came within `after` (on a connection
+    /// that is gone, sent as a plain request on the new one).
+    pub async fn request_cancelling(&self, template: &RequestTemplate, after: Duration) -> Outcome {
+        let (session, _) = self.session.current();
+        if session.is_closed() {
+            return self.request(template).await;
+        }
+        session.request_cancelling(template, after).await
     }
 
     /// [`Self::request`], and the answer's `result` when `keep`.

@@ -34,6 +34,20 @@ impl Session {
         }
     }
 
+    /// [`Self::request`], cancelled if `cancel_after` is given and no answer came by then
+    /// ([`Outcome::Cancelled`]).
+    pub async fn request_cancelling(
+        &self,
+        template: &RequestTemplate,
+        cancel_after: Option<std::time::Duration>,
+    ) -> Outcome {
+        match (self, cancel_after) {
+            (_, None) => self.request(template).await,
+            (Session::Http(s), Some(after)) => s.request_cancelling(template, after).await,
+            (Session::Stream(s), Some(after)) => s.request_cancelling(template, after).await,
+        }
+    }
+
     /// [`Self::request`], and the answer's `result` when `keep` (a workflow step whose
     /// result a later step uses).
     pub async fn call(

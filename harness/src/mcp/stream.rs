@@ -29,7 +29,7 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::task::AbortHandle;
 
 use super::handshake::{self, INITIALIZE_ID, INITIALIZED};
-use super::jsonrpc::{RequestTemplate, classify_message};
+use super::jsonrpc::{RequestTemplate, cancelled_notification, classify_message};
 use super::opening::{SessionError, SessionOptions};
 use super::outcome::{ErrorClass, Outcome, ProtocolViolation};
 use super::wire::{FrameWriter, ReadError, Wire, WireError};
@@ -281,6 +281,25 @@ impl StreamSession {
     /// Sends one request built from `template` with a fresh id and waits for its answer.
     pub async fn request(&self, template: &RequestTemplate) -> Outcome {
         self.call(template, false).await.0
+    }
+
+    /// [`Self::request`], cancelled with `notifications/cancelled` (in every revision: a
+    /// stream transport has no response stream of its own to close) if no answer came
+    /// within `after`.
+    pub async fn request_cancelling(&self, template: &RequestTemplate, after: Duration) -> Outcome {
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        match tokio::time::timeout(after, self.call_id(id, template.body(id))).await {
+            Ok(Ok(message)) => classify_message(&message, id).unwrap_or(Outcome::Failed(
+                ErrorClass::Protocol(ProtocolViolation::NoResponse),
+            )),
+            Ok(Err(class)) => Outcome::Failed(class),
+            Err(_) => {
+                let _ = self
+                    .outgoing
+                    .send(Outgoing::Message(cancelled_notification(id)));
+                Outcome::Cancelled
+            }
+        }
     }
 
     /// [`Self::request`], and the answer's `result` when `keep`.

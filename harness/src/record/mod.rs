@@ -225,6 +225,9 @@ pub struct OperationRecord {
     pub weight_percent: f64,
     pub attempts: u64,
     pub ok: u64,
+    /// Sends the harness cancelled (the scenario's `cancel`), not in `attempts`.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub cancelled: u64,
     pub errors: ErrorSummary,
     pub latency: LatencySummary,
     pub service_time: LatencySummary,
@@ -405,6 +408,7 @@ impl RunRecord {
                 weight_percent: entry.weight,
                 attempts: s.attempts(),
                 ok: s.ok,
+                cancelled: s.cancelled,
                 errors: ErrorSummary::of(s),
                 latency: LatencySummary::of(&s.latency),
                 service_time: LatencySummary::of(&s.service),
@@ -427,6 +431,7 @@ impl RunRecord {
                     weight_percent: weight,
                     attempts: s.attempts(),
                     ok: s.ok,
+                    cancelled: s.cancelled,
                     errors: ErrorSummary::of(&s),
                     latency: LatencySummary::of(&s.latency),
                     service_time: LatencySummary::of(&s.service),
@@ -580,6 +585,10 @@ impl RunRecord {
     pub fn slo_passed(&self) -> bool {
         self.slo.iter().all(|c| c.passed)
     }
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 fn round1(x: f64) -> f64 {

@@ -289,6 +289,20 @@ fn errors(s: &mut String, r: &RunRecord) {
         }
     }
     let _ = writeln!(s, "```\n");
+    let cancelled: Vec<String> = r
+        .operations
+        .iter()
+        .filter(|o| o.cancelled > 0)
+        .map(|o| format!("`{}` {}", o.operation, o.cancelled))
+        .collect();
+    if !cancelled.is_empty() {
+        let total: u64 = r.operations.iter().map(|o| o.cancelled).sum();
+        let _ = writeln!(
+            s,
+            "\nCancelled by the harness (the scenario's `cancel`; neither successes nor errors): {total} ({})",
+            cancelled.join(", ")
+        );
+    }
 }
 
 /// Outages, lost sessions and re-sent requests, when there were any.

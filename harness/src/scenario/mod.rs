@@ -162,6 +162,18 @@ pub struct MixEntry {
     pub operation: Operation,
     /// Share of requests, percent.
     pub weight: f64,
+    /// A share of this request's sends cancelled when no answer came in time.
+    pub cancel: Option<Cancel>,
+}
+
+/// `cancel`: `share` percent of a request's sends (spread evenly over the run) are
+/// cancelled if no answer came `after` their send: `notifications/cancelled` before
+/// 2026-07-28, the response stream closed in 2026-07-28 over HTTP.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Cancel {
+    pub share: f64,
+    #[serde(with = "crate::serde_duration")]
+    pub after: Duration,
 }
 
 /// Service-level limits a run must meet; any breach fails it.
@@ -535,6 +547,7 @@ impl Validator<'_> {
         };
         for (i, r) in requests.into_iter().enumerate() {
             weight(self, format!("scenario.requests[{i}].weight"), r.weight.0);
+            let cancel = r.cancel.and_then(|c| self.cancel(i, c, r.kind));
             let call = Call {
                 kind: r.kind,
                 tool: r.tool,
@@ -546,6 +559,7 @@ impl Validator<'_> {
                 mix.push(MixEntry {
                     operation,
                     weight: r.weight.0,
+                    cancel,
                 });
             }
         }
@@ -563,6 +577,7 @@ impl Validator<'_> {
                 mix.push(MixEntry {
                     operation: Operation::Workflow(Box::new(workflow)),
                     weight: share,
+                    cancel: None,
                 });
             }
         }
@@ -598,6 +613,29 @@ impl Validator<'_> {
             }
         }
         headers
+    }
+
+    fn cancel(&mut self, i: usize, raw: raw::RawCancel, kind: RequestType) -> Option<Cancel> {
+        let at = |f: &str| format!("scenario.requests[{i}].cancel.{f}");
+        let mut ok = true;
+        if kind == RequestType::SessionOpen {
+            self.problem(
+                format!("scenario.requests[{i}].cancel"),
+                "a session open is not a request that can be cancelled",
+            );
+            ok = false;
+        }
+        if !(raw.share.0 > 0.0 && raw.share.0 <= 100.0) {
+            self.problem(
+                at("share"),
+                format!("must be above 0% and at most 100%, got {}%", raw.share.0),
+            );
+            ok = false;
+        }
+        ok.then_some(Cancel {
+            share: raw.share.0,
+            after: raw.after.0,
+        })
     }
 
     fn lifetime(&mut self, raw: raw::RawLifetime) -> Option<SessionLifetime> {

@@ -96,6 +96,16 @@ pub(super) struct RawRequest {
     #[serde(default)]
     pub arguments: Option<Value>,
     pub weight: Percent,
+    #[serde(default)]
+    pub cancel: Option<RawCancel>,
+}
+
+/// A share of a request's sends cancelled after a delay.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawCancel {
+    pub share: Percent,
+    pub after: DurationValue,
 }
 
 /// A workflow: weighted like a request, its steps run in order in one session.
