@@ -95,6 +95,10 @@ pub struct RefServer {
 
 /// Name of the tool that waits `ms` milliseconds and stops when cancelled.
 pub const SLEEP_TOOL: &str = "sleep";
+/// Name of the tool that asks the client to sample a message before it answers.
+pub const ASK_TOOL: &str = "ask";
+/// The key of the `ask` tool's one input request (2026-07-28).
+const ASK_KEY: &str = "sample";
 
 /// Counts a `sleep` that did not finish (its future dropped: cancelled, or the client
 /// went away) as cancelled work.
@@ -134,6 +138,87 @@ impl RefServer {
     pub fn with_agent_tools(mut self, on: bool) -> Self {
         self.agent_tools = on;
         self
+    }
+
+    fn ask_tool() -> rmcp::model::Tool {
+        let serde_json::Value::Object(schema) = serde_json::json!({"type": "object"}) else {
+            unreachable!("a JSON object")
+        };
+        rmcp::model::Tool::new(
+            ASK_TOOL,
+            "Ask the client to sample a message (sampling/createMessage before 2026-07-28, an input_required result in 2026-07-28) and answer with its text",
+            Arc::new(schema),
+        )
+    }
+
+    /// `ask`: a server round trip. Before 2026-07-28 a `sampling/createMessage` request to
+    /// the client, answered with its text; in 2026-07-28 an `input_required` result, and
+    /// on the retry that carries the sampled message, its text.
+    #[expect(
+        deprecated,
+        reason = "sampling (SEP-2577 deprecates it) is what servers of the revisions that have it send"
+    )]
+    async fn ask(
+        &self,
+        request: &CallToolRequestParams,
+        context: &RequestContext<RoleServer>,
+    ) -> Result<CallToolResponse, ErrorData> {
+        use rmcp::model::{
+            CreateMessageRequest, CreateMessageRequestParams, InputRequest, InputRequests,
+            InputRequiredResult, SamplingMessage,
+        };
+        let started = Instant::now();
+        let params = || {
+            CreateMessageRequestParams::new(
+                vec![SamplingMessage::user_text("A word for erlmcp-perf, please")],
+                16,
+            )
+        };
+        let modern = context
+            .protocol_version()
+            .is_some_and(|v| v.as_str() >= ProtocolVersion::V_2026_07_28.as_str());
+        let answer = if modern {
+            match request
+                .input_responses
+                .as_ref()
+                .and_then(|r| r.get(ASK_KEY))
+            {
+                Some(answer) => answer.clone(),
+                None => {
+                    let mut requests = InputRequests::new();
+                    requests.insert(
+                        ASK_KEY.into(),
+                        InputRequest::CreateMessage(CreateMessageRequest::new(params())),
+                    );
+                    let result = InputRequiredResult::new(Some(requests), Some(ASK_TOOL.into()));
+                    self.shared
+                        .metrics
+                        .record("tools/call", Outcome::Ok, started.elapsed());
+                    return Ok(CallToolResponse::InputRequired(result));
+                }
+            }
+        } else {
+            let sampled = context.peer.create_message(params()).await;
+            let sampled = sampled.map_err(|e| {
+                self.shared
+                    .metrics
+                    .record("tools/call", Outcome::Error, started.elapsed());
+                ErrorData::internal_error(format!("sampling failed: {e}"), None)
+            })?;
+            serde_json::to_value(&sampled.message).unwrap_or_default()
+        };
+        let text = answer
+            .pointer("/content/text")
+            .or_else(|| answer.pointer("/message/content/text"))
+            .and_then(serde_json::Value::as_str)
+            .unwrap_or("(no text)")
+            .to_string();
+        self.shared
+            .metrics
+            .record("tools/call", Outcome::Ok, started.elapsed());
+        Ok(CallToolResponse::Complete(CallToolResult::success(vec![
+            ContentBlock::text(text),
+        ])))
     }
 
     fn sleep_tool() -> rmcp::model::Tool {
@@ -416,6 +501,7 @@ impl ServerHandler for RefServer {
                 let mut tools = self.tool_router.list_all();
                 if self.agent_tools {
                     tools.push(Self::sleep_tool());
+                    tools.push(Self::ask_tool());
                 }
                 Ok(ListToolsResult::with_all_items(tools))
             },
@@ -428,6 +514,9 @@ impl ServerHandler for RefServer {
         if self.agent_tools && name == SLEEP_TOOL {
             return Some(Self::sleep_tool());
         }
+        if self.agent_tools && name == ASK_TOOL {
+            return Some(Self::ask_tool());
+        }
         self.tool_router.get(name).cloned()
     }
 
@@ -438,6 +527,9 @@ impl ServerHandler for RefServer {
     ) -> Result<CallToolResponse, ErrorData> {
         if self.agent_tools && request.name == SLEEP_TOOL {
             return self.sleep(&request, &context).await;
+        }
+        if self.agent_tools && request.name == ASK_TOOL {
+            return self.ask(&request, &context).await;
         }
         let tool = request.name.clone();
         self.instrumented(

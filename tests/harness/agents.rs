@@ -294,3 +294,49 @@ fn cancelled_calls_are_counted_and_the_server_stops_their_work() {
         rt.block_on(running.stop());
     }
 }
+
+#[test]
+fn server_questions_are_answered_and_timed_apart_from_the_final_answer() {
+    // 50 calls of a tool that asks the client to sample a message first: a server
+    // request before 2026-07-28, an input_required result in 2026-07-28. Each is answered
+    // 10 ms later, so every final answer comes at least 10 ms after its first question.
+    let yaml = |version: &str| {
+        format!(
+            "scenario:\n  name: ask\n  clients: 2\n  protocol_version: \"{version}\"\n  server_requests:\n    answer_after: 10ms\n  phases:\n    - name: p\n      duration: 2s\n      rps: 25\n  requests:\n    - type: tool_call\n      tool: ask\n      weight: 100%\n"
+        )
+    };
+    for (version, transport) in [
+        ("2025-06-18", Transport::Http),
+        ("2025-06-18", Transport::Stdio),
+        ("2026-07-28", Transport::Http),
+        ("2026-07-28", Transport::Stdio),
+    ] {
+        let what = format!("{version} over {transport}");
+        let dir = tempfile::tempdir().unwrap();
+        let file = scenario_file(dir.path(), "ask", &yaml(version));
+        let sut = SutSpec::Embedded(refserver(&["--agent-tools"]).with_transport(transport));
+        let r = run(&file, sut, dir.path());
+        assert_eq!(
+            (r.throughput.ok, r.errors.total),
+            (50, 0),
+            "{what}: {:?}",
+            r.errors
+        );
+        assert_eq!(r.questions_answered, Some(50), "{what}");
+        let op = &r.operations[0];
+        let final_p50 = op.latency.p50_us;
+        // Over a stream transport a server request cannot be told apart by the call it
+        // belongs to; 2026-07-28's input_required results always can.
+        if transport == Transport::Http || version == "2026-07-28" {
+            let first = op.first_question.as_ref().expect("first questions timed");
+            assert!(
+                final_p50 >= first.p50_us + 9_900,
+                "{what}: first {} final {final_p50}",
+                first.p50_us
+            );
+        }
+        assert!(final_p50 >= 10_000, "{what}: {final_p50}");
+        let report = std::fs::read_to_string(dir.path().join("ask/report.md")).unwrap();
+        assert!(report.contains("### Server Round Trips"), "{what}");
+    }
+}

@@ -22,7 +22,7 @@ use super::stop::Stop;
 use crate::mcp::{
     Duty, Endpoint, ErrorClass, LATEST_LEGACY_PROTOCOL_VERSION, MODERN_PROTOCOL_VERSION, Operation,
     Outcome, Recovery, RecoveryCounts, RequestTemplate, Session, SessionError, SessionOptions,
-    Ticks, is_modern, stamped,
+    Ticks, is_modern, stamped, timing_first_question,
 };
 use crate::scenario::Scenario;
 
@@ -96,6 +96,10 @@ impl LoadPlan {
                 timeout: scenario.timeout,
                 max_connections: scenario.connections as usize,
                 headers: scenario.session_headers(),
+                answering: crate::mcp::Answering {
+                    after: scenario.answer_after,
+                    ..Default::default()
+                },
                 ..SessionOptions::default()
             },
             generator_cpus: None,
@@ -146,6 +150,8 @@ pub struct LoadOutcome {
     pub recovery: RecoveryCounts,
     /// Sessions replaced after their `session_lifetime`.
     pub sessions_replaced: u64,
+    /// The server's questions the harness answered (server requests, `input_required`).
+    pub questions_answered: u64,
     /// Requests the workers could have in flight at once, together.
     pub in_flight_limit: usize,
     /// CPU time this process used from the schedule's origin to the last completion.
@@ -268,6 +274,7 @@ pub async fn run(
         unmatched_responses,
         recovery: recovery.counts(),
         sessions_replaced: sessions.iter().map(Seat::replaced).sum(),
+        questions_answered: plan.session.answering.answered(),
         in_flight_limit: per_worker * workers,
         generator_cpu,
     })
@@ -410,6 +417,7 @@ async fn worker(
             latency: finished.saturating_duration_since(intended),
             service: finished.saturating_duration_since(sent),
             outcome,
+            first_question: None,
             node: index % nodes,
             at: at.at,
         };
@@ -450,13 +458,15 @@ async fn worker(
                         return (completion(sent, failed, Instant::now()), Vec::new());
                     }
                 };
-                let (outcome, arrived) =
-                    stamped(session.request_cancelling(template, cancel_after)).await;
+                let request = stamped(session.request_cancelling(template, cancel_after));
+                let ((outcome, arrived), asked) = timing_first_question(request).await;
                 let now = Instant::now();
                 let finished = arrived
                     .filter(|at| (sent..=now).contains(at))
                     .unwrap_or(now);
-                (completion(sent, outcome, finished), Vec::new())
+                let mut done = completion(sent, outcome, finished);
+                done.first_question = asked.map(|at| at.saturating_duration_since(intended));
+                (done, Vec::new())
             }),
         }
     };
@@ -470,6 +480,7 @@ async fn worker(
             latency: now.saturating_duration_since(start + at.at),
             service: Duration::ZERO,
             outcome: Outcome::Failed(ErrorClass::Timeout),
+            first_question: None,
             node: index % nodes,
             at: at.at,
         }

@@ -51,6 +51,9 @@ pub struct OpStats {
     pub errors: BTreeMap<ErrorClass, u64>,
     /// Requests the harness cancelled before their answer (neither ok nor failed).
     pub cancelled: u64,
+    /// For successes the server asked a question of first (a server request, an
+    /// `input_required` result): latency to that first question, microseconds.
+    pub first_question: Option<Box<Histogram<u64>>>,
 }
 
 impl Default for OpStats {
@@ -61,6 +64,7 @@ impl Default for OpStats {
             ok: 0,
             errors: BTreeMap::new(),
             cancelled: 0,
+            first_question: None,
         }
     }
 }
@@ -99,6 +103,12 @@ impl AddAssign<&OpStats> for OpStats {
             .expect("auto-resizing histograms merge");
         self.ok += other.ok;
         self.cancelled += other.cancelled;
+        if let Some(theirs) = &other.first_question {
+            self.first_question
+                .get_or_insert_with(|| Box::new(histogram(LATENCY_SIGFIG)))
+                .add(&**theirs)
+                .expect("auto-resizing histograms merge");
+        }
         for (class, n) in &other.errors {
             *self.errors.entry(*class).or_default() += n;
         }
@@ -273,6 +283,8 @@ pub struct Completion {
     /// Finished minus sent.
     pub service: Duration,
     pub outcome: crate::mcp::Outcome,
+    /// From the intended send time to the server's first question, if it asked one.
+    pub first_question: Option<Duration>,
     /// The SUT node (0-based) whose session sent it.
     pub node: usize,
     /// Intended send time, from the schedule's start.
@@ -331,6 +343,12 @@ impl Stats {
         match c.outcome {
             Outcome::Ok => {
                 op.record_ok(c.latency, c.service);
+                if let Some(first) = c.first_question {
+                    let h = op
+                        .first_question
+                        .get_or_insert_with(|| Box::new(histogram(LATENCY_SIGFIG)));
+                    record_duration(h, first);
+                }
                 node.ops.record_ok(c.latency, c.service);
                 node.last_ok = node.last_ok.max(Some(c.at));
                 window.ok += 1;
@@ -456,6 +474,7 @@ mod tests {
             latency: Duration::from_millis(latency_ms),
             service: Duration::from_millis(latency_ms / 2),
             outcome,
+            first_question: None,
             node: op,
             at: Duration::from_secs(window.unwrap_or(0) as u64),
         }

@@ -19,6 +19,11 @@ use super::recovery::Renewable;
 use super::sse::SseParser;
 use super::{AUTO_PROTOCOL_VERSION, MODERN_PROTOCOL_VERSION, is_modern};
 
+/// A 2026-07-28 `input_required` result: kept, so the request can be sent again with
+/// the answers it asks for.
+pub(super) const NOT_COMPLETE: Outcome =
+    Outcome::Failed(ErrorClass::Protocol(ProtocolViolation::NotComplete));
+
 /// How long the rest of an event stream whose response has arrived is read in the
 /// background before its connection is given up (and its slot freed).
 const DRAIN_GRACE: Duration = Duration::from_millis(250);
@@ -231,6 +236,11 @@ impl HttpSession {
         }
     }
 
+    /// How the server's questions are answered.
+    pub fn answering(&self) -> &super::round_trips::Answering {
+        &self.options.answering
+    }
+
     /// Whether the server runs stateful sessions (it handed out a session id).
     pub fn stateful(&self) -> bool {
         self.identity.current().0.session_id.is_some()
@@ -254,45 +264,55 @@ impl HttpSession {
     }
 
     /// Sends a request (`head` and `body`) on a connection of the session and reads the
-    /// answer's head. A reused connection the server had closed is replaced: when the
-    /// request could not be written (it never went out), and once when the server closed
-    /// it before any of the answer arrived (the server's idle timeout ran out as the
-    /// request arrived, so it went unread): that request is sent once more, and counted.
+    /// answer's head (see [`send_on`]).
     async fn send(&self, head: &[u8], body: Body<'_>) -> Result<(Lease, Head), ErrorClass> {
-        let mut lease = self
-            .connections
-            .lease()
-            .await
-            .map_err(|_| ErrorClass::Connect)?;
-        loop {
-            lease.conn.read_on_ticks(!self.connections.contended());
-            let out = lease.conn.request_buffer();
-            out.extend_from_slice(head);
-            out.extend_from_slice(body.headers());
-            out.extend_from_slice(b"content-length: ");
-            out.extend_from_slice(itoa::Buffer::new().format(body.len()).as_bytes());
-            out.extend_from_slice(b"\r\n\r\n");
-            body.write_to(out);
-            let sent = lease.conn.send().await;
-            let failed = match sent {
-                Ok(()) => match lease.conn.read_head().await {
-                    Ok(answer) => return Ok((lease, answer)),
-                    Err(e) if lease.reused && e.is_close() && lease.conn.fully_read() => {
-                        self.options.recovery.resent();
-                        e
-                    }
-                    Err(e) => return Err(class_of(&e)),
-                },
-                Err(e) if lease.reused => e,
-                Err(e) => return Err(class_of(&e)),
-            };
-            tracing::trace!("reused connection closed by the server ({failed}); opening another");
-            lease = self
-                .connections
-                .reopen(lease)
-                .await
-                .map_err(|_| ErrorClass::Connect)?;
+        send_on(&self.connections, &self.options.recovery, head, body).await
+    }
+
+    /// Answers server request `message` (one that came on a POST's event stream) with a
+    /// POST of its response, after the scenario's wait, without holding up the read.
+    fn answer_server_request(&self, post: &[u8], message: &[u8]) {
+        #[derive(serde::Deserialize)]
+        struct Probe {
+            id: Option<Value>,
+            method: Option<String>,
         }
+        let Ok(Probe {
+            id: Some(id),
+            method: Some(method),
+        }) = serde_json::from_slice::<Probe>(message)
+        else {
+            return;
+        };
+        if super::round_trips::answer_for(&method).is_some() && method != "ping" {
+            super::round_trips::asked();
+            self.options.answering.count();
+        }
+        let reply = super::round_trips::reply_to(&id, &method);
+        let (connections, recovery) = (self.connections.clone(), self.options.recovery.clone());
+        let (post, after, timeout) = (
+            post.to_vec(),
+            self.options.answering.after,
+            self.options.timeout,
+        );
+        tokio::spawn(async move {
+            tokio::time::sleep(after).await;
+            let sent = tokio::time::timeout(timeout, async {
+                let (mut lease, head) =
+                    send_on(&connections, &recovery, &post, Body::Raw(&reply)).await?;
+                let mut framing = head.framing;
+                if head.keep_alive
+                    && drain_body(&mut lease.conn, &mut framing, ERROR_BODY_MAX as usize).await
+                {
+                    connections.put_back(lease);
+                }
+                Ok::<_, ErrorClass>(head.status)
+            })
+            .await;
+            if !matches!(sent, Ok(Ok(200..300))) {
+                tracing::debug!(?sent, "the answer to a server request was not taken");
+            }
+        });
     }
 
     /// Reads an answer with `pick`. The connection goes back to the pool once its body is
@@ -359,8 +379,15 @@ impl HttpSession {
         let (lease, head) = self
             .send(&identity.post, Body::Template(template, id))
             .await?;
-        self.read(lease, head, |msg| {
-            classify_message(msg, id).map(|outcome| (outcome, keep.then(|| msg.to_vec())))
+        self.read(lease, head, |msg| match classify_message(msg, id) {
+            Some(outcome) => {
+                let kept = keep || outcome == NOT_COMPLETE;
+                Some((outcome, kept.then(|| msg.to_vec())))
+            }
+            None => {
+                self.answer_server_request(&identity.post, msg);
+                None
+            }
         })
         .await
     }
@@ -454,6 +481,48 @@ pub(super) fn result_of(message: &[u8]) -> Option<Value> {
     match serde_json::from_slice::<Value>(message) {
         Ok(Value::Object(mut map)) => map.remove("result"),
         _ => None,
+    }
+}
+
+/// Sends a request (`head` and `body`) on a connection of the session and reads the
+/// answer's head. A reused connection the server had closed is replaced: when the
+/// request could not be written (it never went out), and once when the server closed
+/// it before any of the answer arrived (the server's idle timeout ran out as the
+/// request arrived, so it went unread): that request is sent once more, and counted.
+async fn send_on(
+    connections: &Connections,
+    recovery: &super::recovery::Recovery,
+    head: &[u8],
+    body: Body<'_>,
+) -> Result<(Lease, Head), ErrorClass> {
+    let mut lease = connections.lease().await.map_err(|_| ErrorClass::Connect)?;
+    loop {
+        lease.conn.read_on_ticks(!connections.contended());
+        let out = lease.conn.request_buffer();
+        out.extend_from_slice(head);
+        out.extend_from_slice(body.headers());
+        out.extend_from_slice(b"content-length: ");
+        out.extend_from_slice(itoa::Buffer::new().format(body.len()).as_bytes());
+        out.extend_from_slice(b"\r\n\r\n");
+        body.write_to(out);
+        let sent = lease.conn.send().await;
+        let failed = match sent {
+            Ok(()) => match lease.conn.read_head().await {
+                Ok(answer) => return Ok((lease, answer)),
+                Err(e) if lease.reused && e.is_close() && lease.conn.fully_read() => {
+                    recovery.resent();
+                    e
+                }
+                Err(e) => return Err(class_of(&e)),
+            },
+            Err(e) if lease.reused => e,
+            Err(e) => return Err(class_of(&e)),
+        };
+        tracing::trace!("reused connection closed by the server ({failed}); opening another");
+        lease = connections
+            .reopen(lease)
+            .await
+            .map_err(|_| ErrorClass::Connect)?;
     }
 }
 

@@ -14,6 +14,10 @@ pub struct RequestTemplate {
     /// HTTP header lines the request is sent with (`mcp-method: ...\r\n`), besides the
     /// session's; empty before 2026-07-28.
     headers: Vec<u8>,
+    /// The method and params, for a request sent again with more in its params (a
+    /// 2026-07-28 retry after `input_required`).
+    method: Box<str>,
+    params: Option<Value>,
 }
 
 impl RequestTemplate {
@@ -66,6 +70,16 @@ impl RequestTemplate {
         Self::modern(method, params, name)
     }
 
+    /// The request's method.
+    pub fn method(&self) -> &str {
+        &self.method
+    }
+
+    /// The request's params as sent.
+    pub fn params(&self) -> Option<&Value> {
+        self.params.as_ref()
+    }
+
     /// HTTP header lines the request is sent with, besides the session's.
     pub fn headers(&self) -> &[u8] {
         &self.headers
@@ -86,6 +100,8 @@ impl RequestTemplate {
             head,
             tail,
             headers,
+            method: method.into(),
+            params: params.cloned(),
         }
     }
 

@@ -25,6 +25,8 @@ pub struct SessionOptions {
     /// Header lines every HTTP request of the session carries: the scenario's `headers` and
     /// its bearer token.
     pub headers: ExtraHeaders,
+    /// How the server's own questions are answered, and their count.
+    pub answering: super::round_trips::Answering,
 }
 
 /// HTTP header lines (`name: value\r\n` each), already checked for line breaks. Their
@@ -90,6 +92,7 @@ impl Default for SessionOptions {
             max_connections: DEFAULT_CONNECTIONS,
             recovery: Arc::default(),
             headers: ExtraHeaders::default(),
+            answering: Default::default(),
         }
     }
 }

@@ -106,6 +106,11 @@ impl Redial {
             .unwrap_or((Outcome::Failed(ErrorClass::Timeout), None))
     }
 
+    /// How the server's questions are answered.
+    pub fn answering(&self) -> &super::round_trips::Answering {
+        &self.options.answering
+    }
+
     /// Dials again, unless another request did since `generation` was current; the
     /// session it replaces is kept to be closed at the end.
     async fn redial(&self, generation: u64) -> Result<Arc<StreamSession>, SessionError> {

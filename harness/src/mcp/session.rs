@@ -3,10 +3,15 @@
 
 use super::endpoint::Endpoint;
 use super::http::HttpSession;
+use super::http::NOT_COMPLETE;
 use super::jsonrpc::RequestTemplate;
 use super::opening::{SessionError, SessionOptions};
 use super::outcome::{ErrorClass, Outcome};
 use super::redial::Redial;
+
+/// Most `input_required` rounds one request goes through before it counts as
+/// `protocol:not_complete`.
+pub const MAX_ROUNDS: usize = 10;
 
 /// An initialised MCP session over one of the transports.
 #[derive(Debug)]
@@ -26,12 +31,11 @@ impl Session {
         })
     }
 
-    /// Sends one request built from `template` with an id fresh within the session.
+    /// Sends one request built from `template` with an id fresh within the session; an
+    /// `input_required` result (2026-07-28) is answered and the request sent again, as
+    /// often as the server asks (up to [`MAX_ROUNDS`]).
     pub async fn request(&self, template: &RequestTemplate) -> Outcome {
-        match self {
-            Session::Http(s) => s.request(template).await,
-            Session::Stream(s) => s.request(template).await,
-        }
+        self.call(template, false).await.0
     }
 
     /// [`Self::request`], cancelled if `cancel_after` is given and no answer came by then
@@ -51,6 +55,44 @@ impl Session {
     /// [`Self::request`], and the answer's `result` when `keep` (a workflow step whose
     /// result a later step uses).
     pub async fn call(
+        &self,
+        template: &RequestTemplate,
+        keep: bool,
+    ) -> (Outcome, Option<serde_json::Value>) {
+        let (mut outcome, mut result) = self.call_once(template, keep).await;
+        if outcome != NOT_COMPLETE {
+            return (outcome, result);
+        }
+        super::round_trips::asked();
+        let answering = match self {
+            Session::Http(s) => s.answering(),
+            Session::Stream(s) => s.answering(),
+        };
+        for _ in 0..MAX_ROUNDS {
+            let Some(params) = result
+                .as_ref()
+                .and_then(|r| super::round_trips::retry_params(template.params(), r))
+            else {
+                break;
+            };
+            answering.count();
+            if !answering.after.is_zero() {
+                tokio::time::sleep(answering.after).await;
+            }
+            let retry = RequestTemplate::built(
+                template.method(),
+                Some(&params),
+                super::MODERN_PROTOCOL_VERSION,
+            );
+            (outcome, result) = self.call_once(&retry, keep).await;
+            if outcome != NOT_COMPLETE {
+                break;
+            }
+        }
+        (outcome, result)
+    }
+
+    async fn call_once(
         &self,
         template: &RequestTemplate,
         keep: bool,

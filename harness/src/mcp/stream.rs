@@ -23,7 +23,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use futures_util::stream::{BoxStream, StreamExt};
 use serde::Deserialize;
-use serde_json::{Value, json};
+use serde_json::Value;
 use tokio::process::Child;
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::AbortHandle;
@@ -32,6 +32,7 @@ use super::handshake::{self, INITIALIZE_ID, INITIALIZED};
 use super::jsonrpc::{RequestTemplate, cancelled_notification, classify_message};
 use super::opening::{SessionError, SessionOptions};
 use super::outcome::{ErrorClass, Outcome, ProtocolViolation};
+use super::round_trips::{Answering, answer_for, reply_to};
 use super::wire::{FrameWriter, ReadError, Wire, WireError};
 use super::{AUTO_PROTOCOL_VERSION, MODERN_PROTOCOL_VERSION, is_modern};
 
@@ -234,8 +235,13 @@ impl StreamSession {
         let shared = Arc::new(Shared::default());
         let (outgoing, queue) = mpsc::unbounded_channel();
         let writer = tokio::spawn(write_loop(wire.writer, queue, shared.clone())).abort_handle();
-        let reader =
-            tokio::spawn(read_loop(wire.frames, shared.clone(), outgoing.clone())).abort_handle();
+        let reader = tokio::spawn(read_loop(
+            wire.frames,
+            shared.clone(),
+            outgoing.clone(),
+            options.answering.clone(),
+        ))
+        .abort_handle();
         Self {
             endpoint,
             outgoing,
@@ -307,12 +313,16 @@ impl StreamSession {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         match self.call_id(id, template.body(id)).await {
             // The reader only delivers responses, which always classify.
-            Ok(message) => (
-                classify_message(&message, id).unwrap_or(Outcome::Failed(ErrorClass::Protocol(
-                    ProtocolViolation::NoResponse,
-                ))),
-                keep.then(|| super::http::result_of(&message)).flatten(),
-            ),
+            Ok(message) => {
+                let outcome = classify_message(&message, id).unwrap_or(Outcome::Failed(
+                    ErrorClass::Protocol(ProtocolViolation::NoResponse),
+                ));
+                let kept = keep || outcome == super::http::NOT_COMPLETE;
+                (
+                    outcome,
+                    kept.then(|| super::http::result_of(&message)).flatten(),
+                )
+            }
             Err(class) => (Outcome::Failed(class), None),
         }
     }
@@ -344,6 +354,11 @@ impl StreamSession {
     /// The protocol version negotiated in `initialize`.
     pub fn protocol_version(&self) -> &str {
         &self.protocol_version
+    }
+
+    /// How the server's questions are answered.
+    pub fn answering(&self) -> &super::round_trips::Answering {
+        &self.options.answering
     }
 
     /// Whether the connection is gone (every request now fails at once).
@@ -424,6 +439,7 @@ async fn read_loop(
     mut frames: BoxStream<'static, Result<Bytes, ReadError>>,
     shared: Arc<Shared>,
     outgoing: mpsc::UnboundedSender<Outgoing>,
+    answering: Answering,
 ) {
     let end = loop {
         match frames.next().await {
@@ -431,14 +447,19 @@ async fn read_loop(
             Some(Err(ReadError::TooLarge)) => {
                 break ErrorClass::Protocol(ProtocolViolation::BodyTooLarge);
             }
-            Some(Ok(message)) => route(message, &shared, &outgoing),
+            Some(Ok(message)) => route(message, &shared, &outgoing, &answering),
         }
     };
     shared.fail_waiting(end, true);
     let _ = outgoing.send(Outgoing::Close(None));
 }
 
-fn route(message: Bytes, shared: &Shared, outgoing: &mpsc::UnboundedSender<Outgoing>) {
+fn route(
+    message: Bytes,
+    shared: &Shared,
+    outgoing: &mpsc::UnboundedSender<Outgoing>,
+    answering: &Answering,
+) {
     let text = message.trim_ascii();
     if text.is_empty() {
         return;
@@ -455,13 +476,20 @@ fn route(message: Bytes, shared: &Shared, outgoing: &mpsc::UnboundedSender<Outgo
         (Some(_), None) => {}
         // A request from the server.
         (Some(method), Some(id)) => {
-            let reply = if method == "ping" {
-                json!({ "jsonrpc": "2.0", "id": id, "result": {} })
+            let method = method.as_str().unwrap_or_default();
+            let reply = reply_to(&id, method);
+            if method == "ping" || answer_for(method).is_none() || answering.after.is_zero() {
+                let _ = outgoing.send(Outgoing::Message(reply));
             } else {
-                json!({ "jsonrpc": "2.0", "id": id,
-                    "error": { "code": -32601, "message": "erlmcp-perf does not serve requests" } })
-            };
-            let _ = outgoing.send(Outgoing::Message(reply.to_string().into_bytes()));
+                let (outgoing, after) = (outgoing.clone(), answering.after);
+                tokio::spawn(async move {
+                    tokio::time::sleep(after).await;
+                    let _ = outgoing.send(Outgoing::Message(reply));
+                });
+            }
+            if method != "ping" && answer_for(method).is_some() {
+                answering.count();
+            }
         }
         (None, id) => match id.as_ref().and_then(Value::as_u64) {
             Some(id) => shared.deliver(id, message),

@@ -68,6 +68,10 @@ pub struct RunRecord {
     /// time before; absent for a run that ran its whole schedule.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub interrupted: Option<Interruption>,
+    /// The server's questions the harness answered (sampling, elicitation and roots
+    /// requests; `input_required` rounds); absent when there were none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub questions_answered: Option<u64>,
     /// Sessions replaced after the scenario's `session_lifetime`; absent without one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sessions_replaced: Option<u64>,
@@ -228,6 +232,11 @@ pub struct OperationRecord {
     /// Sends the harness cancelled (the scenario's `cancel`), not in `attempts`.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub cancelled: u64,
+    /// Successes the server asked a question of first (a server request, an
+    /// `input_required` result): latency from the intended send to that question (the
+    /// `latency` above runs to the final answer); absent when it asked none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first_question: Option<LatencySummary>,
     pub errors: ErrorSummary,
     pub latency: LatencySummary,
     pub service_time: LatencySummary,
@@ -409,6 +418,7 @@ impl RunRecord {
                 attempts: s.attempts(),
                 ok: s.ok,
                 cancelled: s.cancelled,
+                first_question: s.first_question.as_deref().map(LatencySummary::of),
                 errors: ErrorSummary::of(s),
                 latency: LatencySummary::of(&s.latency),
                 service_time: LatencySummary::of(&s.service),
@@ -432,6 +442,7 @@ impl RunRecord {
                     attempts: s.attempts(),
                     ok: s.ok,
                     cancelled: s.cancelled,
+                    first_question: None,
                     errors: ErrorSummary::of(&s),
                     latency: LatencySummary::of(&s.latency),
                     service_time: LatencySummary::of(&s.service),
@@ -576,6 +587,8 @@ impl RunRecord {
             nodes,
             machine,
             interrupted,
+            questions_answered: (outcome.questions_answered > 0)
+                .then_some(outcome.questions_answered),
             sessions_replaced: scenario.session_lifetime.map(|_| outcome.sessions_replaced),
             recovery: RecoveryRecord::of(outcome),
         }

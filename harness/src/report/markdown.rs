@@ -18,6 +18,7 @@ pub fn run_report(r: &RunRecord, record_sha256: &str) -> String {
     throughput(&mut s, r);
     latency(&mut s, r);
     workflow_steps(&mut s, r);
+    round_trips(&mut s, r);
     errors(&mut s, r);
     recovery(&mut s, r);
     nodes_section(&mut s, r);
@@ -257,6 +258,40 @@ fn workflow_steps(s: &mut String, r: &RunRecord) {
             step.attempts,
             step.errors.total,
             &step.latency,
+        );
+    }
+}
+
+/// Calls the server asked a question of: the time to its first question beside the time
+/// to the final answer.
+fn round_trips(s: &mut String, r: &RunRecord) {
+    let asked: Vec<_> = r
+        .operations
+        .iter()
+        .filter_map(|o| o.first_question.as_ref().map(|f| (o, f)))
+        .collect();
+    if asked.is_empty() && r.questions_answered.is_none() {
+        return;
+    }
+    let _ = writeln!(
+        s,
+        "\n### Server Round Trips\nThe server's questions answered by the harness: {}. Each call's first question (a server request, or an `input_required` result) against its final answer, both from the intended send time.\n",
+        r.questions_answered.unwrap_or(0)
+    );
+    let _ = writeln!(
+        s,
+        "| Operation | First question P50 | P99 | Final answer P50 | P99 |"
+    );
+    let _ = writeln!(s, "|-----------|-----|-----|-----|-----|");
+    for (o, first) in asked {
+        let _ = writeln!(
+            s,
+            "| `{}` | {} | {} | {} | {} |",
+            o.operation,
+            format_us(first.p50_us),
+            format_us(first.p99_us),
+            format_us(o.latency.p50_us),
+            format_us(o.latency.p99_us)
         );
     }
 }

@@ -71,6 +71,10 @@ pub struct Scenario {
     /// Clients replace their session after this (`session_lifetime`); `None`: one session
     /// per client for the whole run.
     pub session_lifetime: Option<SessionLifetime>,
+    /// How long the harness waits before it answers a server request (sampling,
+    /// elicitation, roots) or an `input_required` result (`server_requests.answer_after`).
+    #[serde(with = "crate::serde_duration")]
+    pub answer_after: Duration,
     /// Limits the run must meet.
     pub slo: Slo,
     /// Regression thresholds per metric, percent.
@@ -443,6 +447,9 @@ impl Validator<'_> {
             headers,
             auth,
             session_lifetime,
+            answer_after: raw
+                .server_requests
+                .map_or(Duration::ZERO, |s| s.answer_after.0),
             slo,
             gate,
             capacity,

@@ -40,6 +40,8 @@ pub(super) struct RawScenario {
     #[serde(default)]
     pub session_lifetime: Option<RawLifetime>,
     #[serde(default)]
+    pub server_requests: Option<RawServerRequests>,
+    #[serde(default)]
     pub slo: Option<RawSlo>,
     #[serde(default)]
     pub gate: Option<RawGate>,
@@ -137,6 +139,13 @@ pub(super) struct RawStep {
     pub fan_out: Option<i64>,
     #[serde(default)]
     pub think: Option<DurationValue>,
+}
+
+/// How the harness answers the server's questions.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawServerRequests {
+    pub answer_after: DurationValue,
 }
 
 /// How long a client's session lives before it is replaced.
