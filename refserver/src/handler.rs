@@ -97,6 +97,26 @@ pub struct RefServer {
 pub const SLEEP_TOOL: &str = "sleep";
 /// Name of the tool that asks the client to sample a message before it answers.
 pub const ASK_TOOL: &str = "ask";
+/// A resource that is never read but can be subscribed to (with `--agent-tools`): its
+/// update notifications come every [`CLOCK_TICK`], stamped with their send time.
+pub const CLOCK_URI: &str = "ref://clock";
+/// How often `ref://clock` notifies its subscribers.
+pub const CLOCK_TICK: Duration = Duration::from_millis(100);
+/// The `_meta` key of a clock notification's send time, microseconds since the Unix epoch.
+pub const SENT_AT_KEY: &str = "erlmcp-perf/sentAtUs";
+
+/// `notifications/resources/updated` for `ref://clock`, stamped now.
+fn clock_update() -> rmcp::model::ResourceUpdatedNotificationParam {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_micros() as u64);
+    let mut meta = serde_json::Map::new();
+    meta.insert(SENT_AT_KEY.into(), now.into());
+    let mut update = rmcp::model::ResourceUpdatedNotificationParam::new(CLOCK_URI);
+    update.meta = Some(meta.into());
+    update
+}
+
 /// The key of the `ask` tool's one input request (2026-07-28).
 const ASK_KEY: &str = "sample";
 
@@ -452,16 +472,21 @@ impl RefServer {
 
 impl ServerHandler for RefServer {
     fn get_info(&self) -> ServerConfig {
-        ServerConfig::new(
-            ServerCapabilities::builder()
-                .enable_tools()
-                .enable_resources()
+        let capabilities = ServerCapabilities::builder()
+            .enable_tools()
+            .enable_resources();
+        let capabilities = if self.agent_tools {
+            capabilities
+                .enable_resources_subscribe()
                 .enable_prompts()
-                .build(),
-        )
-        .with_server_info(Implementation::new(SERVER_NAME, env!("CARGO_PKG_VERSION")))
-        .with_protocol_version(ProtocolVersion::LATEST_WITH_INITIALIZE)
-        .with_instructions(README)
+                .build()
+        } else {
+            capabilities.enable_prompts().build()
+        };
+        ServerConfig::new(capabilities)
+            .with_server_info(Implementation::new(SERVER_NAME, env!("CARGO_PKG_VERSION")))
+            .with_protocol_version(ProtocolVersion::LATEST_WITH_INITIALIZE)
+            .with_instructions(README)
     }
 
     async fn initialize(
@@ -482,6 +507,65 @@ impl ServerHandler for RefServer {
             .metrics
             .record("initialize", outcome, started.elapsed());
         result
+    }
+
+    /// `resources/subscribe` to `ref://clock` (before 2026-07-28): its updates go to the
+    /// session every [`CLOCK_TICK`] until the session ends.
+    async fn subscribe(
+        &self,
+        request: rmcp::model::SubscribeRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<(), ErrorData> {
+        if !self.agent_tools || request.uri != CLOCK_URI {
+            return Err(ErrorData::resource_not_found(
+                format!("cannot subscribe to {}", request.uri),
+                None,
+            ));
+        }
+        let peer = context.peer.clone();
+        tokio::spawn(async move {
+            loop {
+                sleep(CLOCK_TICK).await;
+                if peer.is_transport_closed()
+                    || peer.notify_resource_updated(clock_update()).await.is_err()
+                {
+                    break;
+                }
+            }
+        });
+        Ok(())
+    }
+
+    fn accepted_subscription_filter(
+        &self,
+        requested: &rmcp::model::SubscriptionFilter,
+    ) -> Option<rmcp::model::SubscriptionFilter> {
+        let wants_clock = requested
+            .resource_subscriptions
+            .as_ref()
+            .is_some_and(|uris| uris.iter().any(|u| u == CLOCK_URI));
+        (self.agent_tools && wants_clock).then(|| {
+            let mut accepted = rmcp::model::SubscriptionFilter::new();
+            accepted.resource_subscriptions = Some(vec![CLOCK_URI.to_string()]);
+            accepted
+        })
+    }
+
+    /// `subscriptions/listen` to `ref://clock` (2026-07-28): an update every
+    /// [`CLOCK_TICK`] until the client ends the subscription.
+    async fn listen(&self, context: rmcp::service::SubscriptionContext) -> Result<(), ErrorData> {
+        loop {
+            tokio::select! {
+                () = context.cancelled() => return Ok(()),
+                () = sleep(CLOCK_TICK) => {}
+            }
+            let update = rmcp::model::ServerNotification::ResourceUpdatedNotification(
+                rmcp::model::ResourceUpdatedNotification::new(clock_update()),
+            );
+            if context.sink().send(update).await.is_err() {
+                return Ok(());
+            }
+        }
     }
 
     async fn ping(&self, _context: RequestContext<RoleServer>) -> Result<(), ErrorData> {

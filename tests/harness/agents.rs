@@ -340,3 +340,41 @@ fn server_questions_are_answered_and_timed_apart_from_the_final_answer() {
         assert!(report.contains("### Server Round Trips"), "{what}");
     }
 }
+
+#[test]
+fn notification_streams_stay_open_and_their_updates_are_timed() {
+    // 2 sessions hold their stream open for a 2 s run (1 s warm-up); the server sends an
+    // update every 100 ms to each: about 30 per session, stamped with their send time.
+    let yaml = |version: &str| {
+        format!(
+            "scenario:\n  name: listen\n  clients: 2\n  protocol_version: \"{version}\"\n  warmup: 1s\n  listen:\n    resource: \"ref://clock\"\n  phases:\n    - name: p\n      duration: 2s\n      rps: 20\n  requests:\n    - type: tool_call\n      tool: calculator\n      weight: 100%\n"
+        )
+    };
+    for (version, transport) in [
+        ("2025-06-18", Transport::Http),
+        ("2026-07-28", Transport::Http),
+        ("2025-06-18", Transport::Stdio),
+        ("2026-07-28", Transport::Stdio),
+    ] {
+        let what = format!("{version} over {transport}");
+        let dir = tempfile::tempdir().unwrap();
+        let file = scenario_file(dir.path(), "listen", &yaml(version));
+        let sut = SutSpec::Embedded(refserver(&["--agent-tools"]).with_transport(transport));
+        let r = run(&file, sut, dir.path());
+        assert_eq!(
+            (r.throughput.ok, r.errors.total),
+            (40, 0),
+            "{what}: {:?}",
+            r.errors
+        );
+        let n = r.notifications.as_ref().expect("notifications recorded");
+        assert_eq!(n.streams_opened, 2, "{what}: {n:?}");
+        // Closing the sessions at the end is not a drop.
+        assert_eq!(n.streams_dropped, 0, "{what}: {n:?}");
+        assert!(n.received >= 2 * 15, "{what}: {n:?}");
+        let delivery = n.delivery.as_ref().expect("stamped updates timed");
+        assert!(delivery.p50_us < 100_000, "{what}: {delivery:?}");
+        let report = std::fs::read_to_string(dir.path().join("listen/report.md")).unwrap();
+        assert!(report.contains("### Notification Streams"), "{what}");
+    }
+}

@@ -100,6 +100,10 @@ impl LoadPlan {
                     after: scenario.answer_after,
                     ..Default::default()
                 },
+                listening: scenario
+                    .listen
+                    .as_ref()
+                    .map(|uri| Arc::new(crate::mcp::Listening::new(uri.clone()))),
                 ..SessionOptions::default()
             },
             generator_cpus: None,
@@ -152,6 +156,8 @@ pub struct LoadOutcome {
     pub sessions_replaced: u64,
     /// The server's questions the harness answered (server requests, `input_required`).
     pub questions_answered: u64,
+    /// What the notification streams heard, if the sessions listened.
+    pub heard: Option<crate::mcp::Heard>,
     /// Requests the workers could have in flight at once, together.
     pub in_flight_limit: usize,
     /// CPU time this process used from the schedule's origin to the last completion.
@@ -275,6 +281,7 @@ pub async fn run(
         recovery: recovery.counts(),
         sessions_replaced: sessions.iter().map(Seat::replaced).sum(),
         questions_answered: plan.session.answering.answered(),
+        heard: plan.session.listening.as_ref().map(|l| l.heard()),
         in_flight_limit: per_worker * workers,
         generator_cpu,
     })

@@ -13,6 +13,7 @@ use super::connections::{Connections, Lease};
 use super::handshake::{self, INITIALIZE_ID, INITIALIZED};
 use super::http1::{Conn, ContentKind, Framing, Head, HttpError};
 use super::jsonrpc::{RequestTemplate, cancelled_notification, classify_message};
+use super::listening::Listening;
 use super::opening::{SessionError, SessionOptions};
 use super::outcome::{ErrorClass, Outcome, ProtocolViolation};
 use super::recovery::Renewable;
@@ -43,6 +44,9 @@ pub struct HttpSession {
     identity: Renewable<Identity>,
     next_id: AtomicU64,
     options: SessionOptions,
+    addr: SocketAddr,
+    /// The task holding the session's notification stream open, if it listens.
+    listener: std::sync::Mutex<Option<tokio::task::AbortHandle>>,
 }
 
 /// One life of a session on the server.
@@ -103,6 +107,8 @@ impl HttpSession {
             }),
             next_id: AtomicU64::new(1),
             options,
+            addr,
+            listener: std::sync::Mutex::new(None),
         };
         let asked = session.options.protocol_version.clone();
         let (identity, version) = if is_modern(&asked) {
@@ -121,7 +127,50 @@ impl HttpSession {
         };
         session.negotiated = version;
         session.identity.set_first(identity);
+        if let Some(listening) = session.options.listening.clone() {
+            session.listen(listening).await;
+        }
         Ok(session)
+    }
+
+    /// Holds the session's notification stream open in the background: before 2026-07-28,
+    /// `resources/subscribe` and the GET stream; in 2026-07-28, `subscriptions/listen`.
+    async fn listen(&self, listening: Arc<Listening>) {
+        let (identity, _) = self.identity.current();
+        let subscribe = listening.subscribe(&self.negotiated);
+        let request = if is_modern(&self.negotiated) {
+            let mut request = identity.post.clone();
+            request.extend_from_slice(subscribe.headers());
+            request.extend_from_slice(b"content-length: ");
+            request.extend_from_slice(itoa::Buffer::new().format(subscribe.body_len(0)).as_bytes());
+            request.extend_from_slice(b"\r\n\r\n");
+            subscribe.write_to(0, &mut request);
+            request
+        } else {
+            let outcome = self.request(&subscribe).await;
+            if outcome != Outcome::Ok {
+                tracing::warn!(url = %self.url, ?outcome, uri = %listening.uri, "resources/subscribe refused; no notification stream");
+                return;
+            }
+            let mut request = format!(
+                "GET {} HTTP/1.1\r\nhost: {}\r\naccept: text/event-stream\r\nmcp-protocol-version: {}\r\n",
+                self.path, self.host, self.negotiated
+            );
+            if let Some(id) = &identity.session_id {
+                request.push_str(&format!("mcp-session-id: {id}\r\n"));
+            }
+            let mut request = request.into_bytes();
+            request.extend_from_slice(self.options.headers.as_bytes());
+            request.extend_from_slice(b"\r\n");
+            request
+        };
+        let task = tokio::spawn(hold_stream(
+            self.addr,
+            request,
+            listening,
+            self.options.max_body_bytes,
+        ));
+        *self.listener.lock().unwrap_or_else(|e| e.into_inner()) = Some(task.abort_handle());
     }
 
     /// `server/discover`: the 2026-07-28 identity (no session id; every POST carries the
@@ -455,6 +504,14 @@ impl HttpSession {
     /// Ends the session with `DELETE` (servers without sessions, or that refuse it with
     /// 405, are fine). Failures are returned for logging only.
     pub async fn close(&self) -> Result<(), ErrorClass> {
+        if let Some(listener) = self
+            .listener
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take()
+        {
+            listener.abort();
+        }
         let (identity, _) = self.identity.current();
         let Some(id) = identity.session_id.as_deref() else {
             return Ok(());
@@ -524,6 +581,56 @@ async fn send_on(
             .await
             .map_err(|_| ErrorClass::Connect)?;
     }
+}
+
+/// Wait before a notification stream that ended is opened again.
+const REOPEN_AFTER: Duration = Duration::from_millis(100);
+
+/// Keeps a notification stream open with `request` until aborted (its session closes):
+/// each that ends is counted as dropped and opened again; one the server refuses (an
+/// error status, or no event stream) is given up.
+async fn hold_stream(addr: SocketAddr, request: Vec<u8>, listening: Arc<Listening>, max: usize) {
+    loop {
+        listening.opened();
+        match stream_once(addr, &request, &listening, max).await {
+            Err(Some(status)) => {
+                tracing::warn!(status, "the server refused the notification stream");
+                listening.dropped();
+                return;
+            }
+            Ok(()) | Err(None) => listening.dropped(),
+        }
+        tokio::time::sleep(REOPEN_AFTER).await;
+    }
+}
+
+/// One life of a notification stream: `Err(Some(status))` when it was refused.
+async fn stream_once(
+    addr: SocketAddr,
+    request: &[u8],
+    listening: &Listening,
+    max: usize,
+) -> Result<(), Option<u16>> {
+    let mut conn = Conn::open(addr).await.map_err(|_| None)?;
+    conn.read_on_ticks(false);
+    conn.request_buffer().extend_from_slice(request);
+    conn.send().await.map_err(|_| None)?;
+    let head = conn.read_head().await.map_err(|_| None)?;
+    if !(200..300).contains(&head.status) || head.kind != ContentKind::EventStream {
+        return Err(Some(head.status));
+    }
+    let mut framing = head.framing;
+    let mut parser = SseParser::default();
+    while let Some(chunk) = conn.body_chunk(&mut framing).await.map_err(|_| None)? {
+        parser.feed(chunk, |message| {
+            listening.observe(message);
+            None::<()>
+        });
+        if parser.pending() > max {
+            return Err(None);
+        }
+    }
+    Ok(())
 }
 
 /// How a failed exchange is reported.

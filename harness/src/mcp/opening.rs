@@ -27,6 +27,9 @@ pub struct SessionOptions {
     pub headers: ExtraHeaders,
     /// How the server's own questions are answered, and their count.
     pub answering: super::round_trips::Answering,
+    /// The notification stream each session holds open, if any (shared by a run's
+    /// sessions, which count into it).
+    pub listening: Option<Arc<super::listening::Listening>>,
 }
 
 /// HTTP header lines (`name: value\r\n` each), already checked for line breaks. Their
@@ -93,6 +96,7 @@ impl Default for SessionOptions {
             recovery: Arc::default(),
             headers: ExtraHeaders::default(),
             answering: Default::default(),
+            listening: None,
         }
     }
 }

@@ -30,6 +30,7 @@ use tokio::task::AbortHandle;
 
 use super::handshake::{self, INITIALIZE_ID, INITIALIZED};
 use super::jsonrpc::{RequestTemplate, cancelled_notification, classify_message};
+use super::listening::Listening;
 use super::opening::{SessionError, SessionOptions};
 use super::outcome::{ErrorClass, Outcome, ProtocolViolation};
 use super::round_trips::{Answering, answer_for, reply_to};
@@ -177,6 +178,7 @@ impl StreamSession {
             match session.discover(open_timeout).await {
                 Ok(()) => {
                     session.protocol_version = MODERN_PROTOCOL_VERSION.to_string();
+                    session.listen().await;
                     return Ok(session);
                 }
                 // An answer came (an error: the server does not know the method), so the
@@ -210,7 +212,26 @@ impl StreamSession {
             });
         }
         session.protocol_version = version;
+        session.listen().await;
         Ok(session)
+    }
+
+    /// Subscribes to the run's notifications, if it listens: `resources/subscribe`, or in
+    /// 2026-07-28 `subscriptions/listen` (its answer comes only when the server ends it,
+    /// so it is sent without waiting). The notifications arrive on the connection.
+    async fn listen(&self) {
+        let Some(listening) = self.options.listening.clone() else {
+            return;
+        };
+        let subscribe = listening.subscribe(&self.protocol_version);
+        if is_modern(&self.protocol_version) {
+            let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+            let _ = self.outgoing.send(Outgoing::Message(subscribe.body(id)));
+        } else if self.request(&subscribe).await != Outcome::Ok {
+            tracing::warn!(endpoint = %self.endpoint, uri = %listening.uri, "resources/subscribe refused");
+            return;
+        }
+        listening.opened();
     }
 
     /// `server/discover` within `timeout`: whether the server speaks 2026-07-28.
@@ -239,7 +260,7 @@ impl StreamSession {
             wire.frames,
             shared.clone(),
             outgoing.clone(),
-            options.answering.clone(),
+            (options.answering.clone(), options.listening.clone()),
         ))
         .abort_handle();
         Self {
@@ -439,7 +460,7 @@ async fn read_loop(
     mut frames: BoxStream<'static, Result<Bytes, ReadError>>,
     shared: Arc<Shared>,
     outgoing: mpsc::UnboundedSender<Outgoing>,
-    answering: Answering,
+    (answering, listening): (Answering, Option<Arc<Listening>>),
 ) {
     let end = loop {
         match frames.next().await {
@@ -447,7 +468,12 @@ async fn read_loop(
             Some(Err(ReadError::TooLarge)) => {
                 break ErrorClass::Protocol(ProtocolViolation::BodyTooLarge);
             }
-            Some(Ok(message)) => route(message, &shared, &outgoing, &answering),
+            Some(Ok(message)) => {
+                if let Some(listening) = &listening {
+                    listening.observe(&message);
+                }
+                route(message, &shared, &outgoing, &answering);
+            }
         }
     };
     shared.fail_waiting(end, true);

@@ -72,12 +72,32 @@ pub struct RunRecord {
     /// requests; `input_required` rounds); absent when there were none.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub questions_answered: Option<u64>,
+    /// The notification streams the sessions held open (`listen`); absent without one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notifications: Option<NotificationsRecord>,
     /// Sessions replaced after the scenario's `session_lifetime`; absent without one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sessions_replaced: Option<u64>,
     /// Outages, lost sessions and re-sent requests; absent when there were none.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub recovery: Option<RecoveryRecord>,
+}
+
+/// What the sessions' notification streams saw over the whole run (warm-up included).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NotificationsRecord {
+    /// The resource subscribed to.
+    pub resource: String,
+    /// Streams opened, again after a drop too.
+    pub streams_opened: u64,
+    /// HTTP streams that ended while their session was in use (over a stream transport a
+    /// lost connection is counted in `recovery`).
+    pub streams_dropped: u64,
+    /// `notifications/resources/updated` received.
+    pub received: u64,
+    /// Their delivery latency, from the send time the server stamped in them (the
+    /// reference server does; absent for a server that does not).
+    pub delivery: Option<LatencySummary>,
 }
 
 /// What one node of a clustered SUT answered over the measured phases.
@@ -587,6 +607,13 @@ impl RunRecord {
             nodes,
             machine,
             interrupted,
+            notifications: outcome.heard.as_ref().map(|h| NotificationsRecord {
+                resource: scenario.listen.clone().unwrap_or_default(),
+                streams_opened: h.opened,
+                streams_dropped: h.dropped,
+                received: h.received,
+                delivery: (!h.delivery.is_empty()).then(|| LatencySummary::of(&h.delivery)),
+            }),
             questions_answered: (outcome.questions_answered > 0)
                 .then_some(outcome.questions_answered),
             sessions_replaced: scenario.session_lifetime.map(|_| outcome.sessions_replaced),

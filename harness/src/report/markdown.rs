@@ -19,6 +19,7 @@ pub fn run_report(r: &RunRecord, record_sha256: &str) -> String {
     latency(&mut s, r);
     workflow_steps(&mut s, r);
     round_trips(&mut s, r);
+    notification_streams(&mut s, r);
     errors(&mut s, r);
     recovery(&mut s, r);
     nodes_section(&mut s, r);
@@ -292,6 +293,27 @@ fn round_trips(s: &mut String, r: &RunRecord) {
             format_us(first.p99_us),
             format_us(o.latency.p50_us),
             format_us(o.latency.p99_us)
+        );
+    }
+}
+
+/// The notification streams the sessions held open.
+fn notification_streams(s: &mut String, r: &RunRecord) {
+    let Some(n) = &r.notifications else {
+        return;
+    };
+    let _ = writeln!(
+        s,
+        "\n### Notification Streams\nEvery session subscribed to `{}` and held its notification stream open for the whole run: {} streams opened, {} dropped, {} updates received.",
+        n.resource, n.streams_opened, n.streams_dropped, n.received
+    );
+    if let Some(d) = &n.delivery {
+        let _ = writeln!(
+            s,
+            "Delivery latency (from the server's send stamp): P50 {}, P99 {}, max {}.",
+            format_us(d.p50_us),
+            format_us(d.p99_us),
+            format_us(d.max_us)
         );
     }
 }

@@ -75,6 +75,9 @@ pub struct Scenario {
     /// elicitation, roots) or an `input_required` result (`server_requests.answer_after`).
     #[serde(with = "crate::serde_duration")]
     pub answer_after: Duration,
+    /// The resource every session subscribes to and whose notification stream it holds
+    /// open for the whole run (`listen.resource`).
+    pub listen: Option<String>,
     /// Limits the run must meet.
     pub slo: Slo,
     /// Regression thresholds per metric, percent.
@@ -450,6 +453,14 @@ impl Validator<'_> {
             answer_after: raw
                 .server_requests
                 .map_or(Duration::ZERO, |s| s.answer_after.0),
+            listen: raw.listen.and_then(|l| {
+                let uri = l.resource.trim().to_string();
+                if uri.is_empty() {
+                    self.problem("scenario.listen.resource".into(), "must not be empty");
+                    return None;
+                }
+                Some(uri)
+            }),
             slo,
             gate,
             capacity,

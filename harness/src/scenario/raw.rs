@@ -42,6 +42,8 @@ pub(super) struct RawScenario {
     #[serde(default)]
     pub server_requests: Option<RawServerRequests>,
     #[serde(default)]
+    pub listen: Option<RawListen>,
+    #[serde(default)]
     pub slo: Option<RawSlo>,
     #[serde(default)]
     pub gate: Option<RawGate>,
@@ -139,6 +141,13 @@ pub(super) struct RawStep {
     pub fan_out: Option<i64>,
     #[serde(default)]
     pub think: Option<DurationValue>,
+}
+
+/// The notification stream each session holds open.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawListen {
+    pub resource: String,
 }
 
 /// How the harness answers the server's questions.
