@@ -10,7 +10,7 @@ use futures_util::FutureExt;
 use futures_util::future::{Either, join_all};
 use futures_util::stream::{FuturesUnordered, StreamExt};
 
-use super::flow::{FlowPlan, StepDone, open_session, run_workflow};
+use super::flow::{Closing, FlowPlan, StepDone, open_session, run_workflow};
 use super::mix::{Mix, session_of};
 use super::pacer::{Clock, Pacing, QUANTUM};
 use super::placement::CpuSet;
@@ -36,6 +36,8 @@ pub struct LoadPlan {
     templates: Vec<RequestTemplate>,
     /// The same in 2026-07-28: with `_meta` and, over HTTP, `Mcp-Method` and `Mcp-Name`.
     modern_templates: Vec<RequestTemplate>,
+    /// Sessions opened as a measured operation, being closed.
+    closing: Closing,
     /// For each operation, the share of its sends cancelled and when.
     cancels: Vec<Option<crate::scenario::Cancel>>,
     /// For each operation that is a workflow, its steps' requests.
@@ -89,6 +91,7 @@ impl LoadPlan {
             flows,
             step_labels,
             cancels: scenario.mix.iter().map(|m| m.cancel).collect(),
+            closing: Closing::default(),
             clients: scenario.clients as usize,
             session_lifetime: scenario.session_lifetime,
             session: SessionOptions {
@@ -256,6 +259,7 @@ pub async fn run(
     let finished = Instant::now();
     let generator_cpu = super::process_cpu().saturating_sub(cpu_before);
     progress.finish();
+    plan.closing.finish().await;
     let closes = join_all(sessions.iter().map(|s| s.close())).await;
     let unmatched_responses = sessions
         .iter()
@@ -445,10 +449,10 @@ async fn worker(
             })),
             (None, Operation::SessionOpen) => {
                 let endpoint = &endpoints[index % endpoints.len()];
-                let options = &plan.session;
+                let (options, closing) = (&plan.session, &plan.closing);
                 Some(Box::pin(async move {
                     let sent = Instant::now();
-                    let (outcome, finished) = open_session(endpoint, options).await;
+                    let (outcome, finished) = open_session(endpoint, options, closing).await;
                     (completion(sent, outcome, finished), Vec::new())
                 }))
             }

@@ -1,8 +1,10 @@
 //! What the engine sends for a mix entry that is not one request: a workflow (its steps
 //! in turn in one session, fan-outs at once, think time between) and a session open.
 
-use std::sync::Arc;
+use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
+
+use tokio::task::JoinHandle;
 
 use futures_util::future::join_all;
 
@@ -134,18 +136,43 @@ async fn steps(
     (Outcome::Ok, last, done)
 }
 
+/// Sessions opened as a measured operation, being closed in the background.
+#[derive(Debug, Default)]
+pub struct Closing(Mutex<Vec<JoinHandle<()>>>);
+
+impl Closing {
+    /// Waits for every close begun so far.
+    pub async fn finish(&self) {
+        let closing = std::mem::take(&mut *self.0.lock().unwrap_or_else(PoisonError::into_inner));
+        join_all(closing).await;
+    }
+}
+
 /// Opens a session at `endpoint` (connect, `initialize` or `server/discover`): the
-/// outcome and when the open finished; the session is closed after, unmeasured.
-pub async fn open_session(endpoint: &Endpoint, options: &SessionOptions) -> (Outcome, Instant) {
-    let opened =
-        tokio::time::timeout(options.timeout, Session::open(endpoint, options.clone())).await;
+/// outcome and when the open finished. The session is closed in the background,
+/// unmeasured and outside the run's drain ([`Closing::finish`] waits for it).
+pub async fn open_session(
+    endpoint: &Endpoint,
+    options: &SessionOptions,
+    closing: &Closing,
+) -> (Outcome, Instant) {
+    // Its reads wait on the reactor: an open is a chain of exchanges, each started when
+    // the one before is read.
+    let open = Session::open(endpoint, options.clone());
+    let opened = Ticks::scope(Ticks::off(), tokio::time::timeout(options.timeout, open)).await;
     let at = Instant::now();
     let outcome = match opened {
         Err(_) => Outcome::Failed(ErrorClass::Timeout),
         Ok(Err(e)) => Outcome::Failed(e.class()),
         Ok(Ok(session)) => {
-            let session = Arc::new(session);
-            let _ = session.close().await;
+            let close = tokio::spawn(async move {
+                let _ = session.close().await;
+            });
+            closing
+                .0
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .push(close);
             Outcome::Ok
         }
     };
