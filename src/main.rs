@@ -229,6 +229,10 @@ pub(crate) struct SutArgs {
     /// Allow --url to name a host that is not loopback.
     #[arg(long, requires = "url")]
     allow_remote: bool,
+    /// The --url server's process on this machine: its CPU and memory are sampled from
+    /// /proc, and the record gets resources and efficiency.
+    #[arg(long, requires = "url", value_name = "PID")]
+    pid: Option<u32>,
     /// MCP transport to the reference server: http, websocket (ws), tcp or stdio.
     #[arg(long, env = env::TRANSPORT, default_value_t = Transport::Http, conflicts_with = "url")]
     transport: Transport,
@@ -262,6 +266,7 @@ impl SutArgs {
             Some(url) => Ok(SutSpec::Url {
                 url,
                 allow_remote: self.allow_remote,
+                pid: self.pid,
             }),
             None => Ok(SutSpec::Embedded(
                 reference_server()?

@@ -264,6 +264,7 @@ fn cancelled_calls_are_counted_and_the_server_stops_their_work() {
             let sut = SutSpec::Url {
                 url: url.parse().unwrap(),
                 allow_remote: false,
+                pid: None,
             };
             harness::run::run_scenario(&scenario, &sut, &crate::quiet(), dir.path())
                 .await

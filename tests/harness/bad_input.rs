@@ -281,6 +281,7 @@ fn a_bad_baseline_fails_the_gate_before_any_load_is_sent() {
     let sut = SutSpec::Url {
         url: "http://192.0.2.1:8080/mcp".parse().unwrap(),
         allow_remote: false,
+        pid: None,
     };
     let options = CheckOptions {
         run: quiet(),

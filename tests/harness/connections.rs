@@ -135,6 +135,7 @@ fn an_overloaded_server_sees_at_most_clients_times_connections_and_the_wait_is_l
     let sut = SutSpec::Url {
         url,
         allow_remote: false,
+        pid: None,
     };
     let r = run(&file, sut, dir.path());
     assert_eq!(r.throughput.ok, 100, "{:?}", r.errors);

@@ -243,6 +243,7 @@ fn a_run_against_a_server_answering_wrong_ids_counts_them_and_reports() {
     let sut = SutSpec::Url {
         url,
         allow_remote: false,
+        pid: None,
     };
     let r = run(&file, sut, dir.path());
     assert_eq!(r.throughput.attempts, 40, "every request is accounted for");

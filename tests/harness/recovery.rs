@@ -116,6 +116,7 @@ fn a_stateful_server_restarted_mid_run_gets_its_sessions_back() {
     let sut = SutSpec::Url {
         url: format!("http://127.0.0.1:{port}/mcp").parse().unwrap(),
         allow_remote: false,
+        pid: None,
     };
     let rt = runtime();
     let load = rt.spawn(async move { run_scenario(&scenario, &sut, &quiet(), &out).await });

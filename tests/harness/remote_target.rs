@@ -110,6 +110,7 @@ fn the_library_refuses_a_remote_url_at_once_and_a_url_profile_cannot_lift_it() {
         .map(|url| SutSpec::Url {
             url: url.parse().unwrap(),
             allow_remote: false,
+            pid: None,
         })
         .collect();
     // A `kind: url` profile has no way to allow a remote target.
@@ -143,6 +144,61 @@ fn the_library_refuses_a_remote_url_at_once_and_a_url_profile_cannot_lift_it() {
     let local = SutSpec::Url {
         url: "http://127.0.0.1:9/mcp".parse().unwrap(),
         allow_remote: false,
+        pid: None,
     };
     assert!(rt.block_on(local.start(None)).is_ok());
+}
+
+#[test]
+fn a_url_target_with_its_pid_gets_resources_and_efficiency() {
+    let rt = runtime();
+    let running = rt
+        .block_on(SutSpec::Embedded(crate::refserver(&[])).start(None))
+        .expect("reference server");
+    let pid = running.pid().expect("a process").to_string();
+    let url = running.endpoint().to_string();
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let output = Command::new(BIN)
+        .args([
+            "run",
+            "scenarios/warmup.yml",
+            "--quiet",
+            "--duration-scale",
+            "0.1",
+        ])
+        .args(["--url", &url, "--pid", &pid, "--out"])
+        .arg(&out)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let record: harness::record::RunRecord =
+        serde_json::from_slice(&std::fs::read(out.join("warmup/record.json")).unwrap()).unwrap();
+    let resources = record
+        .resources
+        .as_ref()
+        .expect("resources sampled from /proc");
+    assert!(resources.cpu_seconds > 0.0, "{resources:?}");
+    assert!(resources.memory_bytes_peak > 0, "{resources:?}");
+    assert!(record.efficiency.is_some_and(|e| e > 0.0));
+    // A process that is not there is refused before any load is sent.
+    let output = Command::new(BIN)
+        .args(["run", "scenarios/warmup.yml", "--quiet", "--url", &url])
+        .args(["--pid", "4000000000", "--out"])
+        .arg(&out)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("cannot sample process 4000000000"),
+        "{stderr}"
+    );
+    rt.block_on(running.stop());
 }

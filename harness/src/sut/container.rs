@@ -251,6 +251,7 @@ impl ContainerSpec {
             sessions: None,
             containers,
             network,
+            watched: None,
         })
     }
 
@@ -456,6 +457,7 @@ impl ContainerSpec {
             sessions: None,
             containers: vec![running],
             network: None,
+            watched: None,
         })
     }
 

@@ -33,6 +33,8 @@ pub enum SutSpec {
         url: url::Url,
         /// Allow a target that is not loopback.
         allow_remote: bool,
+        /// The server's process on this machine, sampled for CPU and memory (`--pid`).
+        pid: Option<u32>,
     },
     /// A server in a Docker container started from a local image.
     Container(Box<ContainerSpec>),
@@ -96,6 +98,9 @@ pub enum SutError {
         #[source]
         source: std::io::Error,
     },
+    /// `--pid` names no process this user can sample.
+    #[error("cannot sample process {pid} (--pid): {reason}")]
+    Pid { pid: u32, reason: String },
     /// The target is not allowed.
     #[error(transparent)]
     Target(#[from] TargetError),
@@ -166,6 +171,8 @@ pub struct RunningSut {
     /// Declared before `network`: dropped (removed) first.
     containers: Vec<container::RunningContainer>,
     network: Option<container::ClusterNetwork>,
+    /// A process the harness did not start whose resources it samples (`--pid`).
+    watched: Option<u32>,
 }
 
 /// One node of a cluster, as the record names it.
@@ -192,7 +199,14 @@ impl RunningSut {
             sessions: None,
             containers: Vec::new(),
             network: None,
+            watched: None,
         }
+    }
+
+    /// The same SUT with the resources of process `pid` sampled, if given.
+    fn watching(mut self, pid: Option<u32>) -> Self {
+        self.watched = pid;
+        self
     }
 
     /// Where the load goes (the first node's endpoint for a cluster).
@@ -242,7 +256,9 @@ impl RunningSut {
         if let Some(live) = &self.sessions {
             return Some(crate::observe::ResourceProbe::Processes(live.clone()));
         }
-        self.pid().map(crate::observe::ResourceProbe::Process)
+        self.pid()
+            .or(self.watched)
+            .map(crate::observe::ResourceProbe::Process)
     }
 
     /// Whether the server is still running (always true for a URL target); for a cluster,
@@ -280,9 +296,21 @@ impl SutSpec {
     pub async fn start(&self, log: Option<PathBuf>) -> Result<RunningSut, SutError> {
         match self {
             SutSpec::Embedded(spec) => spec.start(log).await,
-            SutSpec::Url { url, allow_remote } => {
+            SutSpec::Url {
+                url,
+                allow_remote,
+                pid,
+            } => {
                 if !allow_remote {
                     check_loopback(url)?;
+                }
+                if let Some(pid) = pid
+                    && let Err(e) = crate::observe::read_sample(*pid)
+                {
+                    return Err(SutError::Pid {
+                        pid: *pid,
+                        reason: e.to_string(),
+                    });
                 }
                 let endpoint = endpoint_of(url)?;
                 let transport = endpoint.transport().to_string();
@@ -298,7 +326,8 @@ impl SutSpec {
                         faults: None,
                     },
                     None,
-                ))
+                )
+                .watching(*pid))
             }
             SutSpec::Container(spec) => spec.start(log).await,
             SutSpec::Process(spec) => spec.start(log).await,

@@ -669,6 +669,7 @@ impl SutProfile {
                 Ok(SutSpec::Url {
                     url,
                     allow_remote: false,
+                    pid: None,
                 })
             }
             Kind::Process => {
