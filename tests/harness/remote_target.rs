@@ -186,6 +186,39 @@ fn a_url_target_with_its_pid_gets_resources_and_efficiency() {
     assert!(resources.cpu_seconds > 0.0, "{resources:?}");
     assert!(resources.memory_bytes_peak > 0, "{resources:?}");
     assert!(record.efficiency.is_some_and(|e| e > 0.0));
+    // The same through a url profile whose pid_file names the server's process.
+    std::fs::write(dir.path().join("server.pid"), format!("{pid}\n")).unwrap();
+    let profile = dir.path().join("mine.yml");
+    std::fs::write(
+        &profile,
+        format!("kind: url\nurl: \"{url}\"\npid_file: server.pid\n"),
+    )
+    .unwrap();
+    let output = Command::new(BIN)
+        .args([
+            "run",
+            "scenarios/warmup.yml",
+            "--quiet",
+            "--duration-scale",
+            "0.1",
+        ])
+        .arg("--sut")
+        .arg(&profile)
+        .arg("--out")
+        .arg(dir.path().join("by-profile"))
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let record: harness::record::RunRecord = serde_json::from_slice(
+        &std::fs::read(dir.path().join("by-profile/warmup/record.json")).unwrap(),
+    )
+    .unwrap();
+    assert!(record.resources.is_some_and(|r| r.cpu_seconds > 0.0));
     // A process that is not there is refused before any load is sent.
     let output = Command::new(BIN)
         .args(["run", "scenarios/warmup.yml", "--quiet", "--url", &url])

@@ -144,6 +144,8 @@ struct RawProfile {
     nodes: Option<u32>,
     #[serde(default)]
     url: Option<String>,
+    #[serde(default)]
+    pid_file: Option<String>,
 }
 
 /// A checked SUT profile.
@@ -188,6 +190,9 @@ pub struct SutProfile {
     pub nodes: u32,
     /// The target of a `url` profile.
     pub url: Option<url::Url>,
+    /// A file holding the `url` server's process id (resolved against the profile's
+    /// directory): read when the run starts, its process sampled for CPU and memory.
+    pub pid_file: Option<PathBuf>,
 }
 
 /// A profile that cannot be used.
@@ -610,6 +615,16 @@ impl Checker<'_> {
             (_, Some(_)) => return Err(self.error("url", "only url profiles take a url")),
             (_, None) => None,
         };
+        let pid_file = match (raw.kind, raw.pid_file) {
+            (Kind::Url, Some(f)) => Some(self.path.parent().unwrap_or(Path::new("")).join(f)),
+            (_, Some(_)) => {
+                return Err(self.error(
+                    "pid_file",
+                    "only url profiles take a pid_file (the harness knows the pids of what it starts)",
+                ));
+            }
+            (_, None) => None,
+        };
         Ok(SutProfile {
             name,
             path: self.path.to_owned(),
@@ -638,6 +653,7 @@ impl Checker<'_> {
             },
             nodes,
             url,
+            pid_file,
         })
     }
 }
@@ -666,10 +682,28 @@ impl SutProfile {
                     .url
                     .clone()
                     .ok_or_else(|| error("url", "a url profile needs a url"))?;
+                let pid = match &self.pid_file {
+                    None => None,
+                    Some(file) => {
+                        let text = std::fs::read_to_string(file).map_err(|e| {
+                            error("pid_file", &format!("cannot read {}: {e}", file.display()))
+                        })?;
+                        Some(text.trim().parse::<u32>().map_err(|_| {
+                            error(
+                                "pid_file",
+                                &format!(
+                                    "{} holds no process id: {:?}",
+                                    file.display(),
+                                    text.trim()
+                                ),
+                            )
+                        })?)
+                    }
+                };
                 Ok(SutSpec::Url {
                     url,
                     allow_remote: false,
-                    pid: None,
+                    pid,
                 })
             }
             Kind::Process => {
