@@ -156,10 +156,8 @@ pub async fn open_session(
     options: &SessionOptions,
     closing: &Closing,
 ) -> (Outcome, Instant) {
-    // Its reads wait on the reactor: an open is a chain of exchanges, each started when
-    // the one before is read.
-    let open = Session::open(endpoint, options.clone());
-    let opened = Ticks::scope(Ticks::off(), tokio::time::timeout(options.timeout, open)).await;
+    let opened =
+        tokio::time::timeout(options.timeout, Session::open(endpoint, options.clone())).await;
     let at = Instant::now();
     let outcome = match opened {
         Err(_) => Outcome::Failed(ErrorClass::Timeout),

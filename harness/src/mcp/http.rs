@@ -18,6 +18,7 @@ use super::opening::{SessionError, SessionOptions};
 use super::outcome::{ErrorClass, Outcome, ProtocolViolation};
 use super::recovery::Renewable;
 use super::sse::SseParser;
+use super::ticks::Ticks;
 use super::{AUTO_PROTOCOL_VERSION, MODERN_PROTOCOL_VERSION, is_modern};
 
 /// A 2026-07-28 `input_required` result: kept, so the request can be sent again with
@@ -92,8 +93,14 @@ impl<'a> Body<'a> {
 impl HttpSession {
     /// Opens a session: `initialize`, then `notifications/initialized`; in 2026-07-28,
     /// `server/discover` and no session; with `auto`, `server/discover` and, if the server
-    /// does not know it, `initialize`.
+    /// does not know it, `initialize`. Its reads wait on the reactor, not on a load
+    /// worker's ticks: an open is a chain of exchanges, each sent when the one before is
+    /// read (so a session opened in the middle of a run is not held to the ticks).
     pub async fn open(url: url::Url, options: SessionOptions) -> Result<Self, SessionError> {
+        Ticks::scope(Ticks::off(), Self::open_on_reactor(url, options)).await
+    }
+
+    async fn open_on_reactor(url: url::Url, options: SessionOptions) -> Result<Self, SessionError> {
         let (addr, path, host) = target(&url).await?;
         let mut session = Self {
             connections: Arc::new(Connections::new(addr, options.max_connections)),
@@ -304,7 +311,10 @@ impl HttpSession {
     /// the specification asks of a client: a new `initialize`, once for all the requests
     /// that found it lost. Returns the identity to send with.
     async fn renew(&self, lost: u64) -> Result<Arc<Identity>, SessionError> {
-        let handshake = || async { self.handshake().await.map(|(identity, _)| identity) };
+        let handshake = || {
+            let again = async { self.handshake().await.map(|(identity, _)| identity) };
+            Ticks::scope(Ticks::off(), again)
+        };
         let (identity, _) = self
             .identity
             .renew(lost, &self.options.recovery, handshake)

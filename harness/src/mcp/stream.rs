@@ -155,8 +155,20 @@ impl StreamSession {
     /// Connects with `connect`, then `initialize` and `notifications/initialized` (in
     /// 2026-07-28 `server/discover`; with `auto`, `server/discover` and, if the server
     /// answers it with an error, `initialize`), each bounded by `open_timeout` (a stdio
-    /// server starts within it). `endpoint` names the server in errors.
+    /// server starts within it). `endpoint` names the server in errors. Its reads wait on
+    /// the reactor, not on a load worker's ticks (a chain of exchanges: see
+    /// [`super::HttpSession::open`]).
     pub(super) async fn open(
+        endpoint: String,
+        connect: impl Future<Output = Result<Wire, WireError>>,
+        options: SessionOptions,
+        open_timeout: Duration,
+    ) -> Result<Self, SessionError> {
+        let open = Self::open_on_reactor(endpoint, connect, options, open_timeout);
+        super::ticks::Ticks::scope(super::ticks::Ticks::off(), open).await
+    }
+
+    async fn open_on_reactor(
         endpoint: String,
         connect: impl Future<Output = Result<Wire, WireError>>,
         options: SessionOptions,
