@@ -50,8 +50,12 @@ pub fn capacity(args: CapacityArgs) -> ExitCode {
         );
         return ExitCode::from(exit::BAD_INPUT);
     }
-    let run = match crate::run_options(args.measure.duration_scale, ProgressMode::Quiet) {
+    let mut run = match crate::run_options(args.measure.duration_scale, ProgressMode::Quiet) {
         Ok(options) => options,
+        Err(code) => return code,
+    };
+    let _metrics = match args.measure.serve_metrics(&mut run) {
+        Ok(server) => server,
         Err(code) => return code,
     };
     let options = SweepOptions {

@@ -117,6 +117,28 @@ pub(crate) struct MeasureArgs {
     /// No live progress (a sweep: no line per step).
     #[arg(long, short)]
     pub quiet: bool,
+    /// Serve live metrics of the load at `http://ADDR/metrics` (OpenMetrics, for
+    /// Prometheus) while the command runs, e.g. 127.0.0.1:9464.
+    #[arg(long, env = env::METRICS_ADDR, value_name = "ADDR")]
+    pub metrics_addr: Option<std::net::SocketAddr>,
+}
+
+impl MeasureArgs {
+    /// Starts the live-metrics endpoint if asked to, or exit code 2 with the reason; keep
+    /// the server while the command measures.
+    pub(crate) fn serve_metrics(
+        &self,
+        options: &mut RunOptions,
+    ) -> Result<Option<harness::exposition::MetricsServer>, ExitCode> {
+        let server = env::serve_metrics(options, self.metrics_addr).map_err(|e| {
+            eprintln!("error: {e}");
+            ExitCode::from(exit::BAD_INPUT)
+        })?;
+        if let Some(server) = &server {
+            eprintln!("live metrics: {}", server.url());
+        }
+        Ok(server)
+    }
 }
 
 /// Runs `work` on `runtime` to its end. The first Ctrl-C or SIGTERM requests `stop`: the
@@ -375,8 +397,12 @@ fn run(args: RunArgs) -> ExitCode {
     } else {
         ProgressMode::detect()
     };
-    let options = match run_options(args.measure.duration_scale, progress) {
+    let mut options = match run_options(args.measure.duration_scale, progress) {
         Ok(options) => options,
+        Err(code) => return code,
+    };
+    let _metrics = match args.measure.serve_metrics(&mut options) {
+        Ok(server) => server,
         Err(code) => return code,
     };
     let dir = results_dir(&args.measure.out, &scenario);

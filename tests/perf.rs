@@ -17,6 +17,7 @@ use harness::capacity::{CapacityResult, Limit};
 use harness::check::{
     CheckError, CheckOptions, check_against_file, check_same_run, update_baseline,
 };
+use harness::exposition::MetricsServer;
 use harness::machine::{Machine, Naming};
 use harness::outcome::Outcome;
 use harness::report::console::{self, ProgressMode};
@@ -99,10 +100,15 @@ fn baseline_image_spec(image: String) -> Result<SutSpec, Failed> {
 }
 
 /// The suite's run options: `ERLMCP_PERF_DURATION_SCALE` and the settings every measuring
-/// command reads, progress shown in `progress` mode.
-fn run_options(progress: ProgressMode) -> Result<RunOptions, Failed> {
+/// command reads, progress shown in `progress` mode; with `ERLMCP_PERF_METRICS_ADDR`, the
+/// live-metrics endpoint every run counts into (keep it while the test measures).
+fn run_options(progress: ProgressMode) -> Result<(RunOptions, Option<MetricsServer>), Failed> {
     let scale = env::duration_scale().map_err(|e| e.to_string())?;
-    env::run_options(scale, console::listener(progress)).map_err(|e| e.to_string().into())
+    let mut options =
+        env::run_options(scale, console::listener(progress)).map_err(|e| e.to_string())?;
+    let addr = env::metrics_addr().map_err(|e| e.to_string())?;
+    let server = env::serve_metrics(&mut options, addr).map_err(|e| e.to_string())?;
+    Ok((options, server))
 }
 
 /// What every perf-suite test needs besides its options.
@@ -158,8 +164,9 @@ fn run_capacity(file: &Path) -> Result<(), Failed> {
     require_optimised_build()?;
     let stem = stem(file);
     let scenario = scenario::load(file).map_err(|e| e.to_string())?;
+    let (run, _metrics) = run_options(ProgressMode::Quiet)?;
     let options = SweepOptions {
-        run: run_options(ProgressMode::Quiet)?,
+        run,
         strategy: None,
         step_rps: None,
         profile: profile_name(),
@@ -237,8 +244,9 @@ fn run(file: &Path) -> Result<(), Failed> {
     require_optimised_build()?;
     let stem = stem(file);
     let scenario = scenario::load(file).map_err(|e| e.to_string())?;
+    let (run, _metrics) = run_options(ProgressMode::Lines)?;
     let options = CheckOptions {
-        run: run_options(ProgressMode::Lines)?,
+        run,
         trials: env::trials().map_err(|e| e.to_string())?,
         profile: profile_name(),
     };

@@ -40,6 +40,9 @@ pub const MACHINE_CLASS: &str = "ERLMCP_PERF_MACHINE_CLASS";
 /// The host a baseline is close-gated on, instead of the derived `boot-<hash>` (a dedicated
 /// runner that should keep its baselines across reboots).
 pub const HOST: &str = "ERLMCP_PERF_HOST";
+/// Where the harness serves the live metrics of its load for Prometheus (`HOST:PORT`),
+/// as `--metrics-addr` does; unset, none are served.
+pub const METRICS_ADDR: &str = "ERLMCP_PERF_METRICS_ADDR";
 
 /// A bad environment setting.
 #[derive(Debug, thiserror::Error)]
@@ -66,6 +69,32 @@ pub fn pacing() -> Result<crate::load::Pacing, EnvError> {
                 value,
             }),
     }
+}
+
+/// `ERLMCP_PERF_METRICS_ADDR`, if set: a socket address such as `127.0.0.1:9464`.
+pub fn metrics_addr() -> Result<Option<std::net::SocketAddr>, EnvError> {
+    var(METRICS_ADDR)
+        .map(|value| {
+            value.trim().parse().map_err(|e| EnvError {
+                name: METRICS_ADDR,
+                reason: format!("expected HOST:PORT, such as 127.0.0.1:9464 ({e})"),
+                value,
+            })
+        })
+        .transpose()
+}
+
+/// Starts the live-metrics endpoint at `addr`, if given, and has every run of `options`
+/// count into it; the endpoint serves until the returned server is dropped.
+pub fn serve_metrics(
+    options: &mut crate::run::RunOptions,
+    addr: Option<std::net::SocketAddr>,
+) -> Result<Option<crate::exposition::MetricsServer>, crate::exposition::BindError> {
+    let Some(addr) = addr else { return Ok(None) };
+    let metrics = std::sync::Arc::new(crate::load::LiveMetrics::new());
+    let server = crate::exposition::MetricsServer::start(addr, metrics.clone())?;
+    options.live = Some(metrics);
+    Ok(Some(server))
 }
 
 /// `ERLMCP_PERF_DURATION_SCALE`, default 1.
@@ -159,6 +188,7 @@ pub fn run_options(
         machine: machine_naming()?,
         pacing: pacing()?,
         stop: Default::default(),
+        live: None,
     })
 }
 

@@ -6,6 +6,7 @@ pub mod calibrate;
 pub mod capacity;
 pub mod check;
 pub mod env;
+pub mod exposition;
 pub mod fsio;
 pub mod gate;
 pub mod load;

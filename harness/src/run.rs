@@ -6,7 +6,9 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::load::{self, CpuSet, LoadError, LoadPlan, Pacing, Progress, ProgressListener, Stop};
+use crate::load::{
+    self, CpuSet, LiveMetrics, LoadError, LoadPlan, Pacing, Progress, ProgressListener, Stop,
+};
 use crate::machine::{Machine, Naming};
 use crate::observe::{Sampler, Samples};
 use crate::record::{RecordInputs, RunRecord};
@@ -28,6 +30,9 @@ pub struct RunOptions {
     pub pacing: Pacing,
     /// Stops a run early, keeping what it measured (the CLI requests it on Ctrl-C).
     pub stop: Stop,
+    /// Live metrics every run counts into, when the harness serves them
+    /// (`--metrics-addr`, `ERLMCP_PERF_METRICS_ADDR`).
+    pub live: Option<Arc<LiveMetrics>>,
 }
 
 /// A finished run.
@@ -83,6 +88,7 @@ pub struct Target<'a> {
     pub duration_scale: f64,
     pub pacing: Pacing,
     pub stop: Stop,
+    pub live: Option<Arc<LiveMetrics>>,
 }
 
 /// What [`measure`] produced.
@@ -109,7 +115,17 @@ pub async fn measure(
     let sampler = running
         .resource_probe()
         .map(|probe| Sampler::start(probe, Duration::from_millis(250)));
-    let counters = Arc::new(Progress::default());
+    let live = target.live.as_ref().map(|live| {
+        let operations: Vec<String> = plan.operations.iter().map(|op| op.label()).collect();
+        let phases: Vec<String> = plan
+            .schedule
+            .segments()
+            .iter()
+            .map(|s| s.name.clone())
+            .collect();
+        live.run(&scenario.name, &operations, &phases)
+    });
+    let counters = Arc::new(Progress::with_live(live));
     let reporter = tokio::spawn(load::watch(
         counters.clone(),
         plan.schedule.clone(),
@@ -166,6 +182,7 @@ pub async fn run_scenario(
         duration_scale: options.duration_scale,
         pacing: options.pacing,
         stop: options.stop.clone(),
+        live: options.live.clone(),
     };
     let measured = measure(&target, &scenario, options.progress.clone()).await;
     running.stop().await;

@@ -85,6 +85,7 @@ pub async fn run_sweep(
             duration_scale: scale,
             pacing: options.run.pacing,
             stop: options.run.stop.clone(),
+            live: options.run.live.clone(),
         },
         dir,
     };

@@ -21,6 +21,7 @@ const LAYERS: &[&str] = &[
     "mcp",
     "scenario",
     "load",
+    "exposition",
     "observe",
     "sut",
     // Measurement, the receipted documents that keep it, then judgement over it.

@@ -75,6 +75,7 @@ pub fn quiet() -> RunOptions {
         machine: Default::default(),
         pacing: Default::default(),
         stop: Default::default(),
+        live: None,
     }
 }
 

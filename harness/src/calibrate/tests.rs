@@ -171,6 +171,7 @@ fn cases_inject_a_tail_sized_from_the_baseline() {
             machine: Default::default(),
             pacing: Default::default(),
             stop: Default::default(),
+            live: None,
         },
         trials: 3,
         same_run: false,

@@ -3,7 +3,6 @@
 //! from that time.
 
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant, SystemTime};
 
 use futures_util::FutureExt;
@@ -497,7 +496,7 @@ async fn worker(
         }
     };
     let record = |c: Completion, stats: &mut Stats| {
-        progress.completed(&c.outcome);
+        progress.completed(&c);
         stats.record(&c);
     };
     let record_all = |(c, steps): (Completion, Vec<StepDone>), stats: &mut Stats| {
@@ -526,11 +525,12 @@ async fn worker(
                 break;
             }
             if now.saturating_duration_since(intended) >= timeout {
+                progress.never_sent();
                 record(never_sent(slot, now), &mut stats);
             } else {
+                progress.launched(now.saturating_duration_since(intended));
                 in_flight.push(launch(slot));
             }
-            progress.sent.fetch_add(1, Ordering::Relaxed);
             slot += n;
         }
         // Take what has finished, without waiting (the new requests send and park here).

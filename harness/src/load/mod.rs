@@ -3,6 +3,7 @@
 mod cpu_time;
 mod engine;
 mod flow;
+mod live;
 
 /// Version of the measurement method: bumped whenever the generator's pacing, timing or
 /// connection behaviour changes what a figure means, so figures of two versions are never
@@ -32,6 +33,7 @@ mod stop;
 pub use cpu_time::process_cpu;
 pub use engine::{LoadError, LoadOutcome, LoadPlan, STREAM_IN_FLIGHT, raise_open_files_limit, run};
 pub use flow::{FlowPlan, StepDone};
+pub use live::{CONTENT_TYPE, LiveMetrics, LiveRun};
 pub use mix::{Mix, session_of};
 pub use outages::{MIN_OUTAGE_FAILURES, Outage, outages};
 pub use pacer::{Pacing, PreciseTimer, QUANTUM, SEND_GAP, UnknownPacing};

@@ -8,7 +8,9 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
+use super::live::LiveRun;
 use super::schedule::Schedule;
+use super::stats::Completion;
 use crate::mcp::Outcome;
 
 /// Counters the engine updates as requests go out and come back.
@@ -19,9 +21,32 @@ pub struct Progress {
     pub failed: AtomicU64,
     start: OnceLock<Instant>,
     done: AtomicBool,
+    /// The live metrics the run also counts into, when the harness serves them.
+    live: Option<LiveRun>,
 }
 
 impl Progress {
+    /// Counters that also count into `live`, if given.
+    pub fn with_live(live: Option<LiveRun>) -> Self {
+        Self {
+            live,
+            ..Self::default()
+        }
+    }
+
+    /// A request left `lag` after its intended send time.
+    pub(crate) fn launched(&self, lag: Duration) {
+        self.sent.fetch_add(1, Ordering::Relaxed);
+        if let Some(live) = &self.live {
+            live.sent(lag);
+        }
+    }
+
+    /// A slot whose timeout ran out before it could be sent.
+    pub(crate) fn never_sent(&self) {
+        self.sent.fetch_add(1, Ordering::Relaxed);
+    }
+
     pub(crate) fn begin(&self, start: Instant) {
         let _ = self.start.set(start);
     }
@@ -30,8 +55,11 @@ impl Progress {
         self.done.store(true, Ordering::Release);
     }
 
-    pub(crate) fn completed(&self, outcome: &Outcome) {
-        let counter = match outcome {
+    pub(crate) fn completed(&self, c: &Completion) {
+        if let Some(live) = &self.live {
+            live.finished(c.op, &c.outcome, c.latency, c.lag.is_some());
+        }
+        let counter = match &c.outcome {
             Outcome::Ok => &self.ok,
             Outcome::Failed(_) => &self.failed,
             Outcome::Cancelled => return,
@@ -110,7 +138,8 @@ pub async fn watch(
     label: String,
     listener: Arc<dyn ProgressListener>,
 ) {
-    if !listener.wants_events() {
+    let live = progress.live.clone();
+    if !listener.wants_events() && live.is_none() {
         return;
     }
     let total = schedule.duration();
@@ -157,6 +186,10 @@ pub async fn watch(
                 seg.rate_at(elapsed.saturating_sub(seg.start)),
             )
         });
+        if let Some(live) = &live {
+            let measured = segment.is_some_and(|i| schedule.segments()[i].phase.is_some());
+            live.phase(phase, measured);
+        }
         listener.on(&ProgressEvent::Tick {
             label: &label,
             elapsed,
