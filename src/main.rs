@@ -18,6 +18,7 @@ mod bench;
 mod calibrate;
 mod capacity;
 mod compare;
+mod dashboard;
 mod trend;
 
 pub(crate) use harness::outcome::exit;
@@ -64,6 +65,9 @@ enum Command {
     /// baseline's git history): writes trend.md, trend.json and a chart per metric. Exits 1
     /// with --fail-on-worse when a metric changed for the worse.
     Trend(trend::TrendArgs),
+    /// Write erlmcp's Grafana dashboard (monitoring/grafana/dashboards/performance.json)
+    /// with its baseline and threshold lines taken from a baseline file.
+    Dashboard(dashboard::DashboardArgs),
     /// Run the reference MCP server (the default system under test).
     Refserver(refserver::Args),
     /// Benchmark the load generator against oha and wrk (see docs/performance.md).
@@ -207,6 +211,7 @@ fn main() -> ExitCode {
         Command::Compare(args) => compare::compare(args),
         Command::Verify { files } => compare::verify(&files),
         Command::Trend(args) => trend::trend(args),
+        Command::Dashboard(args) => dashboard::dashboard(args),
         Command::Run(args) => {
             init_tracing();
             run(args)

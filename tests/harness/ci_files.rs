@@ -10,8 +10,6 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-/// Fails the schema tests, rather than skipping them, when `check-jsonschema` is missing.
-const REQUIRE_TOOLS: &str = "ERLMCP_PERF_REQUIRE_TOOLS";
 /// The version the CI files were validated with (`.ci/run` installs it).
 const CHECK_JSONSCHEMA_VERSION: &str = "0.39.0";
 
@@ -33,43 +31,14 @@ fn read(relative: &str) -> String {
     std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()))
 }
 
-/// Whether `ERLMCP_PERF_REQUIRE_TOOLS` is set (to anything but empty or `0`).
-fn require_tools() -> bool {
-    std::env::var(REQUIRE_TOOLS).is_ok_and(|v| !v.trim().is_empty() && v.trim() != "0")
-}
-
-/// `check-jsonschema --version`, or why it cannot run (not on PATH, or a shim without it).
-fn check_jsonschema_version() -> Result<String, String> {
-    match Command::new("check-jsonschema").arg("--version").output() {
-        Ok(out) if out.status.success() => {
-            Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
-        }
-        Ok(out) => Err(format!(
-            "`check-jsonschema --version` exited with {}: {}",
-            out.status,
-            String::from_utf8_lossy(&out.stderr).trim()
-        )),
-        Err(e) => Err(format!("cannot run check-jsonschema: {e}")),
-    }
-}
-
 /// The installed `check-jsonschema`'s version; `None` (after saying why) where it is
 /// missing and not required, a panic where `ERLMCP_PERF_REQUIRE_TOOLS` requires it.
 fn check_jsonschema_ready(test: &str) -> Option<String> {
-    match check_jsonschema_version() {
-        Ok(version) => Some(version),
-        Err(why) if require_tools() => panic!(
-            "{test}: {why}, and {REQUIRE_TOOLS} is set; install it with \
-             `pip install check-jsonschema=={CHECK_JSONSCHEMA_VERSION}`"
-        ),
-        Err(why) => {
-            eprintln!(
-                "SKIPPED {test}: {why}; `pip install check-jsonschema=={CHECK_JSONSCHEMA_VERSION}`, \
-                 and set {REQUIRE_TOOLS} to make this a failure"
-            );
-            None
-        }
-    }
+    crate::tool_ready(
+        test,
+        Command::new("check-jsonschema").arg("--version"),
+        &format!("pip install check-jsonschema=={CHECK_JSONSCHEMA_VERSION}"),
+    )
 }
 
 /// Runs `check-jsonschema --builtin-schema <schema> <file>`.

@@ -15,6 +15,7 @@ mod gate;
 mod interrupts;
 mod layers;
 mod machines;
+mod monitoring;
 mod process_servers;
 mod protocol;
 mod recovery;
@@ -39,6 +40,43 @@ pub fn refserver(flags: &[&str]) -> EmbeddedSpec {
     let mut args = vec!["refserver"];
     args.extend_from_slice(flags);
     EmbeddedSpec::new(BIN, args)
+}
+
+/// Fails a test that needs a tool, rather than skipping it, when the tool is missing.
+pub const REQUIRE_TOOLS: &str = "ERLMCP_PERF_REQUIRE_TOOLS";
+
+/// Whether `ERLMCP_PERF_REQUIRE_TOOLS` is set (to anything but empty or `0`).
+pub fn require_tools() -> bool {
+    std::env::var(REQUIRE_TOOLS).is_ok_and(|v| !v.trim().is_empty() && v.trim() != "0")
+}
+
+/// The output of `probe` (a tool's version command), or, where it cannot run: `None` after
+/// saying why, or a panic when `ERLMCP_PERF_REQUIRE_TOOLS` requires the tool. `install`
+/// says how to get it.
+pub fn tool_ready(test: &str, probe: &mut std::process::Command, install: &str) -> Option<String> {
+    let why = match probe.output() {
+        Ok(out) if out.status.success() => {
+            let text = format!(
+                "{}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            );
+            return Some(text.trim().to_string());
+        }
+        Ok(out) => format!(
+            "`{probe:?}` exited with {}: {}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr).trim()
+        ),
+        Err(e) => format!("cannot run `{probe:?}`: {e}"),
+    };
+    if require_tools() {
+        panic!("{test}: {why}, and {REQUIRE_TOOLS} is set; install it: `{install}`");
+    }
+    eprintln!(
+        "SKIPPED {test}: {why}; install it (`{install}`), and set {REQUIRE_TOOLS} to make this a failure"
+    );
+    None
 }
 
 /// Writes `yaml` as `<dir>/<name>.yml` and returns its path.

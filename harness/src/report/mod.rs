@@ -2,6 +2,7 @@
 
 mod capacity;
 pub mod console;
+pub mod dashboard;
 mod markdown;
 mod recovery;
 mod regression;
