@@ -229,13 +229,9 @@ fn unix_now() -> f64 {
 
 #[test]
 fn prometheus_computes_the_recording_rules_the_record_agrees_with() {
-    if !tool_ready(
-        "prometheus_computes_the_recording_rules_the_record_agrees_with",
-        Command::new("prometheus").arg("--version"),
-        "apt-get install prometheus",
-    )
-    .is_some()
-    {
+    let test = "prometheus_computes_the_recording_rules_the_record_agrees_with";
+    let mut probe = Command::new("prometheus");
+    if tool_ready(test, probe.arg("--version"), "apt-get install prometheus").is_none() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
