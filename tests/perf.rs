@@ -47,11 +47,16 @@ fn main() {
             .into_iter()
             .map(|file| {
                 let stem = stem(&file);
-                // A capacity scenario is a sweep (`capacity::<stem>`); one that does not
-                // parse is a `scenario::` test, which fails with the file's problems.
-                let is_capacity = scenario::load(&file).is_ok_and(|s| s.capacity.is_some());
+                // A capacity scenario is a sweep (`capacity::<stem>`), one with a `leak`
+                // section a soak (`soak::<stem>`); one that does not parse is a
+                // `scenario::` test, which fails with the file's problems.
+                let parsed = scenario::load(&file).ok();
+                let is_capacity = parsed.as_ref().is_some_and(|s| s.capacity.is_some());
+                let is_soak = parsed.as_ref().is_some_and(|s| s.leak.is_some());
                 if is_capacity {
                     Trial::test(format!("capacity::{stem}"), move || run_capacity(&file))
+                } else if is_soak {
+                    Trial::test(format!("soak::{stem}"), move || run_soak(&file))
                 } else {
                     Trial::test(format!("scenario::{stem}"), move || run(&file))
                 }
@@ -237,6 +242,36 @@ fn warn_generator_limit(result: &CapacityResult) {
             "warning: the load generator, not the SUT, limited the sweep: {}",
             report::capacity_headline(result)
         );
+    }
+}
+
+/// A soak: one long run judged on its SLOs and its leak check (memory growth over the
+/// measured phases that does not come back in the cool-down); no baseline, no gate.
+fn run_soak(file: &Path) -> Result<(), Failed> {
+    require_optimised_build()?;
+    let stem = stem(file);
+    let scenario = scenario::load(file).map_err(|e| e.to_string())?;
+    let (options, _metrics) = run_options(ProgressMode::Lines)?;
+    let Setup {
+        sut, dir, runtime, ..
+    } = Setup::new(&profile_name(), &stem, &options.machine)?;
+    let result = runtime
+        .block_on(harness::run::run_scenario(&scenario, &sut, &options, &dir))
+        .map_err(|e| e.to_string())?;
+    println!("{}", report::summary(&result.record));
+    println!("  report: {}", result.files.report.display());
+    if result.record.leak.is_none() {
+        return Err(format!(
+            "{}: the SUT's memory could not be sampled, so the leak check has nothing to judge",
+            file.display()
+        )
+        .into());
+    }
+    let outcome = Outcome::of_trials(std::slice::from_ref(&result.record));
+    if outcome.passed() {
+        Ok(())
+    } else {
+        Err(outcome.failures.join("\n").into())
     }
 }
 

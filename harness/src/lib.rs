@@ -9,6 +9,7 @@ pub mod env;
 pub mod exposition;
 pub mod fsio;
 pub mod gate;
+pub mod leak;
 pub mod load;
 pub mod machine;
 pub mod mcp;

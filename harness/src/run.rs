@@ -133,6 +133,16 @@ pub async fn measure(
         progress,
     ));
     let outcome = load::run(plan.clone(), running.endpoints(), counters).await;
+    // A soak's cool-down: the SUT idle and still sampled, for its memory to come back.
+    if let Some(leak) = scenario
+        .leak
+        .filter(|_| outcome.is_ok() && sampler.is_some())
+    {
+        tokio::select! {
+            () = tokio::time::sleep(leak.cool_down) => {}
+            () = target.stop.wait() => {}
+        }
+    }
     let samples = match sampler {
         Some(s) => s.finish().await,
         None => Samples::None,
@@ -158,6 +168,9 @@ pub async fn measure(
         nodes: running.nodes(),
         machine: Some(target.machine.clone()),
     });
+    record.leak = scenario
+        .leak
+        .and_then(|spec| crate::leak::judge(&spec, &samples.memory(), measured_from, measured_to));
     record.slo = crate::slo::check(&scenario.slo, &record);
     Ok(Measured {
         record,

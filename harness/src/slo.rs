@@ -43,5 +43,27 @@ pub fn check(slo: &Slo, record: &RunRecord) -> Vec<SloCheck> {
             passed: actual >= limit,
         });
     }
+    if let Some(leak) = &record.leak {
+        let mib = |bytes: f64| bytes / (1024.0 * 1024.0);
+        let returned = match leak.returned {
+            Some(true) => ", came back after the cool-down",
+            Some(false) => ", stayed after the cool-down",
+            None => "",
+        };
+        checks.push(SloCheck {
+            metric: "memory_growth".into(),
+            limit: format!(
+                "<= {:.2} MiB/min (counted with R² >= {}, unless it comes back)",
+                mib(leak.max_growth_per_minute as f64),
+                leak.min_r2
+            ),
+            actual: format!(
+                "{:+.2} MiB/min, R² {:.2}{returned}",
+                mib(leak.growth_per_minute),
+                leak.r_squared
+            ),
+            passed: !leak.leak,
+        });
+    }
     checks
 }

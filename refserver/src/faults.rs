@@ -18,6 +18,7 @@
 //! | `work`         | duration                   | CPU busy-spin per request (costs capacity, not only latency) |
 //! | `overload`     | `N/D`, a count and a duration | more than N requests in one second freeze the server: every request, `initialize` too, waits until D after the last second that had more |
 //! | `idle_close`   | duration                   | an HTTP connection idle for that long since its last answer is closed, unread, as its next request arrives (an idle timeout running out as the request comes in) |
+//! | `leak`         | bytes (`4096`, `16KiB`, `1MiB`) | every request keeps that much memory for the life of the server (a leak) |
 //!
 //! `none` (or an empty string) is the spec without faults.
 
@@ -25,7 +26,7 @@ use std::{collections::BTreeMap, fmt, str::FromStr, time::Duration};
 
 /// Keys a fault spec may contain.
 const KEYS: &str =
-    "latency, jitter, tail, error_rate, stall, tool_latency, work, overload, idle_close";
+    "latency, jitter, tail, error_rate, stall, tool_latency, work, overload, idle_close, leak";
 
 /// Faults injected into every MCP request except `initialize` and notifications.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -50,6 +51,8 @@ pub struct Faults {
     /// HTTP connections idle at least this long since their last answer are closed,
     /// unread, when their next request arrives.
     pub idle_close: Option<Duration>,
+    /// Bytes every request keeps for the life of the server.
+    pub leak: u64,
 }
 
 /// A slow tail: `share` of requests (each drawn independently) wait `delay` on top of
@@ -213,6 +216,12 @@ pub enum FaultSpecError {
         /// The value as written.
         value: String,
     },
+    /// A `leak` value that is not a byte count.
+    #[error("fault spec key `leak`: `{value}` is not a byte count (e.g. `4096`, `16KiB`, `1MiB`)")]
+    LeakFormat {
+        /// The value as written.
+        value: String,
+    },
     /// A `stall` whose period is zero.
     #[error("fault spec key `stall`: the period must not be zero")]
     ZeroPeriod,
@@ -269,6 +278,9 @@ impl Faults {
         }
         if other.idle_close.is_some() {
             self.idle_close = other.idle_close;
+        }
+        if other.leak > 0 {
+            self.leak = other.leak;
         }
     }
 
@@ -468,6 +480,7 @@ impl FromStr for Faults {
                 "work" => faults.work = parse_duration(key, value)?,
                 "overload" => faults.overload = Some(value.parse()?),
                 "idle_close" => faults.idle_close = Some(parse_duration(key, value)?),
+                "leak" => faults.leak = parse_bytes(value)?,
                 "tool_latency" => {
                     let (tool, latency) = parse_tool_latency(value)?;
                     faults.tool_latency.insert(tool, latency);
@@ -523,6 +536,9 @@ impl fmt::Display for Faults {
         if let Some(idle) = self.idle_close {
             items.push(format!("idle_close={}", humantime::format_duration(idle)));
         }
+        if self.leak > 0 {
+            items.push(format!("leak={}", self.leak));
+        }
         if items.is_empty() {
             f.write_str("none")
         } else {
@@ -531,9 +547,38 @@ impl fmt::Display for Faults {
     }
 }
 
+/// Parses a byte count: a whole number with an optional `KiB` or `MiB` suffix.
+fn parse_bytes(value: &str) -> Result<u64, FaultSpecError> {
+    let (digits, unit) = match value {
+        v if v.ends_with("KiB") => (&v[..v.len() - 3], 1024),
+        v if v.ends_with("MiB") => (&v[..v.len() - 3], 1024 * 1024),
+        v => (v, 1),
+    };
+    digits
+        .trim()
+        .parse::<u64>()
+        .ok()
+        .and_then(|n| n.checked_mul(unit))
+        .ok_or_else(|| FaultSpecError::LeakFormat {
+            value: value.to_owned(),
+        })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn leak_parses_with_units_and_prints_back() {
+        let f: Faults = "leak=16KiB".parse().unwrap();
+        assert_eq!(f.leak, 16 * 1024);
+        assert_eq!(f.to_string(), "leak=16384");
+        assert_eq!("leak=2MiB".parse::<Faults>().unwrap().leak, 2 << 20);
+        assert!(matches!(
+            "leak=lots".parse::<Faults>(),
+            Err(FaultSpecError::LeakFormat { .. })
+        ));
+    }
 
     #[test]
     fn overload_parses_and_prints_back() {

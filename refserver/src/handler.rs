@@ -56,6 +56,8 @@ struct Shared {
     started: Instant,
     served: ServedDir,
     metrics: Arc<Metrics>,
+    /// What the `leak` fault kept: never freed while the server runs.
+    leaked: std::sync::Mutex<Vec<Box<[u8]>>>,
 }
 
 /// The `overload` fault's state: requests counted in the current second of server time,
@@ -148,6 +150,7 @@ impl RefServer {
                 started,
                 served,
                 metrics,
+                leaked: Default::default(),
             }),
             tool_router: Arc::new(Self::tool_router()),
             agent_tools: false,
@@ -324,6 +327,15 @@ impl RefServer {
             return Err(ErrorData::internal_error(INJECTED_FAULT, None));
         }
         faults.spin();
+        if faults.leak > 0 {
+            // Written, not only reserved, so the pages count in the resident set.
+            let kept = vec![0xA5u8; faults.leak as usize].into_boxed_slice();
+            self.shared
+                .leaked
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .push(kept);
+        }
         let result = work.await;
         self.hold_for_stall().await;
         result

@@ -26,6 +26,7 @@ const LAYERS: &[&str] = &[
     "sut",
     // Measurement, the receipted documents that keep it, then judgement over it.
     "record",
+    "leak",
     "store",
     "slo",
     "gate",

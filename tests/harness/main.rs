@@ -14,6 +14,7 @@ mod faults;
 mod gate;
 mod interrupts;
 mod layers;
+mod leaks;
 mod machines;
 mod monitoring;
 mod process_servers;

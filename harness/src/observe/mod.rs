@@ -115,6 +115,15 @@ impl Sampler {
 }
 
 impl Samples {
+    /// Memory over time: each sample's time and resident (procfs) or in-use (Docker) bytes.
+    pub fn memory(&self) -> Vec<(Instant, u64)> {
+        match self {
+            Samples::None => Vec::new(),
+            Samples::Process(s) => s.iter().map(|s| (s.at, s.rss_bytes)).collect(),
+            Samples::Container(s) => s.iter().map(|s| (s.at, s.memory_bytes)).collect(),
+        }
+    }
+
     /// Usage between `from` and `to`, if the samples cover it.
     pub fn summarize(&self, from: Instant, to: Instant) -> Option<ResourceUsage> {
         match self {

@@ -81,6 +81,34 @@ pub struct RunRecord {
     /// Outages, lost sessions and re-sent requests; absent when there were none.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub recovery: Option<RecoveryRecord>,
+    /// The soak's memory check (the scenario's `leak`); absent without one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub leak: Option<LeakRecord>,
+}
+
+/// The SUT's memory over the measured phases, fitted by least squares, and after the
+/// cool-down that followed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LeakRecord {
+    /// Slope of the fit, bytes per minute.
+    pub growth_per_minute: f64,
+    /// R² of the fit (0 when memory did not move at all).
+    pub r_squared: f64,
+    /// Memory samples in the measured phases.
+    pub samples: usize,
+    /// First and last sample of the measured phases, bytes.
+    pub start_bytes: u64,
+    pub end_bytes: u64,
+    /// The last sample of the cool-down, bytes; absent without one.
+    pub after_cool_down_bytes: Option<u64>,
+    /// Whether the cool-down gave back at least half of what the fit grew; absent without
+    /// a cool-down or growth.
+    pub returned: Option<bool>,
+    /// The scenario's limits: bytes per minute, least R².
+    pub max_growth_per_minute: u64,
+    pub min_r2: f64,
+    /// Growth beyond the limit, with a fit at least `min_r2`, that did not come back.
+    pub leak: bool,
 }
 
 /// What the sessions' notification streams saw over the whole run (warm-up included).
@@ -618,6 +646,7 @@ impl RunRecord {
                 .then_some(outcome.questions_answered),
             sessions_replaced: scenario.session_lifetime.map(|_| outcome.sessions_replaced),
             recovery: RecoveryRecord::of(outcome),
+            leak: None,
         }
     }
 

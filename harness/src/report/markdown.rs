@@ -400,6 +400,21 @@ fn resources(s: &mut String, r: &RunRecord) {
                 "Efficiency: {} msg per CPU-second",
                 r.efficiency.map_or("n/a".into(), |e| thousands(e as u64))
             );
+            if let Some(leak) = &r.leak {
+                let after = leak.after_cool_down_bytes.map_or(String::new(), |b| {
+                    format!(", {:.1} MiB after the cool-down", b as f64 / MIB)
+                });
+                let _ = writeln!(
+                    s,
+                    "Memory trend: {:+.2} MiB/min (least squares over {} samples, R² {:.2}), {:.1} -> {:.1} MiB{after}: {}",
+                    leak.growth_per_minute / MIB,
+                    leak.samples,
+                    leak.r_squared,
+                    leak.start_bytes as f64 / MIB,
+                    leak.end_bytes as f64 / MIB,
+                    if leak.leak { "LEAK" } else { "no leak" }
+                );
+            }
             if let Some(first) = r.nodes.first() {
                 let _ = writeln!(
                     s,

@@ -2,6 +2,7 @@
 //! load is sent. Every problem names the file, the line and the field.
 
 pub mod capacity;
+mod leak;
 pub(crate) mod locate;
 pub(crate) mod raw;
 pub mod thresholds;
@@ -19,6 +20,7 @@ use sha2::{Digest, Sha256};
 use crate::mcp::{
     AUTO_PROTOCOL_VERSION, DEFAULT_PROTOCOL_VERSION, Operation, SUPPORTED_PROTOCOL_VERSIONS,
 };
+pub use leak::{DEFAULT_COOL_DOWN, DEFAULT_MIN_R2, LeakSpec, parse_bytes};
 use locate::Step;
 use raw::{RawFile, RawGate, RawPhase, RawRequest, RawSlo, RawWorkflow, RequestType};
 use thresholds::{DEFAULT_THRESHOLD_PERCENT, METRIC_KEYS, Thresholds};
@@ -78,6 +80,9 @@ pub struct Scenario {
     /// The resource every session subscribes to and whose notification stream it holds
     /// open for the whole run (`listen.resource`).
     pub listen: Option<String>,
+    /// The soak's memory check (`leak`): growth over the measured phases that does not
+    /// come back after a cool-down is a leak.
+    pub leak: Option<LeakSpec>,
     /// Limits the run must meet.
     pub slo: Slo,
     /// Regression thresholds per metric, percent.
@@ -431,6 +436,9 @@ impl Validator<'_> {
         let headers = self.headers(raw.headers);
         let auth = raw.auth.and_then(|a| self.auth(a));
         let session_lifetime = raw.session_lifetime.and_then(|l| self.lifetime(l));
+        let leak = raw
+            .leak
+            .and_then(|l| l.validate(&mut |field, reason| self.problem(field, reason)));
         let slo = self.slo(raw.slo.unwrap_or_default());
         let gate = self.gate(raw.gate.unwrap_or_default());
         Scenario {
@@ -461,6 +469,7 @@ impl Validator<'_> {
                 }
                 Some(uri)
             }),
+            leak,
             slo,
             gate,
             capacity,
@@ -826,6 +835,9 @@ impl Scenario {
     pub fn scaled(mut self, factor: f64) -> Self {
         let scale = |d: Duration| d.mul_f64(factor);
         self.warmup = scale(self.warmup);
+        if let Some(leak) = &mut self.leak {
+            leak.cool_down = scale(leak.cool_down);
+        }
         for phase in &mut self.phases {
             phase.duration = scale(phase.duration).max(Duration::from_millis(100));
         }

@@ -44,6 +44,8 @@ pub(super) struct RawScenario {
     #[serde(default)]
     pub listen: Option<RawListen>,
     #[serde(default)]
+    pub leak: Option<super::leak::RawLeak>,
+    #[serde(default)]
     pub slo: Option<RawSlo>,
     #[serde(default)]
     pub gate: Option<RawGate>,
