@@ -135,6 +135,7 @@ pub fn compare(args: CompareArgs) -> ExitCode {
             ],
             charts: Vec::new(),
             discarded: Vec::new(),
+            profiles: Vec::new(),
             timestamp: humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string(),
         };
         if let Err(e) =

@@ -236,6 +236,7 @@ pub async fn check_against_file(
         charts: Vec::new(),
         timestamp: now(),
         discarded,
+        profiles: profile_links("current", "trial", &records),
     };
     let baseline_histogram = baseline.histogram();
     let baseline_windows = baseline.windows.first().cloned().unwrap_or_default();
@@ -312,6 +313,11 @@ pub async fn check_same_run(
         charts: Vec::new(),
         timestamp: now(),
         discarded,
+        profiles: [
+            profile_links("baseline", "baseline", &base),
+            profile_links("current", "current", &cur),
+        ]
+        .concat(),
     };
     let windows = base[0].windows.clone();
     write_gate(
@@ -322,6 +328,22 @@ pub async fn check_same_run(
         &windows,
         &current,
     )
+}
+
+/// Links to the profiles of trials run into `<dir>-<i>/`, labelled `<side> trial <i>`.
+fn profile_links(side: &str, dir: &str, records: &[RunRecord]) -> Vec<(String, String)> {
+    records
+        .iter()
+        .enumerate()
+        .flat_map(|(i, r)| {
+            r.profiles.iter().map(move |file| {
+                (
+                    format!("{side} trial {}: {file}", i + 1),
+                    format!("{dir}-{}/{file}", i + 1),
+                )
+            })
+        })
+        .collect()
 }
 
 fn describe(records: &[RunRecord], options: &CheckOptions) -> String {

@@ -10,11 +10,11 @@ use crate::load::{
     self, CpuSet, LiveMetrics, LoadError, LoadPlan, Pacing, Progress, ProgressListener, Stop,
 };
 use crate::machine::{Machine, Naming};
-use crate::observe::{Sampler, Samples};
+use crate::observe::{Sampler, Samples, server_view};
 use crate::record::{RecordInputs, RunRecord};
 use crate::report::{RunFiles, WriteError, write_run};
 use crate::scenario::Scenario;
-use crate::sut::{RunningSut, SutError, SutSpec};
+use crate::sut::{ProfilePoint, RunningSut, SutError, SutSpec};
 
 /// How to run a scenario.
 #[derive(Debug, Clone)]
@@ -89,6 +89,9 @@ pub struct Target<'a> {
     pub pacing: Pacing,
     pub stop: Stop,
     pub live: Option<Arc<LiveMetrics>>,
+    /// Where the SUT profile's profiling hooks write (the run's directory); `None` runs
+    /// none.
+    pub profile_dir: Option<&'a Path>,
 }
 
 /// What [`measure`] produced.
@@ -132,7 +135,52 @@ pub async fn measure(
         scenario.name.clone(),
         progress,
     ));
-    let outcome = load::run(plan.clone(), running.endpoints(), counters).await;
+    let hooks = target.sut.window_hooks().zip(target.profile_dir);
+    let run = load::run(plan.clone(), running.endpoints(), counters.clone());
+    let mut profiles = Vec::new();
+    let (mut scrapes, mut server) = (None, None);
+    let outcome = match hooks {
+        None => run.await,
+        Some((hooks, dir)) => {
+            // The start hook waits for the schedule to begin and its warm-up to pass; a
+            // run that ends first (or never begins) drops it.
+            let measured_start = plan.schedule.measured_start();
+            let start_hook = async {
+                let began = loop {
+                    if let Some(at) = counters.started() {
+                        break at;
+                    }
+                    tokio::time::sleep(Duration::from_millis(5)).await;
+                };
+                tokio::time::sleep_until((began + measured_start).into()).await;
+                let scraped = running.scrape_metrics(hooks).await;
+                (
+                    running.profile(hooks, ProfilePoint::Start, dir).await,
+                    scraped,
+                )
+            };
+            tokio::pin!(run, start_hook);
+            let mut hooked = false;
+            let outcome = loop {
+                tokio::select! {
+                    outcome = &mut run => break outcome,
+                    (file, scraped) = &mut start_hook, if !hooked => {
+                        hooked = true;
+                        profiles.extend(file);
+                        scrapes = scraped;
+                    }
+                }
+            };
+            if outcome.is_ok() {
+                let after = running.scrape_metrics(hooks).await;
+                server = scrapes
+                    .zip(after)
+                    .map(|((url, before), (_, after))| server_view(&url, &before, &after));
+                profiles.extend(running.profile(hooks, ProfilePoint::End, dir).await);
+            }
+            outcome
+        }
+    };
     // A soak's cool-down: the SUT idle and still sampled, for its memory to come back.
     if let Some(leak) = scenario
         .leak
@@ -171,6 +219,11 @@ pub async fn measure(
     record.leak = scenario
         .leak
         .and_then(|spec| crate::leak::judge(&spec, &samples.memory(), measured_from, measured_to));
+    record.server = server;
+    record.profiles = profiles
+        .iter()
+        .filter_map(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
+        .collect();
     record.slo = crate::slo::check(&scenario.slo, &record);
     Ok(Measured {
         record,
@@ -196,6 +249,7 @@ pub async fn run_scenario(
         pacing: options.pacing,
         stop: options.stop.clone(),
         live: options.live.clone(),
+        profile_dir: Some(dir),
     };
     let measured = measure(&target, &scenario, options.progress.clone()).await;
     running.stop().await;

@@ -86,6 +86,7 @@ pub async fn run_sweep(
             pacing: options.run.pacing,
             stop: options.run.stop.clone(),
             live: options.run.live.clone(),
+            profile_dir: None,
         },
         dir,
     };

@@ -330,3 +330,114 @@ fn prometheus_computes_the_recording_rules_the_record_agrees_with() {
     drop(server);
     rt.block_on(running.stop());
 }
+
+#[test]
+fn a_regression_report_has_the_root_cause_and_both_sides_profiles() {
+    use harness::check::{CheckOptions, check_same_run};
+    use harness::gate::Status;
+    use harness::sut::SpecContext;
+    // The shipped reference profile, with its /proc profiling hooks, on both sides; the
+    // current side 2 ms slower on every request.
+    let profile = |faults: Option<&str>| {
+        let ctx = SpecContext {
+            refserver_program: crate::BIN.into(),
+            refserver_args: vec!["refserver".into()],
+            faults: faults.map(String::from),
+            image_override: None,
+        };
+        harness::sut::profile::spec_for(root().join("suts/reference.yml").to_str().unwrap(), &ctx)
+            .expect("the reference profile")
+    };
+    let (unchanged, slower) = (profile(None), profile(Some("latency=2ms")));
+    assert!(
+        unchanged.window_hooks().is_some(),
+        "the shipped profile names hooks"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let file = crate::scenario_file(
+        dir.path(),
+        "ab",
+        "scenario:\n  name: AB\n  clients: 4\n  warmup: 1s\n  phases:\n    - name: steady\n      duration: 3s\n      rps: 200\n  requests:\n    - type: tool_call\n      tool: calculator\n      weight: 60%\n    - type: resource_list\n      weight: 40%\n",
+    );
+    let scenario = scenario::load(&file).unwrap();
+    let options = CheckOptions {
+        run: quiet(),
+        trials: 3,
+        profile: "reference".into(),
+    };
+    let out = dir.path().join("gate");
+    let result = runtime()
+        .block_on(check_same_run(
+            &scenario, &unchanged, &slower, &options, &out,
+        ))
+        .expect("gate");
+    assert_eq!(
+        result.verdict.status,
+        Status::Regression,
+        "{}",
+        result.tables
+    );
+    let report = std::fs::read_to_string(&result.report).unwrap();
+    for part in [
+        "## Root Cause",
+        "### Hot Spots",
+        "### CPU per Request",
+        "### Profiles",
+    ] {
+        assert!(report.contains(part), "{part} missing:\n{report}");
+    }
+    // Both operations grew by about 2 ms: both ranked, the first with a REGRESSION.
+    let hot = report.split("### Hot Spots").nth(1).unwrap();
+    assert!(hot.contains("| 1 |") && hot.contains("REGRESSION"), "{hot}");
+    // The server's own view of each trial: it counted the requests the harness sent in
+    // the measured window, and its latency histogram has the 2 ms in it.
+    for record in &result.records {
+        let server = record
+            .server
+            .as_ref()
+            .expect("the server's metrics scraped");
+        let counted: f64 = server
+            .counters
+            .iter()
+            .filter(|(series, _)| series.starts_with("mcp_requests_total"))
+            .map(|(_, n)| n)
+            .sum();
+        let sent = record.throughput.attempts as f64;
+        assert!(
+            (counted / sent - 1.0).abs() < 0.05,
+            "the server counted {counted}, the harness {sent}: {server:?}"
+        );
+        let calls = server
+            .histograms
+            .iter()
+            .find(|(series, _)| series.contains("tools/call"))
+            .map(|(_, h)| h)
+            .expect("the server's tools/call latency");
+        // Its buckets double from 10 µs: 2 ms and a little falls in (1.28 ms, 2.56 ms].
+        assert!(
+            (0.00128..=0.00256).contains(&calls.p50),
+            "server P50 {} s: {server:?}",
+            calls.p50
+        );
+    }
+    assert!(
+        report.contains("### The Server's Own View") || {
+            let trial = std::fs::read_to_string(out.join("current-1/report.md")).unwrap();
+            trial.contains("### The Server's Own View")
+        }
+    );
+    for side in ["baseline", "current"] {
+        for point in ["start", "end"] {
+            let link = format!("{side}-1/profile-{point}.txt");
+            assert!(
+                report.contains(&format!("]({link})")),
+                "{link} not linked:\n{report}"
+            );
+            let text = std::fs::read_to_string(out.join(&link)).unwrap();
+            assert!(
+                text.contains("VmRSS:") && text.contains("# threads"),
+                "{text}"
+            );
+        }
+    }
+}

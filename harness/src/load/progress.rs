@@ -34,6 +34,11 @@ impl Progress {
         }
     }
 
+    /// When the engine's schedule began, once it has.
+    pub fn started(&self) -> Option<Instant> {
+        self.start.get().copied()
+    }
+
     /// A request left `lag` after its intended send time.
     pub(crate) fn launched(&self, lag: Duration) {
         self.sent.fetch_add(1, Ordering::Relaxed);

@@ -3,11 +3,13 @@
 
 mod docker;
 mod procfs;
+mod scrape;
 
 use std::time::{Duration, Instant};
 
 pub use docker::{ContainerProbe, DockerSample, DockerSampler, summarize_docker};
 pub use procfs::{ProcSample, ResourceSampler, ResourceUsage, read_sample, summarize};
+pub use scrape::{MetricsScrape, ScrapeError, ServerHistogram, ServerView, scrape, server_view};
 
 /// Bound on one reading: a Docker engine that stops answering costs a skipped sample, not
 /// a run that never ends.

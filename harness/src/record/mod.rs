@@ -84,6 +84,14 @@ pub struct RunRecord {
     /// The soak's memory check (the scenario's `leak`); absent without one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub leak: Option<LeakRecord>,
+    /// Output files of the SUT profile's profiling hooks, in the run's directory
+    /// (`profile-start.txt`, `profile-end.txt`); absent without hooks.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub profiles: Vec<String>,
+    /// The server's own metrics over the measured window (the SUT profile's `metrics`,
+    /// scraped at its start and end); absent without them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub server: Option<crate::observe::ServerView>,
 }
 
 /// The SUT's memory over the measured phases, fitted by least squares, and after the
@@ -647,6 +655,8 @@ impl RunRecord {
             sessions_replaced: scenario.session_lifetime.map(|_| outcome.sessions_replaced),
             recovery: RecoveryRecord::of(outcome),
             leak: None,
+            profiles: Vec::new(),
+            server: None,
         }
     }
 

@@ -24,6 +24,7 @@ pub fn run_report(r: &RunRecord, record_sha256: &str) -> String {
     recovery(&mut s, r);
     nodes_section(&mut s, r);
     resources(&mut s, r);
+    server_view(&mut s, r);
     generator(&mut s, r);
     slo_checks(&mut s, r);
     receipt(&mut s, r, record_sha256);
@@ -429,6 +430,54 @@ fn resources(s: &mut String, r: &RunRecord) {
         }
     }
     let _ = writeln!(s, "```\n");
+}
+
+/// The server's own metrics over the measured window, beside what the harness measured.
+fn server_view(s: &mut String, r: &RunRecord) {
+    let Some(v) = &r.server else { return };
+    let _ = writeln!(
+        s,
+        "### The Server's Own View\nIts metrics at `{}`, scraped at the start and the end of the measured window; the harness counted {} requests and measured P50 {}, P99 {} from the intended send time (the server's own latency leaves out the network and any queue in front of it).\n",
+        v.url,
+        thousands(r.throughput.attempts),
+        format_us(r.latency.p50_us),
+        format_us(r.latency.p99_us)
+    );
+    if !v.counters.is_empty() {
+        let _ = writeln!(s, "| Counter | In the window |\n|---|---|");
+        for (series, delta) in v.counters.iter().take(15) {
+            let _ = writeln!(s, "| `{series}` | {} |", thousands(delta.round() as u64));
+        }
+        let _ = writeln!(s);
+    }
+    if !v.histograms.is_empty() {
+        let _ = writeln!(
+            s,
+            "| Histogram | Observations | P50 | P95 | P99 |\n|---|---|---|---|---|"
+        );
+        for (series, h) in &v.histograms {
+            let seconds = series
+                .split('{')
+                .next()
+                .is_some_and(|n| n.ends_with("_seconds"));
+            let show = |x: f64| {
+                if seconds {
+                    format_us((x * 1e6).round() as u64)
+                } else {
+                    format!("{x:.4}")
+                }
+            };
+            let _ = writeln!(
+                s,
+                "| `{series}` | {} | {} | {} | {} |",
+                thousands(h.count.round() as u64),
+                show(h.p50),
+                show(h.p95),
+                show(h.p99)
+            );
+        }
+        let _ = writeln!(s);
+    }
 }
 
 /// The generator's own send lag, and whether it kept the schedule.

@@ -24,6 +24,80 @@ pub struct ComparisonContext {
     pub timestamp: String,
     /// Runs set aside and run again, with the reason.
     pub discarded: Vec<String>,
+    /// Profiles taken at the start and end of the measured window (the SUT profile's
+    /// `profiling` hooks): (label, path relative to the report).
+    pub profiles: Vec<(String, String)>,
+}
+
+/// Where to look first when the gate flags a change: operations ranked by how much their
+/// latency grew (erlmcp's hot spots), the server's CPU per request against the baseline's,
+/// and the profiles of both sides.
+fn root_cause(s: &mut String, ctx: &ComparisonContext, v: &Verdict) {
+    let _ = writeln!(s, "## Root Cause\n");
+    let mut hot: Vec<&MetricVerdict> = v
+        .metrics
+        .iter()
+        .filter(|m| m.group == "Latency by Operation")
+        .collect();
+    hot.sort_by(|a, b| {
+        let growth = |m: &MetricVerdict| m.change_percent.unwrap_or(f64::INFINITY);
+        growth(b).total_cmp(&growth(a))
+    });
+    if hot.is_empty() {
+        let _ = writeln!(s, "No operation had enough samples to compare.\n");
+    } else {
+        let _ = writeln!(
+            s,
+            "### Hot Spots\nOperations ranked by how much their latency grew.\n\n| Rank | Operation | Baseline | Current | Change | Status |\n|---|---|---|---|---|---|"
+        );
+        for (i, m) in hot.iter().take(10).enumerate() {
+            let _ = writeln!(
+                s,
+                "| {} | {} | {} | {} | {} | {} |",
+                i + 1,
+                m.name,
+                format_value(m.unit, m.baseline),
+                format_value(m.unit, m.current),
+                format_change(m),
+                m.status.label()
+            );
+        }
+        let _ = writeln!(s);
+    }
+    let _ = writeln!(s, "### CPU per Request\n");
+    match v.metrics.iter().find(|m| m.key == "efficiency") {
+        Some(e) if e.baseline > 0.0 && e.current > 0.0 => {
+            let (before, after) = (1e6 / e.baseline, 1e6 / e.current);
+            let _ = writeln!(
+                s,
+                "The server spent {after:.1} µs of CPU per successful request against {before:.1} µs in the baseline ({:+.1}%): {}\n",
+                (after / before - 1.0) * 100.0,
+                if after > before * 1.1 {
+                    "the server does more work per request (look at the CPU profiles)"
+                } else {
+                    "about the same work per request, so the time went to waiting (locks, I/O, a sleep, the scheduler)"
+                }
+            );
+        }
+        _ => {
+            let _ = writeln!(
+                s,
+                "Not known: the SUT's CPU was not sampled on both sides (a `--url` target without `--pid`).\n"
+            );
+        }
+    }
+    let _ = writeln!(s, "### Profiles\n");
+    if ctx.profiles.is_empty() {
+        let _ = writeln!(
+            s,
+            "None taken: the SUT profile names no `profiling` hooks (see README, \"Profiling hooks\").\n"
+        );
+    } else {
+        for (label, path) in &ctx.profiles {
+            let _ = writeln!(s, "- [{label}]({path})");
+        }
+        let _ = writeln!(s);
+    }
 }
 
 /// Formats a metric's value in its unit.
@@ -195,6 +269,9 @@ pub fn regression_report(ctx: &ComparisonContext, v: &Verdict) -> String {
         for (caption, file) in &ctx.charts {
             let _ = writeln!(s, "![{caption}]({file})\n");
         }
+    }
+    if v.status > Status::Ok {
+        root_cause(&mut s, ctx, v);
     }
     if !ctx.discarded.is_empty() {
         let _ = writeln!(s, "## Discarded Runs\n");

@@ -136,6 +136,7 @@ fn shipped_scenarios_parse() {
             "erlmcp/baseline",
             "erlmcp/realistic",
             "realistic",
+            "soak",
             "warmup"
         ]
     );

@@ -95,6 +95,9 @@ pub struct ContainerSpec {
     pub transport: Transport,
     /// A stdio container's main process.
     pub keepalive: Vec<String>,
+    /// What runs at the edges of the measured window: profiling commands inside the
+    /// container, a scrape of its metrics.
+    pub hooks: Option<super::WindowHooks>,
 }
 
 /// What every node of one start shares.
@@ -624,6 +627,63 @@ pub(super) struct RunningContainer {
 }
 
 impl RunningContainer {
+    /// Runs `argv` inside the container (a Docker exec), bounded by [`super::HOOK_BOUND`]:
+    /// what it printed. Through bollard: `testcontainers`' exec result is not `Sync`, and
+    /// a run's future must be `Send`.
+    pub(super) async fn exec(&self, argv: &[String]) -> super::profiling::HookOutput {
+        use bollard::container::LogOutput;
+        use bollard::exec::{CreateExecOptions, StartExecResults};
+        use futures_util::StreamExt;
+
+        use super::profiling::{HookOutput, failed};
+        let docker = self.docker.clone();
+        let id = self.id.clone();
+        let argv = argv.to_vec();
+        let run = async move {
+            let options = CreateExecOptions {
+                cmd: Some(argv),
+                attach_stdout: Some(true),
+                attach_stderr: Some(true),
+                ..Default::default()
+            };
+            let exec = docker
+                .create_exec(&id, options)
+                .await
+                .map_err(|e| e.to_string())?;
+            let (mut stdout, mut stderr) = (Vec::new(), Vec::new());
+            if let StartExecResults::Attached { mut output, .. } = docker
+                .start_exec(&exec.id, None)
+                .await
+                .map_err(|e| e.to_string())?
+            {
+                while let Some(chunk) = output.next().await {
+                    match chunk.map_err(|e| e.to_string())? {
+                        LogOutput::StdOut { message } => stdout.extend_from_slice(&message),
+                        LogOutput::StdErr { message } => stderr.extend_from_slice(&message),
+                        _ => {}
+                    }
+                }
+            }
+            let code = docker
+                .inspect_exec(&exec.id)
+                .await
+                .map_err(|e| e.to_string())?
+                .exit_code;
+            Ok::<_, String>(HookOutput {
+                status: code.map_or("exit status: unknown".into(), |c| {
+                    format!("exit status: {c}")
+                }),
+                stdout,
+                stderr,
+            })
+        };
+        match tokio::time::timeout(super::HOOK_BOUND, run).await {
+            Ok(Ok(out)) => out,
+            Ok(Err(e)) => failed(&format!("exec failed: {e}")),
+            Err(_) => failed(&format!("gave up after {} s", super::HOOK_BOUND.as_secs())),
+        }
+    }
+
     /// Creates and starts a container through `testcontainers` and puts it under the
     /// watchdog. On failure nothing is left: what it created is found by its `start`
     /// label and removed.

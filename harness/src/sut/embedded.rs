@@ -35,6 +35,9 @@ pub struct EmbeddedSpec {
     pub startup_timeout: Duration,
     /// The MCP transport the load uses.
     pub transport: Transport,
+    /// What runs at the edges of the measured window: profiling commands beside it, a scrape
+    /// of its metrics.
+    pub hooks: Option<super::WindowHooks>,
 }
 
 impl EmbeddedSpec {
@@ -49,6 +52,7 @@ impl EmbeddedSpec {
             faults: None,
             startup_timeout: Duration::from_secs(15),
             transport: Transport::Http,
+            hooks: None,
         }
     }
 

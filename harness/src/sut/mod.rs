@@ -5,6 +5,7 @@ pub mod docker;
 mod embedded;
 mod process;
 pub mod profile;
+mod profiling;
 mod readiness;
 pub mod refimage;
 mod target;
@@ -19,6 +20,7 @@ pub use docker::DockerError;
 pub use embedded::EmbeddedSpec;
 pub use process::{Listen, ProcessSpec};
 pub use profile::{ProfileError, SpecContext, SutProfile};
+pub use profiling::{HOOK_BOUND, ProfilePoint, WindowHooks};
 pub use readiness::Readiness;
 pub use target::{TargetError, check_loopback, endpoint_of};
 
@@ -261,6 +263,61 @@ impl RunningSut {
             .map(crate::observe::ResourceProbe::Process)
     }
 
+    /// Where the profile's `metrics` are scraped: its URL, or its path on the first node's
+    /// address (`None` for a server with no HTTP address, such as a stdio server).
+    pub fn metrics_url(&self, hooks: &WindowHooks) -> Option<String> {
+        let metrics = hooks.metrics.as_deref()?;
+        if metrics.starts_with("http://") {
+            return Some(metrics.to_string());
+        }
+        let mut url: url::Url = self.endpoints.first()?.to_string().parse().ok()?;
+        match url.scheme() {
+            "http" => {}
+            "ws" => url.set_scheme("http").ok()?,
+            _ => return None,
+        }
+        url.set_path(metrics);
+        url.set_query(None);
+        Some(url.to_string())
+    }
+
+    /// Scrapes the profile's `metrics`, if it names them and the server has an address;
+    /// a scrape that fails is a warning, not a failed run.
+    pub async fn scrape_metrics(
+        &self,
+        hooks: &WindowHooks,
+    ) -> Option<(String, crate::observe::MetricsScrape)> {
+        let url = self.metrics_url(hooks)?;
+        match crate::observe::scrape(&url).await {
+            Ok(scrape) => Some((url, scrape)),
+            Err(e) => {
+                tracing::warn!("{e}");
+                None
+            }
+        }
+    }
+
+    /// Runs `hooks`' command for `point` (inside the first container, or beside the
+    /// process) and writes its output to `dir/profile-<point>.txt`: the path, or `None` when
+    /// there is no such hook or the file could not be written.
+    pub async fn profile(
+        &self,
+        hooks: &WindowHooks,
+        point: ProfilePoint,
+        dir: &std::path::Path,
+    ) -> Option<PathBuf> {
+        let argv = hooks.at(point)?;
+        let (output, place) = match self.containers.first() {
+            Some(c) => (c.exec(argv).await, format!("in container {}", c.id())),
+            None => {
+                let pid = self.pid().or(self.watched);
+                let output = profiling::run_beside(argv, pid, point, dir).await;
+                (output, "beside the server".to_string())
+            }
+        };
+        profiling::write_output(argv, point, &place, output, dir)
+    }
+
     /// Whether the server is still running (always true for a URL target); for a cluster,
     /// whether every node is.
     pub fn is_running(&mut self) -> bool {
@@ -284,6 +341,16 @@ impl RunningSut {
 }
 
 impl SutSpec {
+    /// What the profile runs at the edges of the measured window, if anything.
+    pub fn window_hooks(&self) -> Option<&WindowHooks> {
+        match self {
+            SutSpec::Embedded(spec) => spec.hooks.as_ref(),
+            SutSpec::Process(spec) => spec.hooks.as_ref(),
+            SutSpec::Container(spec) => spec.hooks.as_ref(),
+            SutSpec::Url { .. } => None,
+        }
+    }
+
     /// The CPUs the SUT is pinned to (a container profile's `pin`), if it is.
     pub fn cpuset(&self) -> Option<&str> {
         match self {

@@ -35,6 +35,9 @@ pub struct ProcessSpec {
     pub version: Option<String>,
     /// The port it listens on, for a server that is not a stdio server.
     pub listen: Option<Listen>,
+    /// What runs at the edges of the measured window: profiling commands beside it, a scrape
+    /// of its metrics.
+    pub hooks: Option<super::WindowHooks>,
 }
 
 /// Where a server that listens on a port of this machine is reached, and when it is ready.

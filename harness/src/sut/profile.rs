@@ -34,7 +34,7 @@ use serde::Deserialize;
 
 use super::container::{ContainerSpec, FileMount, ImageSource, Limits};
 use super::readiness::Readiness;
-use super::{EmbeddedSpec, Listen, ProcessSpec, SutSpec};
+use super::{EmbeddedSpec, Listen, ProcessSpec, SutSpec, WindowHooks};
 use crate::mcp::Transport;
 use crate::scenario::locate::{Step, line_of};
 
@@ -146,6 +146,20 @@ struct RawProfile {
     url: Option<String>,
     #[serde(default)]
     pid_file: Option<String>,
+    #[serde(default)]
+    profiling: Option<RawProfiling>,
+    #[serde(default)]
+    metrics: Option<String>,
+}
+
+/// `profiling:` commands, each an argument vector.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawProfiling {
+    #[serde(default)]
+    start: Option<Vec<String>>,
+    #[serde(default)]
+    end: Option<Vec<String>>,
 }
 
 /// A checked SUT profile.
@@ -193,6 +207,9 @@ pub struct SutProfile {
     /// A file holding the `url` server's process id (resolved against the profile's
     /// directory): read when the run starts, its process sampled for CPU and memory.
     pub pid_file: Option<PathBuf>,
+    /// What runs at the edges of the measured window: `profiling` commands, a `metrics`
+    /// scrape.
+    pub hooks: Option<WindowHooks>,
 }
 
 /// A profile that cannot be used.
@@ -322,6 +339,7 @@ fn stdio_spec(command: &str) -> Result<SutSpec, ProfileError> {
         startup_timeout: STDIO_STARTUP_TIMEOUT,
         version: None,
         listen: None,
+        hooks: None,
     }))
 }
 
@@ -625,7 +643,47 @@ impl Checker<'_> {
             }
             (_, None) => None,
         };
+        if raw.kind == Kind::Url && (raw.profiling.is_some() || raw.metrics.is_some()) {
+            let field = if raw.profiling.is_some() {
+                "profiling"
+            } else {
+                "metrics"
+            };
+            return Err(self.error(
+                field,
+                "a url profile's server is not the harness's to profile or scrape",
+            ));
+        }
+        let (start, end) = match raw.profiling {
+            None => (None, None),
+            Some(p) => {
+                for (field, argv) in [("profiling.start", &p.start), ("profiling.end", &p.end)] {
+                    if argv
+                        .as_ref()
+                        .is_some_and(|a| a.is_empty() || a[0].trim().is_empty())
+                    {
+                        return Err(self.error(field, "needs a command: [program, args...]"));
+                    }
+                }
+                (p.start, p.end)
+            }
+        };
+        if let Some(m) = &raw.metrics
+            && !(m.starts_with('/') || m.starts_with("http://"))
+        {
+            return Err(self.error(
+                "metrics",
+                format!("{m:?}: a path on the server's address (/metrics) or an http:// URL"),
+            ));
+        }
+        let hooks =
+            (start.is_some() || end.is_some() || raw.metrics.is_some()).then_some(WindowHooks {
+                start,
+                end,
+                metrics: raw.metrics,
+            });
         Ok(SutProfile {
+            hooks,
             name,
             path: self.path.to_owned(),
             kind: raw.kind,
@@ -675,6 +733,7 @@ impl SutProfile {
                 let mut spec =
                     EmbeddedSpec::new(&ctx.refserver_program, args).with_faults(ctx.faults.clone());
                 spec.startup_timeout = self.startup_timeout;
+                spec.hooks = self.hooks.clone();
                 Ok(SutSpec::Embedded(spec))
             }
             Kind::Url => {
@@ -725,6 +784,7 @@ impl SutProfile {
                         path: self.endpoint.clone(),
                         readiness: self.readiness.clone(),
                     }),
+                    hooks: self.hooks.clone(),
                 }))
             }
             Kind::Container => {
@@ -759,6 +819,7 @@ impl SutProfile {
                     nodes: self.nodes,
                     transport: self.transport,
                     keepalive: self.keepalive.clone(),
+                    hooks: self.hooks.clone(),
                 })))
             }
         }
