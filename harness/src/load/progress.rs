@@ -21,6 +21,8 @@ pub struct Progress {
     pub failed: AtomicU64,
     start: OnceLock<Instant>,
     done: AtomicBool,
+    /// Wakes [`watch`] when the engine finishes, instead of at its next tick.
+    finished: tokio::sync::Notify,
     /// The live metrics the run also counts into, when the harness serves them.
     live: Option<LiveRun>,
 }
@@ -58,6 +60,7 @@ impl Progress {
 
     pub(crate) fn finish(&self) {
         self.done.store(true, Ordering::Release);
+        self.finished.notify_one();
     }
 
     pub(crate) fn completed(&self, c: &Completion) {
@@ -152,7 +155,10 @@ pub async fn watch(
     let mut current: Option<usize> = None;
     let mut at_phase_start = (0, 0, 0);
     loop {
-        tick.tick().await;
+        tokio::select! {
+            _ = tick.tick() => {}
+            () = progress.finished.notified() => {}
+        }
         let done = progress.done.load(Ordering::Acquire);
         let Some(start) = progress.start.get().copied() else {
             continue;
