@@ -146,12 +146,7 @@ pub async fn measure(
             // run that ends first (or never begins) drops it.
             let measured_start = plan.schedule.measured_start();
             let start_hook = async {
-                let began = loop {
-                    if let Some(at) = counters.started() {
-                        break at;
-                    }
-                    tokio::time::sleep(Duration::from_millis(5)).await;
-                };
+                let began = counters.started().await;
                 tokio::time::sleep_until((began + measured_start).into()).await;
                 let scraped = running.scrape_metrics(hooks).await;
                 (

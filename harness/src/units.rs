@@ -16,6 +16,16 @@ fn round4(x: f64) -> f64 {
     (x * 10_000.0).round() / 10_000.0
 }
 
+/// A size as written, `512M`, `8 MiB`, `1.5`: its number and the unit after it (trimmed,
+/// possibly empty); `None` when it does not start with a number.
+pub fn number_and_unit(text: &str) -> Option<(f64, &str)> {
+    let split = text
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    Some((number.parse().ok()?, unit.trim()))
+}
+
 /// Formats microseconds for people: `850 µs`, `2.30 ms`, `1.25 s`.
 pub fn format_us(us: u64) -> String {
     let d = Duration::from_micros(us);

@@ -3,6 +3,7 @@
 
 use std::io::ErrorKind;
 use std::net::{IpAddr, SocketAddr, TcpListener, TcpStream, UdpSocket};
+use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
@@ -159,26 +160,35 @@ fn a_url_target_with_its_pid_gets_resources_and_efficiency() {
     let url = running.endpoint().to_string();
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("out");
-    let output = Command::new(BIN)
-        .args([
-            "run",
-            "scenarios/warmup.yml",
-            "--quiet",
-            "--duration-scale",
-            "0.1",
-        ])
-        .args(["--url", &url, "--pid", &pid, "--out"])
-        .arg(&out)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .output()
-        .unwrap();
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
+    // `erlmcp-perf run scenarios/warmup.yml` (scaled to 10%) against `target`, into `out`:
+    // its record.
+    let run_warmup = |target: &[&std::ffi::OsStr], out: &Path| {
+        let output = Command::new(BIN)
+            .args(["run", "scenarios/warmup.yml", "--quiet"])
+            .args(["--duration-scale", "0.1"])
+            .args(target)
+            .arg("--out")
+            .arg(out)
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .output()
+            .unwrap();
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        let record = std::fs::read(out.join("warmup/record.json")).unwrap();
+        serde_json::from_slice::<harness::record::RunRecord>(&record).unwrap()
+    };
+    let record = run_warmup(
+        &[
+            "--url".as_ref(),
+            url.as_ref(),
+            "--pid".as_ref(),
+            pid.as_ref(),
+        ],
+        &out,
     );
-    let record: harness::record::RunRecord =
-        serde_json::from_slice(&std::fs::read(out.join("warmup/record.json")).unwrap()).unwrap();
     let resources = record
         .resources
         .as_ref()
@@ -194,30 +204,10 @@ fn a_url_target_with_its_pid_gets_resources_and_efficiency() {
         format!("kind: url\nurl: \"{url}\"\npid_file: server.pid\n"),
     )
     .unwrap();
-    let output = Command::new(BIN)
-        .args([
-            "run",
-            "scenarios/warmup.yml",
-            "--quiet",
-            "--duration-scale",
-            "0.1",
-        ])
-        .arg("--sut")
-        .arg(&profile)
-        .arg("--out")
-        .arg(dir.path().join("by-profile"))
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .output()
-        .unwrap();
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
+    let record = run_warmup(
+        &["--sut".as_ref(), profile.as_os_str()],
+        &dir.path().join("by-profile"),
     );
-    let record: harness::record::RunRecord = serde_json::from_slice(
-        &std::fs::read(dir.path().join("by-profile/warmup/record.json")).unwrap(),
-    )
-    .unwrap();
     assert!(record.resources.is_some_and(|r| r.cpu_seconds > 0.0));
     // A process that is not there is refused before any load is sent.
     let output = Command::new(BIN)

@@ -23,6 +23,8 @@ pub struct Progress {
     done: AtomicBool,
     /// Wakes [`watch`] when the engine finishes, instead of at its next tick.
     finished: tokio::sync::Notify,
+    /// Wakes [`Progress::started`] when the schedule begins.
+    begun: tokio::sync::Notify,
     /// The live metrics the run also counts into, when the harness serves them.
     live: Option<LiveRun>,
 }
@@ -36,9 +38,15 @@ impl Progress {
         }
     }
 
-    /// When the engine's schedule began, once it has.
-    pub fn started(&self) -> Option<Instant> {
-        self.start.get().copied()
+    /// When the engine's schedule began: waits until it has.
+    pub async fn started(&self) -> Instant {
+        loop {
+            if let Some(at) = self.start.get() {
+                return *at;
+            }
+            // A permit left by `begin` before this wait wakes it at once.
+            self.begun.notified().await;
+        }
     }
 
     /// A request left `lag` after its intended send time.
@@ -56,6 +64,7 @@ impl Progress {
 
     pub(crate) fn begin(&self, start: Instant) {
         let _ = self.start.set(start);
+        self.begun.notify_one();
     }
 
     pub(crate) fn finish(&self) {

@@ -55,14 +55,9 @@ pub(super) enum RawBytes {
 /// Parses `8MiB`, `512 KB`, `1048576`: bytes.
 pub fn parse_bytes(text: &str) -> Result<u64, String> {
     let text = text.trim();
-    let split = text
-        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .unwrap_or(text.len());
-    let (number, unit) = text.split_at(split);
-    let number: f64 = number
-        .parse()
-        .map_err(|_| format!("`{text}` is not a size such as 8MiB"))?;
-    let factor: f64 = match unit.trim() {
+    let (number, unit) = crate::units::number_and_unit(text)
+        .ok_or_else(|| format!("`{text}` is not a size such as 8MiB"))?;
+    let factor: f64 = match unit {
         "" | "B" => 1.0,
         "KiB" => 1024.0,
         "MiB" => 1024.0 * 1024.0,

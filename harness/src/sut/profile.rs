@@ -875,18 +875,9 @@ fn parse_memory(value: &NumberOrText) -> Result<u64, String> {
         NumberOrText::Number(n) => n.to_string(),
         NumberOrText::Text(t) => t.trim().to_string(),
     };
-    let split = text
-        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .unwrap_or(text.len());
-    let (number, unit) = text.split_at(split);
-    let number: f64 = number
-        .parse()
-        .map_err(|_| format!("{text:?} is not a size like 512M or 4G"))?;
-    let shift = match unit
-        .trim()
-        .trim_end_matches(['b', 'B'])
-        .trim_end_matches('i')
-    {
+    let (number, unit) = crate::units::number_and_unit(&text)
+        .ok_or_else(|| format!("{text:?} is not a size like 512M or 4G"))?;
+    let shift = match unit.trim_end_matches(['b', 'B']).trim_end_matches('i') {
         "" => 0,
         "k" | "K" => 10,
         "m" | "M" => 20,
