@@ -19,6 +19,7 @@ mod calibrate;
 mod capacity;
 mod compare;
 mod dashboard;
+mod merge;
 mod trend;
 
 pub(crate) use harness::outcome::exit;
@@ -65,6 +66,11 @@ enum Command {
     /// baseline's git history): writes trend.md, trend.json and a chart per metric. Exits 1
     /// with --fail-on-worse when a metric changed for the worse.
     Trend(trend::TrendArgs),
+    /// Merge the records of one run's shards (`run --shard I/N`) into one record and
+    /// report: histograms added exactly, counts and errors summed, windows aligned by
+    /// wall-clock second. Refuses records of different runs, and shards given twice or
+    /// missing.
+    Merge(merge::MergeArgs),
     /// Write erlmcp's Grafana dashboard (monitoring/grafana/dashboards/performance.json)
     /// with its baseline and threshold lines taken from a baseline file.
     Dashboard(dashboard::DashboardArgs),
@@ -106,6 +112,22 @@ struct RunArgs {
     sut: SutArgs,
     #[command(flatten)]
     measure: MeasureArgs,
+    /// Send only shard I of N (indices from 0): the schedule's slots `s` with
+    /// `s % N = I`, over I's share of the clients. N processes, one per shard, send
+    /// exactly the one-process schedule; `erlmcp-perf merge` joins their records.
+    /// Results go to `<out>/<scenario>/shard-I-of-N/`.
+    #[arg(long, value_name = "I/N")]
+    shard: Option<harness::load::Shard>,
+    /// Begin the schedule at this wall-clock instant (RFC 3339, e.g.
+    /// 2026-12-08T10:00:00Z), so shards on different machines begin together; the
+    /// sessions open first. The record keeps how late past it the schedule began and the
+    /// clock's own error bound.
+    #[arg(long, value_name = "TIME", value_parser = harness::load::parse_start_at)]
+    start_at: Option<std::time::SystemTime>,
+    /// Write every request (slot, intended send time, phase, operation, outcome, latency,
+    /// service time) to `latencies.csv` beside the record.
+    #[arg(long)]
+    latencies: bool,
 }
 
 /// What the measuring subcommands (`run`, `capacity`) take besides a scenario and a SUT.
@@ -212,6 +234,7 @@ fn main() -> ExitCode {
         Command::Verify { files } => compare::verify(&files),
         Command::Trend(args) => trend::trend(args),
         Command::Dashboard(args) => dashboard::dashboard(args),
+        Command::Merge(args) => merge::merge_records(args),
         Command::Run(args) => {
             init_tracing();
             run(args)
@@ -410,7 +433,25 @@ fn run(args: RunArgs) -> ExitCode {
         Ok(server) => server,
         Err(code) => return code,
     };
-    let dir = results_dir(&args.measure.out, &scenario);
+    if let Some(at) = args.start_at
+        && let Err(e) = at.duration_since(std::time::SystemTime::now())
+    {
+        eprintln!(
+            "error: --start-at {} passed {:.1} s ago: give an instant still to come",
+            humantime::format_rfc3339_millis(at),
+            e.duration().as_secs_f64()
+        );
+        return ExitCode::from(exit::BAD_INPUT);
+    }
+    options.part = harness::run::Part {
+        shard: args.shard.unwrap_or_default(),
+        start_at: args.start_at,
+        latencies: args.latencies,
+    };
+    let mut dir = results_dir(&args.measure.out, &scenario);
+    if let Some(shard) = args.shard {
+        dir = dir.join(format!("shard-{}-of-{}", shard.index, shard.count));
+    }
     let runtime = match runtime() {
         Ok(rt) => rt,
         Err(code) => return code,
@@ -433,6 +474,9 @@ fn run(args: RunArgs) -> ExitCode {
             print!("{}", report::summary(&result.record));
             println!("  record: {}", result.files.record.display());
             println!("  report: {}", result.files.report.display());
+            if let Some(latencies) = &result.files.latencies {
+                println!("  latencies: {}", latencies.display());
+            }
             ExitCode::from(Outcome::of_trials(std::slice::from_ref(&result.record)).exit_code())
         }
     }

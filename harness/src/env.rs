@@ -189,6 +189,7 @@ pub fn run_options(
         pacing: pacing()?,
         stop: Default::default(),
         live: None,
+        part: Default::default(),
     })
 }
 

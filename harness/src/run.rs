@@ -4,15 +4,16 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use crate::load::{
-    self, CpuSet, LiveMetrics, LoadError, LoadPlan, Pacing, Progress, ProgressListener, Stop,
+    self, CpuSet, LiveMetrics, LoadError, LoadPlan, Pacing, Progress, ProgressListener, Sample,
+    Shard, Stop,
 };
 use crate::machine::{Machine, Naming};
 use crate::observe::{Sampler, Samples, server_view};
 use crate::record::{RecordInputs, RunRecord};
-use crate::report::{RunFiles, WriteError, write_run};
+use crate::report::{RunFiles, WriteError, write_latencies, write_run};
 use crate::scenario::Scenario;
 use crate::sut::{ProfilePoint, RunningSut, SutError, SutSpec};
 
@@ -33,6 +34,17 @@ pub struct RunOptions {
     /// Live metrics every run counts into, when the harness serves them
     /// (`--metrics-addr`, `ERLMCP_PERF_METRICS_ADDR`).
     pub live: Option<Arc<LiveMetrics>>,
+    /// This process's part of the run (`--shard`, `--start-at`, `--latencies`).
+    pub part: Part,
+}
+
+/// How one process takes part in a run: its shard of the schedule, the wall-clock instant
+/// the shards start at, and whether every request is written out (`latencies.csv`).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Part {
+    pub shard: Shard,
+    pub start_at: Option<SystemTime>,
+    pub latencies: bool,
 }
 
 /// A finished run.
@@ -92,6 +104,8 @@ pub struct Target<'a> {
     /// Where the SUT profile's profiling hooks write (the run's directory); `None` runs
     /// none.
     pub profile_dir: Option<&'a Path>,
+    /// This process's part of the run.
+    pub part: Part,
 }
 
 /// What [`measure`] produced.
@@ -100,6 +114,8 @@ pub struct Measured {
     pub record: RunRecord,
     /// From the start of the measured window to the last request's end.
     pub drain: Duration,
+    /// Every request, when [`Part::latencies`] asked for them.
+    pub samples: Option<Vec<Sample>>,
 }
 
 /// Drives `scenario` (already scaled) against the running SUT: the generator pinned off a
@@ -109,7 +125,9 @@ pub async fn measure(
     scenario: &Scenario,
     progress: Arc<dyn ProgressListener>,
 ) -> Result<Measured, LoadError> {
-    let mut plan = LoadPlan::new(scenario);
+    let mut plan = LoadPlan::new(scenario).sharded(target.part.shard);
+    plan.start_at = target.part.start_at;
+    plan.keep_samples = target.part.latencies;
     plan.generator_cpus = generator_cpus(target.sut);
     plan.pacing = target.pacing;
     plan.stop = target.stop.clone();
@@ -196,7 +214,8 @@ pub async fn measure(
         reporter.abort();
     }
     let _ = reporter.await;
-    let outcome = outcome?;
+    let mut outcome = outcome?;
+    let requests = outcome.stats.samples.take();
     let measured_from = outcome.start + plan.schedule.measured_start();
     let measured_to = outcome
         .stopped
@@ -223,6 +242,7 @@ pub async fn measure(
     Ok(Measured {
         record,
         drain: outcome.finished.saturating_duration_since(measured_from),
+        samples: requests,
     })
 }
 
@@ -245,10 +265,16 @@ pub async fn run_scenario(
         stop: options.stop.clone(),
         live: options.live.clone(),
         profile_dir: Some(dir),
+        part: options.part,
     };
     let measured = measure(&target, &scenario, options.progress.clone()).await;
     running.stop().await;
-    let record = measured?.record;
-    let files = write_run(dir, &record)?;
+    let Measured {
+        record, samples, ..
+    } = measured?;
+    let mut files = write_run(dir, &record)?;
+    if let Some(samples) = samples {
+        files.latencies = Some(write_latencies(dir, &record, &samples)?);
+    }
     Ok(RunResult { record, files })
 }

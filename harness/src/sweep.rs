@@ -87,6 +87,7 @@ pub async fn run_sweep(
             stop: options.run.stop.clone(),
             live: options.run.live.clone(),
             profile_dir: None,
+            part: Default::default(),
         },
         dir,
     };

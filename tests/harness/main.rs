@@ -115,6 +115,7 @@ pub fn quiet() -> RunOptions {
         pacing: Default::default(),
         stop: Default::default(),
         live: None,
+        part: Default::default(),
     }
 }
 

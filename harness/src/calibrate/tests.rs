@@ -172,6 +172,7 @@ fn cases_inject_a_tail_sized_from_the_baseline() {
             pacing: Default::default(),
             stop: Default::default(),
             live: None,
+            part: Default::default(),
         },
         trials: 3,
         same_run: false,

@@ -16,6 +16,7 @@ use super::placement::CpuSet;
 use super::progress::Progress;
 use super::schedule::Schedule;
 use super::seat::Seat;
+use super::start::Shard;
 use super::stats::{Completion, Stats};
 use super::stop::Stop;
 use crate::mcp::{
@@ -54,6 +55,13 @@ pub struct LoadPlan {
     pub pacing: Pacing,
     /// Ends the run early when requested: no more sends, the ones in flight answered.
     pub stop: Stop,
+    /// The slots this process sends ([`LoadPlan::sharded`]); the whole schedule by default.
+    pub shard: Shard,
+    /// The wall-clock instant the schedule's origin is put at, shared by the shards of a
+    /// run; `None` starts as soon as the sessions are open.
+    pub start_at: Option<SystemTime>,
+    /// Whether [`Stats::samples`] keeps every request (`latencies.csv`).
+    pub keep_samples: bool,
 }
 
 impl LoadPlan {
@@ -111,7 +119,22 @@ impl LoadPlan {
             generator_cpus: None,
             pacing: Pacing::default(),
             stop: Stop::default(),
+            shard: Shard::WHOLE,
+            start_at: None,
+            keep_samples: false,
         }
+    }
+
+    /// The plan of one shard: its own slots, over its share of the sessions.
+    pub fn sharded(mut self, shard: Shard) -> Self {
+        self.clients = shard.clients(self.clients);
+        self.shard = shard;
+        self
+    }
+
+    /// This process's slots in `range` of the schedule.
+    pub fn own_slots(&self, range: std::ops::Range<u64>) -> u64 {
+        self.shard.slots_in(range)
     }
 }
 
@@ -164,6 +187,9 @@ pub struct LoadOutcome {
     pub in_flight_limit: usize,
     /// CPU time this process used from the schedule's origin to the last completion.
     pub generator_cpu: Duration,
+    /// With [`LoadPlan::start_at`]: how far past it the sessions were ready and the first
+    /// slots went out late (zero when ready in time).
+    pub late_start: Option<Duration>,
 }
 
 /// Requests one stream session (WebSocket, TCP, stdio: one connection, answers matched by
@@ -208,9 +234,7 @@ pub async fn run(
         .metrics()
         .num_workers()
         .clamp(1, cpus);
-    // A short lead so every worker is parked before the first slot is due.
-    let start = Instant::now() + Duration::from_millis(20);
-    let started_at = SystemTime::now() + Duration::from_millis(20);
+    let (start, started_at, late_start) = origin(plan.start_at);
     let mut clocks = Vec::with_capacity(workers);
     for _ in 0..workers {
         clocks.push(Clock::new(pacing).map_err(LoadError::Pacer)?);
@@ -231,8 +255,7 @@ pub async fn run(
             tokio::spawn(Ticks::scope(
                 ticks.clone(),
                 worker(
-                    w as u64,
-                    workers as u64,
+                    plan.shard.lane(w as u64, workers as u64),
                     start,
                     plan,
                     Nodes {
@@ -287,7 +310,32 @@ pub async fn run(
         heard: plan.session.listening.as_ref().map(|l| l.heard()),
         in_flight_limit: per_worker * workers,
         generator_cpu,
+        late_start,
     })
+}
+
+/// A short lead so every worker is parked before the first slot is due.
+const LEAD: Duration = Duration::from_millis(20);
+
+/// The schedule's origin, monotonic and wall-clock, and how late it is past `start_at`:
+/// the lead from now, or `start_at` (in the past when the sessions opened after it: the
+/// first slots then go out late, measured from their intended times).
+fn origin(start_at: Option<SystemTime>) -> (Instant, SystemTime, Option<Duration>) {
+    let (now, wall) = (Instant::now(), SystemTime::now());
+    let Some(at) = start_at else {
+        return (now + LEAD, wall + LEAD, None);
+    };
+    match at.duration_since(wall) {
+        Ok(ahead) => (now + ahead, at, Some(Duration::ZERO)),
+        Err(e) => {
+            let behind = e.duration();
+            tracing::warn!(
+                "the shared start instant passed {behind:?} before the sessions were open: the first slots go out late"
+            );
+            let start = now.checked_sub(behind).unwrap_or(now);
+            (start, at, Some(behind))
+        }
+    }
 }
 
 /// Sessions being opened at once.
@@ -352,7 +400,7 @@ struct Nodes {
     modern: bool,
 }
 
-/// Sends slots `w`, `w + n`, `w + 2n`, ... at their intended times and records their
+/// Sends slots `first`, `first + stride`, `first + 2 stride`, ... at their intended times and records their
 /// answers. Sending never waits for answers: the model is open. Answers are read when the
 /// worker wakes (`ticks`), at least every [`QUANTUM`] while any is awaited, and timed by
 /// their arrival, not by their reading.
@@ -363,8 +411,7 @@ struct Nodes {
 /// generator past its own capacity sends as fast as it can instead of drowning in waiting
 /// requests.
 async fn worker(
-    w: u64,
-    n: u64,
+    (first, stride): (u64, u64),
     start: Instant,
     plan: Arc<LoadPlan>,
     nodes: Nodes,
@@ -389,6 +436,9 @@ async fn worker(
     let measured_start = schedule.measured_start();
     let timeout = plan.session.timeout;
     let mut stats = Stats::new(plan.operations.len(), segments.len());
+    if plan.keep_samples {
+        stats.keep_samples();
+    }
     // A window's requests have all finished a timeout after it, but for a slot that waited
     // or a send that lagged: a second more.
     stats.seal_after(timeout + Duration::from_secs(2));
@@ -400,7 +450,7 @@ async fn worker(
     let reach = (timeout / 2).max(Duration::from_millis(1));
     let horizon = tokio::time::sleep(reach);
     tokio::pin!(horizon);
-    let mut slot = w;
+    let mut slot = first;
     let mut total = schedule.len();
     let place = |slot: u64| {
         let at = schedule.slot(slot);
@@ -430,6 +480,7 @@ async fn worker(
             first_question: None,
             node: index % nodes,
             at: at.at,
+            slot,
         };
         type Boxed<'a> =
             std::pin::Pin<Box<dyn Future<Output = (Completion, Vec<StepDone>)> + Send + 'a>>;
@@ -493,6 +544,7 @@ async fn worker(
             first_question: None,
             node: index % nodes,
             at: at.at,
+            slot,
         }
     };
     let record = |c: Completion, stats: &mut Stats| {
@@ -531,7 +583,7 @@ async fn worker(
                 progress.launched(now.saturating_duration_since(intended));
                 in_flight.push(launch(slot));
             }
-            slot += n;
+            slot += stride;
         }
         // Take what has finished, without waiting (the new requests send and park here).
         while let Some(Some(done)) = in_flight.next().now_or_never() {

@@ -27,6 +27,7 @@ mod placement;
 mod progress;
 mod schedule;
 mod seat;
+mod start;
 mod stats;
 mod stop;
 
@@ -40,8 +41,9 @@ pub use pacer::{Pacing, PreciseTimer, QUANTUM, SEND_GAP, UnknownPacing};
 pub use placement::{CpuSet, CpuSetError, set_affinity};
 pub use progress::{Progress, ProgressEvent, ProgressListener, Silent, watch};
 pub use schedule::{Schedule, Segment, Slot};
+pub use start::{ClockStatus, Shard, ShardError, parse_start_at};
 pub use stats::{
-    BEAT, Beat, Completion, LATE_THRESHOLD, LATENCY_SIGFIG, NodeStats, OpStats, Stats,
+    BEAT, Beat, Completion, LATE_THRESHOLD, LATENCY_SIGFIG, NodeStats, OpStats, Sample, Stats,
     WINDOW_SIGFIG, WindowStats, histogram, micros,
 };
 pub use stop::Stop;

@@ -255,6 +255,8 @@ pub struct Stats {
     /// Windows before this one are sealed (one that a late request reopens is sealed
     /// again at once).
     sealed_below: usize,
+    /// Every request, warm-up included, when asked for ([`Stats::keep_samples`]).
+    pub samples: Option<Vec<Sample>>,
 }
 
 /// Seconds a window stays open after a newer one gets a request, unless
@@ -289,6 +291,23 @@ pub struct Completion {
     pub node: usize,
     /// Intended send time, from the schedule's start.
     pub at: Duration,
+    /// The request's slot in the schedule.
+    pub slot: u64,
+}
+
+/// One request as `latencies.csv` lists it ([`Stats::keep_samples`]).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Sample {
+    pub slot: u64,
+    /// Intended send time from the schedule's start, microseconds.
+    pub at_us: u64,
+    pub segment: u32,
+    pub op: u32,
+    pub outcome: crate::mcp::Outcome,
+    /// From the intended send, and from the actual send, microseconds (as the histograms
+    /// record them: at least 1).
+    pub latency_us: u64,
+    pub service_us: u64,
 }
 
 impl Stats {
@@ -306,7 +325,13 @@ impl Stats {
             steps: Vec::new(),
             seal_after: SEAL_AFTER.as_secs() as usize,
             sealed_below: 0,
+            samples: None,
         }
+    }
+
+    /// Keeps every request from now on, in [`Stats::samples`].
+    pub fn keep_samples(&mut self) {
+        self.samples.get_or_insert_with(Vec::new);
     }
 
     /// Seals a window once a request intended `after` (rounded up to seconds) past it has
@@ -318,6 +343,17 @@ impl Stats {
     /// Adds one finished request.
     pub fn record(&mut self, c: &Completion) {
         use crate::mcp::Outcome;
+        if let Some(samples) = &mut self.samples {
+            samples.push(Sample {
+                slot: c.slot,
+                at_us: c.at.as_micros() as u64,
+                segment: c.segment as u32,
+                op: c.op as u32,
+                outcome: c.outcome,
+                latency_us: micros(c.latency),
+                service_us: micros(c.service),
+            });
+        }
         let segment = &mut self.segments[c.segment];
         match c.outcome {
             Outcome::Ok => segment.record_ok(c.latency, c.service),
@@ -452,6 +488,11 @@ impl AddAssign<&Stats> for Stats {
         for (a, b) in self.steps.iter_mut().zip(&other.steps) {
             *a += b;
         }
+        if let Some(theirs) = &other.samples {
+            self.samples
+                .get_or_insert_with(Vec::new)
+                .extend_from_slice(theirs);
+        }
     }
 }
 
@@ -477,6 +518,7 @@ mod tests {
             first_question: None,
             node: op,
             at: Duration::from_secs(window.unwrap_or(0) as u64),
+            slot: 0,
         }
     }
 

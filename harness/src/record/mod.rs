@@ -7,11 +7,15 @@ use serde::{Deserialize, Serialize};
 
 mod figures;
 mod histogram;
+mod merge;
 mod recovery;
+mod shard;
 
 pub use figures::{Figures, Percentiles};
 pub use histogram::{decode_histogram, encode_histogram, merged_latency};
+pub use merge::{MergeError, merge};
 pub use recovery::{OutageRecord, RecoveryRecord};
+pub use shard::ShardRecord;
 
 use crate::load::{LATE_THRESHOLD, LoadOutcome, LoadPlan, OpStats, Stats};
 use crate::machine::Machine;
@@ -92,6 +96,11 @@ pub struct RunRecord {
     /// scraped at its start and end); absent without them.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub server: Option<crate::observe::ServerView>,
+    /// The generator processes that sent the load, when it was split (`--shard`, or a
+    /// shared `--start-at`): one for a shard's record, every shard for a merged one;
+    /// absent for a run of the whole schedule.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub shards: Vec<ShardRecord>,
 }
 
 /// The SUT's memory over the measured phases, fitted by least squares, and after the
@@ -150,6 +159,9 @@ pub struct NodeRecord {
     pub errors: ErrorSummary,
     /// Latency from the intended send time, successful requests.
     pub latency: LatencySummary,
+    /// Its histogram (HdrHistogram V2 + DEFLATE, base64); absent in older records.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub latency_histogram: Option<String>,
     /// Seconds from the schedule's start (warm-up included) to the intended send time of
     /// the node's first failed request.
     pub first_error_seconds: Option<f64>,
@@ -293,11 +305,17 @@ pub struct OperationRecord {
     /// `latency` above runs to the final answer); absent when it asked none.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub first_question: Option<LatencySummary>,
+    /// Its histogram (as `latency_histogram`); absent without one, and in older records.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first_question_histogram: Option<String>,
     pub errors: ErrorSummary,
     pub latency: LatencySummary,
     pub service_time: LatencySummary,
     /// The latency histogram, HdrHistogram V2 + DEFLATE, base64.
     pub latency_histogram: String,
+    /// The service-time histogram, the same way; absent in older records.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service_histogram: Option<String>,
 }
 
 /// One segment of the schedule (the warm-up is listed, unmeasured).
@@ -315,6 +333,9 @@ pub struct PhaseRecord {
     /// Successful requests per second of the phase.
     pub achieved_rps: f64,
     pub latency: LatencySummary,
+    /// Its histogram (HdrHistogram V2 + DEFLATE, base64); absent in older records.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub latency_histogram: Option<String>,
 }
 
 /// One second of measured time.
@@ -339,6 +360,9 @@ pub struct GeneratorRecord {
     pub lag_p50_us: u64,
     pub lag_p99_us: u64,
     pub lag_max_us: u64,
+    /// The lag's histogram (HdrHistogram V2 + DEFLATE, base64); absent in older records.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lag_histogram: Option<String>,
     /// Sends later than `late_threshold_ms`.
     pub late: u64,
     pub late_percent: f64,
@@ -401,6 +425,7 @@ impl Interruption {
         let covered = after.saturating_sub(measured_from).min(planned_span);
         let segments = schedule.segments();
         let planned_before = (0..schedule.len())
+            .filter(|&i| plan.shard.owns(i))
             .map(|i| schedule.slot(i))
             .take_while(|slot| slot.at < after)
             .filter(|slot| segments[slot.segment].phase.is_some())
@@ -447,10 +472,17 @@ impl RunRecord {
         let interrupted = outcome
             .stopped
             .map(|at| Interruption::of(plan, at.saturating_duration_since(outcome.start)));
+        let segments = plan.schedule.segments();
+        let own =
+            |seg: &crate::load::Segment| plan.own_slots(seg.first_slot..seg.first_slot + seg.count);
         let (measured_seconds, planned) = match &interrupted {
             None => (
                 scenario.measured_duration().as_secs_f64(),
-                scenario.planned_requests(),
+                segments
+                    .iter()
+                    .filter(|seg| seg.phase.is_some())
+                    .map(own)
+                    .sum(),
             ),
             Some(i) => (i.measured_seconds_covered, i.planned_before),
         };
@@ -475,10 +507,12 @@ impl RunRecord {
                 ok: s.ok,
                 cancelled: s.cancelled,
                 first_question: s.first_question.as_deref().map(LatencySummary::of),
+                first_question_histogram: s.first_question.as_deref().map(encode_histogram),
                 errors: ErrorSummary::of(s),
                 latency: LatencySummary::of(&s.latency),
                 service_time: LatencySummary::of(&s.service),
                 latency_histogram: encode_histogram(&s.latency),
+                service_histogram: Some(encode_histogram(&s.service)),
             })
             .collect();
         let step_weights = scenario.mix.iter().flat_map(|m| match &m.operation {
@@ -499,16 +533,16 @@ impl RunRecord {
                     ok: s.ok,
                     cancelled: s.cancelled,
                     first_question: None,
+                    first_question_histogram: None,
                     errors: ErrorSummary::of(&s),
                     latency: LatencySummary::of(&s.latency),
                     service_time: LatencySummary::of(&s.service),
                     latency_histogram: encode_histogram(&s.latency),
+                    service_histogram: Some(encode_histogram(&s.service)),
                 }
             })
             .collect();
-        let phases = plan
-            .schedule
-            .segments()
+        let phases = segments
             .iter()
             .zip(&stats.segments)
             .map(|(seg, s)| PhaseRecord {
@@ -517,12 +551,13 @@ impl RunRecord {
                 duration_seconds: seg.duration.as_secs_f64(),
                 rps: seg.rps,
                 rps_end: seg.rps_end,
-                planned: seg.count,
+                planned: own(seg),
                 attempts: s.attempts(),
                 ok: s.ok,
                 failed: s.failed(),
                 achieved_rps: s.ok as f64 / seg.duration.as_secs_f64(),
                 latency: LatencySummary::of(&s.latency),
+                latency_histogram: Some(encode_histogram(&s.latency)),
             })
             .collect();
         let windows = stats
@@ -566,13 +601,14 @@ impl RunRecord {
                     ok: s.ops.ok,
                     errors: ErrorSummary::of(&s.ops),
                     latency: LatencySummary::of(&s.ops.latency),
+                    latency_histogram: Some(encode_histogram(&s.ops.latency)),
                     first_error_seconds: s.first_error.map(|d| round2(d.as_secs_f64())),
                     last_error_seconds: s.last_error.map(|d| round2(d.as_secs_f64())),
                     last_ok_seconds: s.last_ok.map(|d| round2(d.as_secs_f64())),
                 }
             })
             .collect();
-        Self {
+        let mut record = Self {
             schema_version: RECORD_SCHEMA_VERSION,
             harness: HarnessInfo {
                 version: env!("CARGO_PKG_VERSION").into(),
@@ -627,6 +663,7 @@ impl RunRecord {
                 lag_p50_us: lag.p50_us,
                 lag_p99_us: lag.p99_us,
                 lag_max_us: lag.max_us,
+                lag_histogram: Some(encode_histogram(&stats.lag)),
                 late: stats.late,
                 late_percent,
                 late_threshold_ms: LATE_THRESHOLD.as_secs_f64() * 1e3,
@@ -657,7 +694,12 @@ impl RunRecord {
             leak: None,
             profiles: Vec::new(),
             server: None,
+            shards: Vec::new(),
+        };
+        if !plan.shard.is_whole() || plan.start_at.is_some() {
+            record.shards = vec![ShardRecord::of(&record, plan, outcome)];
         }
+        record
     }
 
     /// Whether every SLO check passed.

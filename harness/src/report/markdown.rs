@@ -26,6 +26,7 @@ pub fn run_report(r: &RunRecord, record_sha256: &str) -> String {
     resources(&mut s, r);
     server_view(&mut s, r);
     generator(&mut s, r);
+    super::shards::shards_section(&mut s, r);
     slo_checks(&mut s, r);
     receipt(&mut s, r, record_sha256);
     s
@@ -655,6 +656,7 @@ mod tests {
                 by_class,
             },
             latency: LatencySummary::of(&crate::load::histogram(2)),
+            latency_histogram: None,
             first_error_seconds: errors.map(|e| e.0),
             last_error_seconds: errors.map(|e| e.1),
             last_ok_seconds: ok,

@@ -6,6 +6,7 @@ pub mod dashboard;
 mod markdown;
 mod recovery;
 mod regression;
+mod shards;
 pub mod svg;
 mod text;
 mod trend;
@@ -37,6 +38,8 @@ pub struct RunFiles {
     pub report: PathBuf,
     /// SHA-256 of `record.json` as written.
     pub record_sha256: String,
+    /// `latencies.csv`, when every request was kept.
+    pub latencies: Option<PathBuf>,
 }
 
 /// Failure to write results.
@@ -69,5 +72,65 @@ pub fn write_run(dir: &Path, record: &RunRecord) -> Result<RunFiles, WriteError>
         record: record_path,
         report: report_path,
         record_sha256,
+        latencies: None,
     })
+}
+
+/// Writes `latencies.csv` into `dir` atomically: one line per request of the run, warm-up
+/// included, in the order they finished: its slot in the schedule, its intended send time
+/// from the schedule's start, phase, operation, outcome, and latency from the intended and
+/// from the actual send (microseconds, as the record's histograms count them).
+pub fn write_latencies(
+    dir: &Path,
+    record: &RunRecord,
+    samples: &[crate::load::Sample],
+) -> Result<PathBuf, WriteError> {
+    use std::fmt::Write as _;
+    let path = dir.join("latencies.csv");
+    let mut csv = String::with_capacity(64 * (samples.len() + 1));
+    csv.push_str("slot,intended_us,phase,operation,outcome,latency_us,service_us\n");
+    // A field with a comma or a quote is quoted, its quotes doubled (RFC 4180).
+    let field = |text: &str| {
+        if text.contains([',', '"', '\n']) {
+            format!("\"{}\"", text.replace('"', "\"\""))
+        } else {
+            text.to_owned()
+        }
+    };
+    let phases: Vec<String> = record.phases.iter().map(|p| field(&p.name)).collect();
+    let ops: Vec<String> = record
+        .operations
+        .iter()
+        .map(|o| field(&o.operation))
+        .collect();
+    fn name(names: &[String], i: u32) -> &str {
+        names.get(i as usize).map_or("?", String::as_str)
+    }
+    for s in samples {
+        let class;
+        let outcome = match s.outcome {
+            crate::mcp::Outcome::Ok => "ok",
+            crate::mcp::Outcome::Cancelled => "cancelled",
+            crate::mcp::Outcome::Failed(c) => {
+                class = field(&c.to_string());
+                class.as_str()
+            }
+        };
+        let _ = writeln!(
+            csv,
+            "{},{},{},{},{},{},{}",
+            s.slot,
+            s.at_us,
+            name(&phases, s.segment),
+            name(&ops, s.op),
+            outcome,
+            s.latency_us,
+            s.service_us
+        );
+    }
+    write_atomic(&path, csv.as_bytes()).map_err(|source| WriteError {
+        path: path.clone(),
+        source,
+    })?;
+    Ok(path)
 }
