@@ -105,6 +105,13 @@ enum Attempt {
 fn inputs(paths: &[PathBuf]) -> Result<Vec<(PathBuf, RunRecord)>, Attempt> {
     let mut files = Vec::new();
     for path in paths {
+        if !path.exists() {
+            // Shards still starting may not have made their directory or file yet.
+            return Err(Attempt::NotYet(format!(
+                "{} does not exist",
+                path.display()
+            )));
+        }
         if !path.is_dir() {
             files.push(path.clone());
             continue;
