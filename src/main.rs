@@ -448,6 +448,11 @@ fn run(args: RunArgs) -> ExitCode {
         start_at: args.start_at,
         latencies: args.latencies,
     };
+    if args.shard.is_some() && matches!(sut, SutSpec::Embedded(_)) {
+        eprintln!(
+            "note: --shard without --url or --sut: this shard starts a reference server of its own, not the one the other shards load"
+        );
+    }
     let mut dir = results_dir(&args.measure.out, &scenario);
     if let Some(shard) = args.shard {
         dir = dir.join(format!("shard-{}-of-{}", shard.index, shard.count));

@@ -152,6 +152,7 @@ pub async fn measure(
         plan.schedule.clone(),
         scenario.name.clone(),
         progress,
+        1.0 / f64::from(target.part.shard.count),
     ));
     let hooks = target.sut.window_hooks().zip(target.profile_dir);
     let run = load::run(plan.clone(), running.endpoints(), counters.clone());

@@ -148,12 +148,14 @@ impl ProgressListener for Silent {
 }
 
 /// Reads `progress` until the engine finishes and tells `listener`. Run it as a task beside
-/// the engine.
+/// the engine, which sends `share` of the schedule's slots (1 / N for a shard of N): the
+/// rates told are this process's.
 pub async fn watch(
     progress: Arc<Progress>,
     schedule: Schedule,
     label: String,
     listener: Arc<dyn ProgressListener>,
+    share: f64,
 ) {
     let live = progress.live.clone();
     if !listener.wants_events() && live.is_none() {
@@ -189,8 +191,8 @@ pub async fn watch(
                     phases: schedule.segments().len(),
                     name: &seg.name,
                     duration: seg.duration,
-                    rps: seg.rps,
-                    rps_end: seg.rps_end,
+                    rps: seg.rps * share,
+                    rps_end: seg.rps_end * share,
                     sent: sent - s0,
                     ok: ok - o0,
                     failed: failed - f0,
@@ -203,7 +205,7 @@ pub async fn watch(
             let seg = &schedule.segments()[i];
             (
                 seg.name.as_str(),
-                seg.rate_at(elapsed.saturating_sub(seg.start)),
+                seg.rate_at(elapsed.saturating_sub(seg.start)) * share,
             )
         });
         if let Some(live) = &live {
