@@ -285,6 +285,23 @@ fn three_shards_send_the_one_process_schedule_and_merge_exactly() {
         shards.iter().map(|r| r.latency.p99_us).collect::<Vec<_>>()
     );
 
+    // A normal record: `compare` takes it.
+    let merged_record = merged_dir.join("record.json");
+    let output = Command::new(BIN)
+        .arg("compare")
+        .arg("--baseline")
+        .arg(&merged_record)
+        .arg("--current")
+        .arg(&merged_record)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success() && text.contains("NO REGRESSION"),
+        "{text}{}",
+        stderr(&output)
+    );
+
     refusals(dir.path(), &shard_dir);
 }
 
@@ -350,6 +367,36 @@ fn refusals(dir: &Path, shard_dir: &dyn Fn(u32) -> PathBuf) {
         &[&r0, &r1, &old],
         &["operations[1] (tools/call:file_read).service_histogram: absent"],
     );
+
+    // A shard that began two seconds after the others: its windows are added two seconds
+    // on, by wall-clock time.
+    let later = |text: &str| {
+        let t = humantime::parse_rfc3339_weak(text).unwrap() + Duration::from_secs(2);
+        humantime::format_rfc3339_millis(t).to_string()
+    };
+    let shifted = doctored("shifted", &|v| {
+        let at = later(v["started_at"].as_str().unwrap());
+        v["started_at"] = at.clone().into();
+        v["shards"][0]["started_at"] = at.into();
+    });
+    let output = merge(&[&r0, &r1, &shifted], &o);
+    assert!(
+        matches!(output.status.code(), Some(0 | 1)),
+        "{}",
+        stderr(&output)
+    );
+    let aligned = read_record(&out.join("record.json"));
+    let [w0, w1, w2] = [&r0, &r1, &r2].map(|p| read_record(p).windows);
+    assert_eq!(aligned.windows.len(), w0.len() + 2);
+    for (k, w) in aligned.windows.iter().enumerate() {
+        let own = |ws: &[harness::record::WindowRecord], k: Option<usize>| {
+            k.and_then(|k| ws.get(k)).map_or(0, |w| w.ok)
+        };
+        let expected = own(&w0, Some(k)) + own(&w1, Some(k)) + own(&w2, k.checked_sub(2));
+        assert_eq!(w.ok, expected, "second {k}");
+    }
+    assert_eq!(aligned.shards[2].window_offset_seconds, 2);
+    std::fs::remove_dir_all(&out).unwrap();
 
     // A partial run, when asked for: two shards' slots.
     let output = merge(&[&r0, &r1], &[o[0], o[1], "--allow-missing"]);
