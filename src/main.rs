@@ -112,8 +112,9 @@ struct RunArgs {
     sut: SutArgs,
     #[command(flatten)]
     measure: MeasureArgs,
-    /// Send only shard I of N (indices from 0): the schedule's slots `s` with
-    /// `s % N = I`, over I's share of the clients. N processes, one per shard, send
+    /// Send only shard I of N (indices from 0): every Nth slot of the schedule (moved on
+    /// by one each turn of the mix's cycle, so every operation in its weight), over I's
+    /// share of the clients. N processes, one per shard, send
     /// exactly the one-process schedule; `erlmcp-perf merge` joins their records.
     /// Results go to `<out>/<scenario>/shard-I-of-N/`.
     #[arg(long, value_name = "I/N")]

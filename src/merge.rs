@@ -31,6 +31,9 @@ pub struct MergeArgs {
     /// path the records name, if it still holds the scenario they ran.
     #[arg(long)]
     scenario: Option<PathBuf>,
+    /// Merge without checking the scenario's SLOs (when its file is not at hand).
+    #[arg(long, conflicts_with = "scenario")]
+    no_slo: bool,
 }
 
 /// How often `--wait` looks for the shards' records again.
@@ -63,9 +66,18 @@ pub fn merge_records(args: MergeArgs) -> ExitCode {
             }
         }
     };
-    match slos(&merged, args.scenario.as_deref()) {
-        Ok(scenario) => merged.slo = slo::check(&scenario.slo, &merged),
-        Err(why) => eprintln!("note: SLOs not checked: {why:#}"),
+    if args.no_slo {
+        eprintln!("note: SLOs not checked (--no-slo)");
+    } else {
+        match slos(&merged, args.scenario.as_deref()) {
+            Ok(scenario) => merged.slo = slo::check(&scenario.slo, &merged),
+            Err(why) => {
+                eprintln!(
+                    "error: cannot check the scenario's SLOs: {why:#} (name the scenario with --scenario, or pass --no-slo)"
+                );
+                return ExitCode::from(exit::BAD_INPUT);
+            }
+        }
     }
     if let Err(e) = std::fs::create_dir_all(&args.output) {
         eprintln!("error: cannot create {}: {e}", args.output.display());
@@ -124,6 +136,12 @@ fn inputs(paths: &[PathBuf]) -> Result<Vec<(PathBuf, RunRecord)>, Attempt> {
             .map(|e| e.path().join("record.json"))
             .filter(|p| p.is_file())
             .collect();
+        if found.is_empty() {
+            return Err(Attempt::NotYet(format!(
+                "{} holds no shard-*/record.json yet",
+                path.display()
+            )));
+        }
         found.sort();
         files.extend(found);
     }

@@ -180,12 +180,27 @@ fn three_shards_send_the_one_process_schedule_and_merge_exactly() {
         .collect();
 
     // The shards together sent every slot of the one-process schedule once, at its
-    // intended time, each its own (slot % 3), and began at the shared instant.
+    // intended time, each its own, and began at the shared instant.
     let mut slots: Vec<u64> = requests.iter().flatten().map(|r| r.slot).collect();
     slots.sort_unstable();
     assert_eq!(slots, (0..schedule.len()).collect::<Vec<_>>());
     for (i, (record, requests)) in shards.iter().zip(&requests).enumerate() {
-        assert!(requests.iter().all(|r| r.slot % 3 == i as u64));
+        let shard = harness::load::Shard::new(i as u32, SHARDS).unwrap();
+        let plan = harness::load::LoadPlan::new(&scenario).sharded(shard);
+        assert!(requests.iter().all(|r| plan.owns(r.slot)));
+        // Every operation, in its weight (exactly so every 3 turns of the mix's cycle).
+        for entry in &record.operations {
+            let sent = requests
+                .iter()
+                .filter(|r| r.operation == entry.operation)
+                .count() as f64;
+            let due = requests.len() as f64 * entry.weight_percent / 100.0;
+            assert!(
+                (sent - due).abs() <= 10.0,
+                "{}: {sent} of {due}",
+                entry.operation
+            );
+        }
         for r in requests {
             let at = schedule.slot(r.slot).at;
             assert_eq!(r.intended_us, at.as_micros() as u64, "slot {}", r.slot);
@@ -353,6 +368,30 @@ fn refusals(dir: &Path, shard_dir: &dyn Fn(u32) -> PathBuf) {
     );
     let four = doctored("four", &|v| v["shards"][0]["count"] = 4.into());
     refused(&[&r0, &r1, &four], &["one of 4 shards", "one of 3"]);
+    let moved = doctored("moved", &|v| {
+        v["shards"][0]["start_at"] = "2026-01-01T00:00:00.000Z".into();
+    });
+    refused(
+        &[&r0, &r1, &moved],
+        &["the shared start instant (shards[].start_at)", "2026-01-01"],
+    );
+    // Every shard with a server of its own.
+    let own: Vec<PathBuf> = [&r0, &r1, &r2]
+        .iter()
+        .enumerate()
+        .map(|(i, r)| {
+            let mut v: serde_json::Value =
+                serde_json::from_slice(&std::fs::read(r).unwrap()).unwrap();
+            v["sut"]["kind"] = "embedded".into();
+            let path = dir.join(format!("own-{i}.json"));
+            std::fs::write(&path, serde_json::to_vec(&v).unwrap()).unwrap();
+            path
+        })
+        .collect();
+    refused(
+        &[&own[0], &own[1], &own[2]],
+        &["each shard started a server of its own (sut.kind embedded)"],
+    );
     let whole = doctored("whole", &|v| {
         v.as_object_mut().unwrap().remove("shards");
     });

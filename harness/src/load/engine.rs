@@ -16,7 +16,7 @@ use super::placement::CpuSet;
 use super::progress::Progress;
 use super::schedule::Schedule;
 use super::seat::Seat;
-use super::start::Shard;
+use super::start::{Lane, Shard};
 use super::stats::{Completion, Stats};
 use super::stop::Stop;
 use crate::mcp::{
@@ -134,7 +134,17 @@ impl LoadPlan {
 
     /// This process's slots in `range` of the schedule.
     pub fn own_slots(&self, range: std::ops::Range<u64>) -> u64 {
-        self.shard.slots_in(range)
+        self.shard.slots_in(range, self.mix.cycle_len() as u64)
+    }
+
+    /// Whether slot `slot` is this process's to send.
+    pub fn owns(&self, slot: u64) -> bool {
+        self.shard.owns(slot, self.mix.cycle_len() as u64)
+    }
+
+    /// The slots worker `k` of `of` sends.
+    fn lane(&self, k: u64, of: u64) -> Lane {
+        Lane::new(self.shard, self.mix.cycle_len() as u64, k, of)
     }
 }
 
@@ -190,6 +200,9 @@ pub struct LoadOutcome {
     /// With [`LoadPlan::start_at`]: how far past it the sessions were ready and the first
     /// slots went out late (zero when ready in time).
     pub late_start: Option<Duration>,
+    /// With [`LoadPlan::start_at`]: the clock's own account of its error as the schedule
+    /// was laid on it.
+    pub clock: Option<super::ClockStatus>,
 }
 
 /// Requests one stream session (WebSocket, TCP, stdio: one connection, answers matched by
@@ -235,6 +248,7 @@ pub async fn run(
         .num_workers()
         .clamp(1, cpus);
     let (start, started_at, late_start) = origin(plan.start_at);
+    let clock = plan.start_at.and_then(|_| super::ClockStatus::read());
     let mut clocks = Vec::with_capacity(workers);
     for _ in 0..workers {
         clocks.push(Clock::new(pacing).map_err(LoadError::Pacer)?);
@@ -255,7 +269,7 @@ pub async fn run(
             tokio::spawn(Ticks::scope(
                 ticks.clone(),
                 worker(
-                    plan.shard.lane(w as u64, workers as u64),
+                    plan.lane(w as u64, workers as u64),
                     start,
                     plan,
                     Nodes {
@@ -273,7 +287,17 @@ pub async fn run(
     let mut stats = Stats::new(plan.operations.len(), plan.schedule.segments().len());
     for handle in handles {
         match handle.await {
-            Ok(worker_stats) => stats += &worker_stats,
+            Ok(mut worker_stats) => {
+                // Moved, not copied: a run's every request may be many.
+                let samples = worker_stats.samples.take();
+                stats += &worker_stats;
+                if let Some(mut samples) = samples {
+                    stats
+                        .samples
+                        .get_or_insert_with(Vec::new)
+                        .append(&mut samples);
+                }
+            }
             Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
             Err(e) => panic!("load worker cancelled: {e}"),
         }
@@ -311,6 +335,7 @@ pub async fn run(
         in_flight_limit: per_worker * workers,
         generator_cpu,
         late_start,
+        clock,
     })
 }
 
@@ -400,7 +425,7 @@ struct Nodes {
     modern: bool,
 }
 
-/// Sends slots `first`, `first + stride`, `first + 2 stride`, ... at their intended times and records their
+/// Sends the slots of its `lane` at their intended times and records their
 /// answers. Sending never waits for answers: the model is open. Answers are read when the
 /// worker wakes (`ticks`), at least every [`QUANTUM`] while any is awaited, and timed by
 /// their arrival, not by their reading.
@@ -411,7 +436,7 @@ struct Nodes {
 /// generator past its own capacity sends as fast as it can instead of drowning in waiting
 /// requests.
 async fn worker(
-    (first, stride): (u64, u64),
+    mut lane: Lane,
     start: Instant,
     plan: Arc<LoadPlan>,
     nodes: Nodes,
@@ -450,7 +475,7 @@ async fn worker(
     let reach = (timeout / 2).max(Duration::from_millis(1));
     let horizon = tokio::time::sleep(reach);
     tokio::pin!(horizon);
-    let mut slot = first;
+    let mut slot = lane.slot();
     let mut total = schedule.len();
     let place = |slot: u64| {
         let at = schedule.slot(slot);
@@ -583,7 +608,8 @@ async fn worker(
                 progress.launched(now.saturating_duration_since(intended));
                 in_flight.push(launch(slot));
             }
-            slot += stride;
+            lane.advance();
+            slot = lane.slot();
         }
         // Take what has finished, without waiting (the new requests send and park here).
         while let Some(Some(done)) = in_flight.next().now_or_never() {

@@ -9,16 +9,36 @@ use std::time::SystemTime;
 
 use serde::{Deserialize, Serialize};
 
-/// The part of the schedule one generator process sends: slot `s` belongs to shard
-/// `s % count`. Every process plans the whole schedule and keeps its own slots, so the
-/// shards together send exactly the slots (intended times and operations) one process
-/// would have sent.
+/// The part of the schedule one generator process sends: slot `s`, at place `p = s % L`
+/// of turn `t = ⌊s / L⌋` of the mix's cycle of `L` slots ([`crate::load::Mix`]), belongs
+/// to shard `(p + t) % count`: every `count`-th place of each turn, moved on by one place
+/// at the next turn, so that a shard does not send only the operations at its places in
+/// the cycle (with a cycle of 10 and 10 shards, plain `s % 10` would give each shard one
+/// operation) but every place once in `count` turns: every operation in its weight. Every process plans the whole schedule and
+/// keeps its own slots, so the shards together send exactly the slots (intended times and
+/// operations) one process would have sent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(try_from = "ShardFields")]
 pub struct Shard {
     /// 0-based, below `count` (a Kubernetes Indexed Job's `JOB_COMPLETION_INDEX`).
     pub index: u32,
     /// Shards the schedule is split into.
     pub count: u32,
+}
+
+/// A shard as a file holds it, checked on reading.
+#[derive(Deserialize)]
+struct ShardFields {
+    index: u32,
+    count: u32,
+}
+
+impl TryFrom<ShardFields> for Shard {
+    type Error = ShardError;
+
+    fn try_from(f: ShardFields) -> Result<Self, ShardError> {
+        Self::new(f.index, f.count)
+    }
 }
 
 impl Default for Shard {
@@ -53,24 +73,18 @@ impl Shard {
         self.count == 1
     }
 
-    /// Whether slot `slot` is this shard's.
-    pub fn owns(&self, slot: u64) -> bool {
-        slot % u64::from(self.count) == u64::from(self.index)
-    }
-
-    /// The first slot of the `k`-th of `of` interleaved senders within this shard, and
-    /// the stride between its slots: sender `k` sends every `of`-th of the shard's slots.
-    pub fn lane(&self, k: u64, of: u64) -> (u64, u64) {
-        let count = u64::from(self.count);
-        (u64::from(self.index) + count * k, count * of)
+    /// Whether slot `slot` is this shard's, the mix's cycle being `cycle` slots long.
+    pub fn owns(&self, slot: u64, cycle: u64) -> bool {
+        let cycle = cycle.max(1);
+        (slot % cycle + slot / cycle) % u64::from(self.count) == u64::from(self.index)
     }
 
     /// This shard's slots in `range`.
-    pub fn slots_in(&self, range: Range<u64>) -> u64 {
-        let (count, index) = (u64::from(self.count), u64::from(self.index));
-        // Slots below `n` owned: those `s < n` with `s % count == index`.
-        let below = |n: u64| (n + count - 1 - index) / count;
-        below(range.end).saturating_sub(below(range.start))
+    pub fn slots_in(&self, range: Range<u64>, cycle: u64) -> u64 {
+        if self.is_whole() {
+            return range.end.saturating_sub(range.start);
+        }
+        range.filter(|&s| self.owns(s, cycle)).count() as u64
     }
 
     /// The sessions this shard opens of the scenario's `clients`: an even split, the
@@ -100,6 +114,53 @@ impl FromStr for Shard {
             return Err(syntax());
         }
         Self::new(index, count)
+    }
+}
+
+/// The slots one of several senders (the engine's workers) sends of a shard's: every
+/// `of`-th of the shard's own slots, from its `k`-th.
+#[derive(Debug, Clone)]
+pub struct Lane {
+    shard: Shard,
+    cycle: u64,
+    of: u64,
+    slot: u64,
+}
+
+impl Lane {
+    /// Sender `k` of `of` in `shard`, the mix's cycle being `cycle` slots long.
+    pub fn new(shard: Shard, cycle: u64, k: u64, of: u64) -> Self {
+        let mut lane = Self {
+            shard,
+            cycle,
+            of: of.max(1),
+            slot: 0,
+        };
+        lane.slot = lane.own_from(0);
+        for _ in 0..k {
+            lane.slot = lane.own_from(lane.slot + 1);
+        }
+        lane
+    }
+
+    /// The lane's current slot.
+    pub fn slot(&self) -> u64 {
+        self.slot
+    }
+
+    /// Moves to the lane's next slot.
+    pub fn advance(&mut self) {
+        for _ in 0..self.of {
+            self.slot = self.own_from(self.slot + 1);
+        }
+    }
+
+    /// The shard's first slot from `slot` on (at most `count` slots on).
+    fn own_from(&self, mut slot: u64) -> u64 {
+        while !self.shard.owns(slot, self.cycle) {
+            slot += 1;
+        }
+        slot
     }
 }
 
@@ -161,28 +222,75 @@ mod tests {
 
     #[test]
     fn shards_partition_every_range_exactly() {
-        for count in 1..=5u32 {
+        for (count, cycle) in [(1, 10), (2, 10), (3, 10), (5, 7), (10, 10), (10, 9), (4, 1)] {
             let shards: Vec<Shard> = (0..count).map(|i| Shard::new(i, count).unwrap()).collect();
             for (a, b) in [(0, 0), (0, 1), (0, 17), (3, 29), (7, 8), (100, 1_000)] {
-                let owned: Vec<u64> = shards.iter().map(|s| s.slots_in(a..b)).collect();
+                let owned: Vec<u64> = shards.iter().map(|s| s.slots_in(a..b, cycle)).collect();
                 assert_eq!(owned.iter().sum::<u64>(), b - a, "{count}: {a}..{b}");
-                for (s, n) in shards.iter().zip(&owned) {
-                    assert_eq!(*n, (a..b).filter(|&x| s.owns(x)).count() as u64);
+                // Each slot has one owner.
+                for x in a..b {
+                    assert_eq!(shards.iter().filter(|s| s.owns(x, cycle)).count(), 1);
                 }
             }
             // Lanes of a shard's workers cover its slots once each.
             for shard in &shards {
                 let mut seen: Vec<u64> = (0..3)
                     .flat_map(|k| {
-                        let (first, stride) = shard.lane(k, 3);
-                        (first..60).step_by(stride as usize)
+                        let mut lane = Lane::new(*shard, cycle, k, 3);
+                        std::iter::from_fn(move || {
+                            let s = lane.slot();
+                            lane.advance();
+                            Some(s)
+                        })
+                        .take_while(|&s| s < 200)
                     })
                     .collect();
                 seen.sort_unstable();
-                let own: Vec<u64> = (0..60).filter(|&s| shard.owns(s)).collect();
-                assert_eq!(seen, own);
+                let own: Vec<u64> = (0..200).filter(|&s| shard.owns(s, cycle)).collect();
+                assert_eq!(seen, own, "{shard} of cycle {cycle}");
             }
         }
+    }
+
+    #[test]
+    fn every_shard_sends_every_operation_in_its_weight() {
+        use crate::load::Mix;
+        // A 40/30/20/10 mix is a cycle of 10: ten shards of plain `s % 10` would each send
+        // one operation.
+        for (weights, count) in [
+            (&[40.0, 30.0, 20.0, 10.0][..], 2),
+            (&[40.0, 30.0, 20.0, 10.0][..], 5),
+            (&[40.0, 30.0, 20.0, 10.0][..], 10),
+            (&[40.0, 30.0, 20.0, 10.0][..], 3),
+            (&[50.0, 50.0][..], 2),
+        ] {
+            let mix = Mix::new(weights);
+            let cycle = mix.cycle_len() as u64;
+            for index in 0..count {
+                let shard = Shard::new(index, count).unwrap();
+                let mut ops = vec![0u64; weights.len()];
+                // `count` turns of the cycle, `count` times over.
+                for s in (0..cycle * u64::from(count) * u64::from(count))
+                    .filter(|&s| shard.owns(s, cycle))
+                {
+                    ops[mix.op(s)] += 1;
+                }
+                let total: u64 = ops.iter().sum();
+                let shares: Vec<f64> = ops
+                    .iter()
+                    .map(|&n| n as f64 * 100.0 / total as f64)
+                    .collect();
+                assert_eq!(shares, weights, "{shard}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_shard_read_from_a_file_is_checked() {
+        let ok: Shard = serde_json::from_str(r#"{"index": 1, "count": 3}"#).unwrap();
+        assert_eq!(ok, Shard { index: 1, count: 3 });
+        let e = serde_json::from_str::<Shard>(r#"{"index": 3, "count": 3}"#).unwrap_err();
+        assert!(e.to_string().contains("not below the shard count"), "{e}");
     }
 
     #[test]

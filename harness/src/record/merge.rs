@@ -56,6 +56,20 @@ pub enum MergeError {
         missing.iter().map(u32::to_string).collect::<Vec<_>>().join(", ")
     )]
     Missing { missing: Vec<u32>, count: u32 },
+    #[error(
+        "{} began {seconds} s after {}, more than its whole run: records of different runs (give every shard the same --start-at)",
+        file.display(), first.display()
+    )]
+    Apart {
+        file: PathBuf,
+        first: PathBuf,
+        seconds: u64,
+    },
+    #[error(
+        "{}: each shard started a server of its own (sut.kind {kind}): the shards of a run must load one server, reached with --url",
+        file.display()
+    )]
+    OwnServers { file: PathBuf, kind: String },
     #[error("{}: {field}: {reason}", file.display())]
     Field {
         file: PathBuf,
@@ -82,6 +96,14 @@ pub fn merge(inputs: &[Input], allow_missing: bool) -> Result<RunRecord, MergeEr
         same_run(first_path, first, path, record)?;
     }
     let shards = shards_of(inputs, allow_missing)?;
+    if shards.len() > 1
+        && let Some((path, r)) = inputs.iter().find(|(_, r)| r.sut.kind != "url")
+    {
+        return Err(MergeError::OwnServers {
+            file: path.clone(),
+            kind: r.sut.kind.clone(),
+        });
+    }
     let started: Vec<SystemTime> = inputs
         .iter()
         .map(|(path, r)| started_at(path, "started_at", &r.started_at))
@@ -96,6 +118,25 @@ pub fn merge(inputs: &[Input], allow_missing: bool) -> Result<RunRecord, MergeEr
             .map_or(0, |d| d.as_secs_f64().round() as u64)
     };
     let offsets: Vec<u64> = started.iter().map(|&t| offset(t)).collect();
+    let run = inputs
+        .iter()
+        .map(|(_, r)| r.scenario.warmup_seconds + r.measured_seconds)
+        .fold(0.0, f64::max);
+    if let Some(((path, _), &seconds)) = inputs
+        .iter()
+        .zip(&offsets)
+        .find(|(_, o)| **o as f64 > run.ceil())
+    {
+        let first = started
+            .iter()
+            .position(|&t| t == earliest)
+            .map_or(first_path, |i| &inputs[i].0);
+        return Err(MergeError::Apart {
+            file: path.clone(),
+            first: first.clone(),
+            seconds,
+        });
+    }
 
     let mut merged = first.clone();
     merged.started_at = humantime::format_rfc3339_millis(earliest).to_string();
@@ -159,12 +200,12 @@ pub fn merge(inputs: &[Input], allow_missing: bool) -> Result<RunRecord, MergeEr
     merged.profiles = Vec::new();
     merged.shards = shards
         .into_iter()
-        .map(|mut s| {
-            let t = humantime::parse_rfc3339_weak(&s.started_at).unwrap_or(earliest);
-            s.window_offset_seconds = offset(t);
-            s
+        .map(|(path, mut s)| {
+            s.window_offset_seconds =
+                offset(started_at(&path, "shards[].started_at", &s.started_at)?);
+            Ok(s)
         })
-        .collect();
+        .collect::<Result<_, MergeError>>()?;
     Ok(merged)
 }
 
@@ -183,7 +224,9 @@ fn same_run(
             .collect::<Vec<_>>()
             .join(", ")
     };
-    let checks: [(&'static str, String, String); 8] = [
+    let start_at =
+        |r: &RunRecord| format!("{:?}", r.shards.first().and_then(|s| s.start_at.clone()));
+    let checks: [(&'static str, String, String); 12] = [
         (
             "schema_version",
             first.schema_version.to_string(),
@@ -216,6 +259,26 @@ fn same_run(
             format!("{:?}", first.sut.version),
             format!("{:?}", record.sut.version),
         ),
+        (
+            "sut.transport",
+            first.sut.transport.clone(),
+            record.sut.transport.clone(),
+        ),
+        (
+            "sut.faults",
+            format!("{:?}", first.sut.faults),
+            format!("{:?}", record.sut.faults),
+        ),
+        (
+            "scenario.protocol_version",
+            first.scenario.protocol_version.clone(),
+            record.scenario.protocol_version.clone(),
+        ),
+        (
+            "the shared start instant (shards[].start_at)",
+            start_at(first),
+            start_at(record),
+        ),
     ];
     for (field, ours, theirs) in checks {
         if ours != theirs {
@@ -244,7 +307,10 @@ fn same_run(
 
 /// Every input's shards, checked to be of one count, each once, none missing (unless
 /// allowed), in index order.
-fn shards_of(inputs: &[Input], allow_missing: bool) -> Result<Vec<ShardRecord>, MergeError> {
+fn shards_of(
+    inputs: &[Input],
+    allow_missing: bool,
+) -> Result<Vec<(PathBuf, ShardRecord)>, MergeError> {
     let mut held: BTreeMap<u32, (&Path, ShardRecord)> = BTreeMap::new();
     let mut count: Option<(u32, &Path)> = None;
     for (path, record) in inputs {
@@ -281,7 +347,10 @@ fn shards_of(inputs: &[Input], allow_missing: bool) -> Result<Vec<ShardRecord>, 
     if !missing.is_empty() && !allow_missing {
         return Err(MergeError::Missing { missing, count });
     }
-    Ok(held.into_values().map(|(_, s)| s).collect())
+    Ok(held
+        .into_values()
+        .map(|(path, s)| (path.to_path_buf(), s))
+        .collect())
 }
 
 fn started_at(path: &Path, field: &str, text: &str) -> Result<SystemTime, MergeError> {
@@ -490,7 +559,10 @@ fn merge_generator(inputs: &[Input], offsets: &[u64]) -> Result<GeneratorRecord,
         late,
         late_percent,
         late_threshold_ms: inputs[0].1.generator.late_threshold_ms,
-        kept_schedule: late_percent < MAX_LATE_PERCENT,
+        // Kept only if every shard kept its own: one shard far behind is not made good by
+        // the others being on time.
+        kept_schedule: late_percent < MAX_LATE_PERCENT
+            && inputs.iter().all(|(_, r)| r.generator.kept_schedule),
         in_flight_limit: in_flight,
         never_sent,
         cpu_seconds: cpu,

@@ -425,7 +425,7 @@ impl Interruption {
         let covered = after.saturating_sub(measured_from).min(planned_span);
         let segments = schedule.segments();
         let planned_before = (0..schedule.len())
-            .filter(|&i| plan.shard.owns(i))
+            .filter(|&i| plan.owns(i))
             .map(|i| schedule.slot(i))
             .take_while(|slot| slot.at < after)
             .filter(|slot| segments[slot.segment].phase.is_some())
@@ -667,7 +667,10 @@ impl RunRecord {
                 late: stats.late,
                 late_percent,
                 late_threshold_ms: LATE_THRESHOLD.as_secs_f64() * 1e3,
-                kept_schedule: late_percent < MAX_LATE_PERCENT,
+                // A shard whose sessions were ready after the shared start sent its first
+                // slots late, or not at all: its schedule was not kept.
+                kept_schedule: late_percent < MAX_LATE_PERCENT
+                    && outcome.late_start.is_none_or(|d| d <= LATE_THRESHOLD),
                 in_flight_limit: outcome.in_flight_limit as u64,
                 never_sent: stats.never_sent,
                 cpu_seconds: outcome.generator_cpu.as_secs_f64(),

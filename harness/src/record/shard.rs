@@ -60,7 +60,7 @@ impl ShardRecord {
             late_start_ms: outcome
                 .late_start
                 .map(|d| (d.as_secs_f64() * 1e6).round() / 1e3),
-            clock: ClockStatus::read(),
+            clock: outcome.clock,
             window_offset_seconds: 0,
             clients: u32::try_from(plan.clients).unwrap_or(u32::MAX),
             planned: record.throughput.planned,

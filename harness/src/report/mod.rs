@@ -77,7 +77,7 @@ pub fn write_run(dir: &Path, record: &RunRecord) -> Result<RunFiles, WriteError>
 }
 
 /// Writes `latencies.csv` into `dir` atomically: one line per request of the run, warm-up
-/// included, in the order they finished: its slot in the schedule, its intended send time
+/// included (worker by worker, each worker's in the order they finished): its slot in the schedule, its intended send time
 /// from the schedule's start, phase, operation, outcome, and latency from the intended and
 /// from the actual send (microseconds, as the record's histograms count them).
 pub fn write_latencies(

@@ -17,13 +17,13 @@ pub fn shards_section(s: &mut String, r: &RunRecord) {
     if r.shards.len() == 1 && count > 1 {
         let _ = writeln!(
             s,
-            "This record is shard {} of a run split over {count} generator processes (every {count}th slot of the schedule): merge every shard's `record.json` with `erlmcp-perf merge` for the run's figures.\n",
+            "This record is shard {} of a run split over {count} generator processes (every {count}th slot of the schedule, every operation in its weight): merge every shard's `record.json` with `erlmcp-perf merge` for the run's figures.\n",
             first.shard
         );
     } else if count > 1 {
         let _ = writeln!(
             s,
-            "Merged from {} of {count} shards (shard `i` sent every slot `s` of the schedule with `s % {count} = i`): histograms added bucket by bucket, windows aligned by wall-clock second.\n",
+            "Merged from {} of {count} shards (each sent every {count}th slot of the schedule): histograms added bucket by bucket, windows aligned by wall-clock second.\n",
             r.shards.len()
         );
     }
