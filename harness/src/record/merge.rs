@@ -141,17 +141,9 @@ pub fn merge(inputs: &[Input], allow_missing: bool) -> Result<RunRecord, MergeEr
     let mut merged = first.clone();
     merged.started_at = humantime::format_rfc3339_millis(earliest).to_string();
     merged.measured_seconds = span(inputs, &offsets, |r| r.measured_seconds);
-    merged.operations = merge_operations(inputs, |r| &r.operations, "operations")?;
-    merged.steps = merge_operations(inputs, |r| &r.steps, "steps")?;
-    let mut latency = histogram(LATENCY_SIGFIG);
-    let mut service = histogram(LATENCY_SIGFIG);
-    for op in &merged.operations {
-        let decoded = |text: &str| decode_histogram(text).expect("encoded by merge_operations");
-        add(&mut latency, &decoded(&op.latency_histogram));
-        if let Some(h) = &op.service_histogram {
-            add(&mut service, &decoded(h));
-        }
-    }
+    let (operations, latency, service) = merge_operations(inputs, |r| &r.operations, "operations")?;
+    merged.operations = operations;
+    merged.steps = merge_operations(inputs, |r| &r.steps, "steps")?.0;
     merged.latency = LatencySummary::of(&latency);
     merged.service_time = LatencySummary::of(&service);
     let overall = sum_errors(inputs.iter().map(|(_, r)| &r.errors));
@@ -161,27 +153,7 @@ pub fn merge(inputs: &[Input], allow_missing: bool) -> Result<RunRecord, MergeEr
     );
     merged.errors = error_summary(overall, ok + failed);
     let planned = inputs.iter().map(|(_, r)| r.throughput.planned).sum();
-    let per_second = |n: u64| {
-        if merged.measured_seconds > 0.0 {
-            n as f64 / merged.measured_seconds
-        } else {
-            0.0
-        }
-    };
-    let (target, achieved) = (per_second(planned), per_second(ok));
-    merged.throughput = super::Throughput {
-        target_rps: round1(target),
-        achieved_rps: round1(achieved),
-        percent_of_target: if target > 0.0 {
-            round2(100.0 * achieved / target)
-        } else {
-            0.0
-        },
-        planned,
-        attempts: ok + failed,
-        ok,
-        failed,
-    };
+    merged.throughput = super::Throughput::over(merged.measured_seconds, planned, ok, failed);
     merge_phases(&mut merged, inputs)?;
     merged.windows = merge_windows(inputs, &offsets)?;
     merged.generator = merge_generator(inputs, &offsets)?;
@@ -406,14 +378,19 @@ fn error_summary(by_class: BTreeMap<String, u64>, attempts: u64) -> ErrorSummary
     }
 }
 
-/// Operations (or workflow steps) by position, every histogram added.
+/// Merged operations, and the latency and service-time histograms of them all together.
+type MergedOperations = (Vec<OperationRecord>, Histogram<u64>, Histogram<u64>);
+
+/// Operations (or workflow steps) by position, every histogram added; and the latency and
+/// service-time histograms of them all together.
 fn merge_operations(
     inputs: &[Input],
     list: impl Fn(&RunRecord) -> &Vec<OperationRecord>,
     name: &str,
-) -> Result<Vec<OperationRecord>, MergeError> {
+) -> Result<MergedOperations, MergeError> {
+    let (mut all_latency, mut all_service) = (histogram(LATENCY_SIGFIG), histogram(LATENCY_SIGFIG));
     let Some((_, first)) = inputs.first() else {
-        return Ok(Vec::new());
+        return Ok((Vec::new(), all_latency, all_service));
     };
     let mut merged = Vec::new();
     for (i, template) in list(first).iter().enumerate() {
@@ -466,9 +443,11 @@ fn merge_operations(
         op.service_histogram = Some(encode_histogram(&service));
         op.first_question = first_question.as_ref().map(LatencySummary::of);
         op.first_question_histogram = first_question.as_ref().map(encode_histogram);
+        add(&mut all_latency, &latency);
+        add(&mut all_service, &service);
         merged.push(op);
     }
-    Ok(merged)
+    Ok((merged, all_latency, all_service))
 }
 
 /// Phases by position: counts summed, latency histograms added.
@@ -594,19 +573,18 @@ fn merge_nodes(inputs: &[Input], offsets: &[u64]) -> Result<Vec<super::NodeRecor
             errors.push(&n.errors);
             merged.attempts += n.attempts;
             merged.ok += n.ok;
-            let earliest = |a: Option<f64>, b: Option<f64>| match (a, b) {
-                (Some(a), Some(b)) => Some(a.min(b)),
-                (a, b) => a.or(b),
-            };
-            let latest = |a: Option<f64>, b: Option<f64>| match (a, b) {
-                (Some(a), Some(b)) => Some(a.max(b)),
-                (a, b) => a.or(b),
-            };
-            merged.first_error_seconds =
-                earliest(merged.first_error_seconds, shift(n.first_error_seconds));
-            merged.last_error_seconds =
-                latest(merged.last_error_seconds, shift(n.last_error_seconds));
-            merged.last_ok_seconds = latest(merged.last_ok_seconds, shift(n.last_ok_seconds));
+            merged.first_error_seconds = either(
+                merged.first_error_seconds,
+                shift(n.first_error_seconds),
+                f64::min,
+            );
+            merged.last_error_seconds = either(
+                merged.last_error_seconds,
+                shift(n.last_error_seconds),
+                f64::max,
+            );
+            merged.last_ok_seconds =
+                either(merged.last_ok_seconds, shift(n.last_ok_seconds), f64::max);
         }
     }
     Ok(nodes
@@ -648,11 +626,16 @@ fn merge_interruptions(inputs: &[Input], offsets: &[u64]) -> Option<Interruption
     })
 }
 
-fn sum_present(values: impl Iterator<Item = Option<u64>>) -> Option<u64> {
-    values.fold(None, |sum, v| match (sum, v) {
-        (Some(a), Some(b)) => Some(a + b),
+/// `f` of both where both are present, else whichever is.
+fn either<T>(a: Option<T>, b: Option<T>, f: impl FnOnce(T, T) -> T) -> Option<T> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(f(a, b)),
         (a, b) => a.or(b),
-    })
+    }
+}
+
+fn sum_present(values: impl Iterator<Item = Option<u64>>) -> Option<u64> {
+    values.fold(None, |sum, v| either(sum, v, |a, b| a + b))
 }
 
 /// Stream counts summed; the delivery latency is kept only when one shard listened (a
@@ -693,11 +676,11 @@ fn merge_recovery(inputs: &[Input], offsets: &[u64]) -> Option<RecoveryRecord> {
                 m.session_lost += r.session_lost;
                 m.session_renewals_failed += r.session_renewals_failed;
                 m.resends += r.resends;
-                m.session_recovery_max_ms =
-                    match (m.session_recovery_max_ms, r.session_recovery_max_ms) {
-                        (Some(a), Some(b)) => Some(a.max(b)),
-                        (a, b) => a.or(b),
-                    };
+                m.session_recovery_max_ms = either(
+                    m.session_recovery_max_ms,
+                    r.session_recovery_max_ms,
+                    f64::max,
+                );
                 m
             }
         });

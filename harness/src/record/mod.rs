@@ -227,6 +227,34 @@ pub struct Throughput {
     pub failed: u64,
 }
 
+impl Throughput {
+    /// The rates of `planned` slots and `ok` successes (and `failed` failures) over
+    /// `measured_seconds`.
+    pub fn over(measured_seconds: f64, planned: u64, ok: u64, failed: u64) -> Self {
+        let per_second = |n: u64| {
+            if measured_seconds > 0.0 {
+                n as f64 / measured_seconds
+            } else {
+                0.0
+            }
+        };
+        let (target, achieved) = (per_second(planned), per_second(ok));
+        Self {
+            target_rps: round1(target),
+            achieved_rps: round1(achieved),
+            percent_of_target: if target > 0.0 {
+                round2(100.0 * achieved / target)
+            } else {
+                0.0
+            },
+            planned,
+            attempts: ok + failed,
+            ok,
+            failed,
+        }
+    }
+}
+
 /// Percentiles of a latency histogram, microseconds.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct LatencySummary {
@@ -486,15 +514,6 @@ impl RunRecord {
             ),
             Some(i) => (i.measured_seconds_covered, i.planned_before),
         };
-        let per_second = |n: u64| {
-            if measured_seconds > 0.0 {
-                n as f64 / measured_seconds
-            } else {
-                0.0
-            }
-        };
-        let target_rps = per_second(planned);
-        let achieved_rps = per_second(overall.ok);
         let operations = plan
             .operations
             .iter()
@@ -639,19 +658,7 @@ impl RunRecord {
             sut,
             started_at: humantime::format_rfc3339_millis(outcome.started_at).to_string(),
             measured_seconds,
-            throughput: Throughput {
-                target_rps: round1(target_rps),
-                achieved_rps: round1(achieved_rps),
-                percent_of_target: if target_rps > 0.0 {
-                    round2(100.0 * achieved_rps / target_rps)
-                } else {
-                    0.0
-                },
-                planned,
-                attempts: overall.attempts(),
-                ok: overall.ok,
-                failed: overall.failed(),
-            },
+            throughput: Throughput::over(measured_seconds, planned, overall.ok, overall.failed()),
             latency: LatencySummary::of(&overall.latency),
             service_time: LatencySummary::of(&overall.service),
             errors: ErrorSummary::of(&overall),

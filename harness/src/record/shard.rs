@@ -52,8 +52,6 @@ impl ShardRecord {
     pub(super) fn of(record: &RunRecord, plan: &LoadPlan, outcome: &LoadOutcome) -> Self {
         Self {
             shard: plan.shard,
-            host: record.machine.as_ref().and_then(|m| m.host.clone()),
-            started_at: record.started_at.clone(),
             start_at: plan
                 .start_at
                 .map(|t| humantime::format_rfc3339_millis(t).to_string()),
@@ -61,17 +59,8 @@ impl ShardRecord {
                 .late_start
                 .map(|d| (d.as_secs_f64() * 1e6).round() / 1e3),
             clock: outcome.clock,
-            window_offset_seconds: 0,
             clients: u32::try_from(plan.clients).unwrap_or(u32::MAX),
-            planned: record.throughput.planned,
-            attempts: record.throughput.attempts,
-            ok: record.throughput.ok,
-            failed: record.throughput.failed,
-            p50_us: record.latency.p50_us,
-            p99_us: record.latency.p99_us,
-            lag_p99_us: record.generator.lag_p99_us,
-            kept_schedule: record.generator.kept_schedule,
-            cpu_seconds: record.generator.cpu_seconds,
+            ..Self::whole(record)
         }
     }
 
